@@ -1,0 +1,242 @@
+"""Activation functions a = f(z) and their derivatives, as a table keyed by name.
+
+Each entry knows two things: the forward map ``a = f(z)`` and how to turn the error arriving at
+a layer's outputs, g = ∂E/∂a, into the layer's delta, δ = ∂E/∂z.
+
+* For an element-wise f this is δ = f'(z) ⊙ g. The derivative may be written in terms of z
+  (relu: 1 where z > 0) or, where cheaper, in terms of a = f(z) (sigmoid: a(1 − a),
+  tanh: 1 − a²); ``derivative_of`` says which.
+* Softmax couples its outputs, so f'(z) is a Jacobian, J = diag(a) − a·aᵀ, and the delta is the
+  Jacobian-vector product δ = J·g = a ⊙ (g − Σₖ gₖ aₖ). This is what lets softmax serve with
+  any loss, not only cross-entropy.
+
+All built-ins write into ``out`` and allocate nothing per batch except softmax's per-row sums.
+
+>>> import numpy as np
+>>> from backprop.activations import get_activation
+>>> sigmoid = get_activation("sigmoid")
+>>> z = np.array([[0.0, 2.0]])
+>>> a = sigmoid(z)
+>>> a.round(4)
+array([[0.5   , 0.8808]])
+>>> sigmoid.derivative(z, a).round(4)   # a(1 - a)
+array([[0.25 , 0.105]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation function f with what backpropagation needs of it.
+
+    ``forward(z, out)`` writes a = f(z) into ``out``. For element-wise functions
+    ``derivative_into(x, out)`` writes f'(z) into ``out``, where x is z or a as
+    ``derivative_of`` says. Functions whose derivative is a Jacobian (softmax) give
+    ``jvp(a, g, out)`` instead, writing δ = J·g.
+    """
+
+    name: str
+    forward: Callable
+    derivative_into: Callable | None = None
+    derivative_of: str = "z"
+    jvp: Callable | None = None
+    params: dict = field(default_factory=dict)
+
+    def __call__(self, z):
+        """a = f(z), as a new array."""
+        out = np.empty_like(z)
+        self.forward(z, out)
+        return out
+
+    @property
+    def elementwise(self) -> bool:
+        return self.jvp is None
+
+    def derivative(self, z, a):
+        """f'(z) as a new array (element-wise activations only)."""
+        if not self.elementwise:
+            raise ValueError(f"{self.name}'s derivative is a Jacobian; use backward() instead")
+        out = np.empty_like(z)
+        self.derivative_into(z if self.derivative_of == "z" else a, out)
+        return out
+
+    def backward(self, z, a, g, out) -> None:
+        """δ = f'(z) ⊙ g (or the Jacobian product J·g) written into ``out``; ``out`` may be g."""
+        if self.jvp is not None:
+            self.jvp(a, g, out)
+            return
+        if out is g:
+            scratch = np.empty_like(g)
+            self.derivative_into(z if self.derivative_of == "z" else a, scratch)
+            g *= scratch
+        else:
+            self.derivative_into(z if self.derivative_of == "z" else a, out)
+            out *= g
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"Activation({self.name!r}{', ' + args if args else ''})"
+
+
+# --- the built-in functions, each next to its derivative -------------------------------
+
+
+def _identity(z, out):
+    np.copyto(out, z)  # a = z
+
+
+def _identity_derivative(z, out):
+    out.fill(1)  # f'(z) = 1
+
+
+def _sigmoid(z, out):
+    # a = 1 / (1 + e^(-z)); e^(-z) may overflow to inf for z << 0, which gives exactly a = 0.
+    with np.errstate(over="ignore"):
+        np.negative(z, out=out)
+        np.exp(out, out=out)
+    out += 1
+    np.reciprocal(out, out=out)
+
+
+def _sigmoid_derivative(a, out):
+    np.subtract(1, a, out=out)  # f'(z) = a (1 − a)
+    out *= a
+
+
+def _tanh(z, out):
+    np.tanh(z, out=out)
+
+
+def _tanh_derivative(a, out):
+    np.multiply(a, a, out=out)  # f'(z) = 1 − a²
+    np.subtract(1, out, out=out)
+
+
+def _relu(z, out):
+    np.maximum(z, 0, out=out)  # a = max(z, 0)
+
+
+def _relu_derivative(z, out):
+    np.greater(z, 0, out=out)  # f'(z) = 1 where z > 0, else 0
+
+
+def _exp(z, out):
+    # a = e^z, the canonical output for the poisson loss; overflow to inf is caught by training.
+    with np.errstate(over="ignore"):
+        np.exp(z, out=out)
+
+
+def _exp_derivative(a, out):
+    np.copyto(out, a)  # f'(z) = e^z = a
+
+
+def _softplus(z, out):
+    # a = log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)): never overflows.
+    np.abs(z, out=out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += np.maximum(z, 0)
+
+
+def _softplus_derivative(z, out):
+    _sigmoid(z, out)  # f'(z) = σ(z)
+
+
+def _softmax(z, out):
+    # aₖ = e^(zₖ − max z) / Σⱼ e^(zⱼ − max z): subtracting the row maximum keeps e^x ≤ 1.
+    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+
+
+def _softmax_jvp(a, g, out):
+    # δ = J·g with J = diag(a) − a aᵀ, i.e. δᵢ = aᵢ (gᵢ − Σₖ gₖ aₖ)
+    weighted_sum = np.einsum("nk,nk->n", g, a)[:, None]
+    np.subtract(g, weighted_sum, out=out)
+    out *= a
+
+
+def leaky_relu(slope: float = 0.01) -> Activation:
+    """The leaky ReLU a = z for z > 0, slope·z otherwise; f'(z) = 1 or slope.
+
+    >>> leaky_relu(0.1)(np.array([[-2.0, 3.0]]))
+    array([[-0.2,  3. ]])
+    """
+    if not 0 <= slope < 1:
+        raise ValueError(f"leaky_relu slope must be in [0, 1), got {slope!r}")
+
+    def forward(z, out):
+        np.multiply(z, slope, out=out)
+        np.maximum(z, out, out=out)  # for 0 ≤ slope < 1, max(z, slope·z) is the leaky ReLU
+
+    def derivative(z, out):
+        np.greater(z, 0, out=out)
+        out *= 1 - slope
+        out += slope
+
+    return Activation("leaky_relu", forward, derivative, "z", params={"slope": slope})
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "identity": Activation("identity", _identity, _identity_derivative, "z"),
+    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, "a"),
+    "tanh": Activation("tanh", _tanh, _tanh_derivative, "a"),
+    "relu": Activation("relu", _relu, _relu_derivative, "z"),
+    "leaky_relu": leaky_relu(0.01),
+    "softplus": Activation("softplus", _softplus, _softplus_derivative, "z"),
+    "exp": Activation("exp", _exp, _exp_derivative, "a"),
+    "softmax": Activation("softmax", _softmax, jvp=_softmax_jvp),
+}
+ALIASES = {"logistic": "sigmoid", "linear": "identity"}
+BUILTIN_NAMES = frozenset(ACTIVATIONS) | frozenset(ALIASES)
+
+
+def register_activation(
+    name: str, f: Callable, df: Callable, derivative_of: str = "z", *, overwrite: bool = False
+) -> Activation:
+    """Add an element-wise activation to the table from plain functions.
+
+    ``f(z)`` returns a = f(z); ``df(x)`` returns f'(z), where x is z when ``derivative_of="z"``
+    and a when ``derivative_of="a"`` (as the sigmoid's a(1 − a)).
+
+    >>> act = register_activation("cube", lambda z: z**3, lambda z: 3 * z**2, overwrite=True)
+    >>> act(np.array([[2.0]]))
+    array([[8.]])
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"activation name must be a non-empty string, got {name!r}")
+    if derivative_of not in ("z", "a"):
+        raise ValueError(f"derivative_of must be 'z' or 'a', got {derivative_of!r}")
+    if not callable(f) or not callable(df):
+        raise TypeError("register_activation needs callables f and df")
+    if name in BUILTIN_NAMES or (name in ACTIVATIONS and not overwrite):
+        raise ValueError(f"activation {name!r} already exists; pick another name")
+
+    def forward(z, out):
+        out[...] = f(z)
+
+    def derivative(x, out):
+        out[...] = df(x)
+
+    activation = Activation(name, forward, derivative, derivative_of)
+    ACTIVATIONS[name] = activation
+    return activation
+
+
+def get_activation(spec: str | Activation) -> Activation:
+    """Look an activation up by name (or pass an ``Activation`` through)."""
+    if isinstance(spec, Activation):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"activation must be a name or an Activation, got {type(spec).__name__}")
+    name = ALIASES.get(spec.lower(), spec.lower())
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {spec!r}; known: {', '.join(sorted(ACTIVATIONS))}")
+    return ACTIVATIONS[name]

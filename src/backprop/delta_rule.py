@@ -1,0 +1,204 @@
+"""Backpropagation written out: the forward pass and the delta rule, for a batch of samples.
+
+A batch is a matrix with one sample per row, so for layers l = 1..L with Wˡ of shape
+(n_out, n_in):
+
+    feedforward     a⁰ = X
+                    uˡ = aˡ⁻¹  (or the sum / concatenation of the layer's sources)
+                    zˡ = uˡ·Wˡᵀ + bˡ                       net input
+                    aˡ = f(zˡ)                              activation
+    error           E  = Σₙ sₙ J(aᴸₙ, yₙ)                  sₙ = 1/N, or wₙ/Σw
+    backward pass   δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ                   (= aᴸ − y for the canonical pairs)
+                    ∂E/∂aˡ = Σ_c δᶜ·Wᶜ[:, columns of l]     summed over every layer c fed by l
+                    δˡ = f'(zˡ) ⊙ ∂E/∂aˡ                   the delta rule
+                    ∂E/∂Wˡ = Σₙ sₙ δˡₙ uˡₙᵀ = (s ⊙ δˡ)ᵀ·uˡ
+                    ∂E/∂bˡ = Σₙ sₙ δˡₙ = sᵀ·δˡ
+
+In a plain chain the only layer fed by l is l + 1, and the sum is the textbook
+δˡ = f'(zˡ) ⊙ (δˡ⁺¹·Wˡ⁺¹); with skip connections it is Bishop's sum over every unit a unit
+sends connections to. The deltas are per sample (row n is ∂Jₙ/∂zˡₙ); the weighting sₙ enters
+only where the gradients are summed over the batch.
+
+Every array is written with ``out=`` into the network's workspace, so a training step allocates
+nothing per batch beyond a few scalars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .losses import per_sample_loss
+
+
+def forward(net, work, X, training: bool = False, rng=None):
+    """# feedforward: fill zˡ and aˡ for every layer and return aᴸ (a view into ``work``)."""
+    xp = net.xp
+    work.a[0] = work.out[0] = X  # a⁰ = x
+    for layer in net.layers[1:]:
+        l = layer.index
+        u = _layer_input(xp, layer, work)  # uˡ
+        z = xp.matmul(u, layer.W.T, out=work.z[l])  # zˡ = uˡ·Wˡᵀ
+        z += layer.b  # + bˡ
+        layer.activation.forward(z, work.a[l])  # aˡ = f(zˡ)
+        work.out[l] = work.a[l]
+        if training and layer.dropout:
+            work.out[l] = _drop(xp, layer.dropout, work.a[l], work.mask[l], work.dropped[l], rng)
+    return work.a[net.n_layers]
+
+
+def backward(net, work, Y, training: bool = False) -> None:
+    """# backward pass: δᴸ, then δˡ for l = L−1 … 1, with ∂E/∂W and ∂E/∂b into ``net.grads``.
+
+    Needs the ``forward`` of the same batch in ``work`` and sₙ in ``work.scale``.
+    """
+    xp, L = net.xp, net.n_layers
+    output = net.layers[L]
+    _output_delta(xp, net.loss, output.activation, work, Y)  # δᴸ
+    received = [False] * (L + 1)  # has ∂E/∂aˡ had its first term yet?
+    for layer in reversed(net.layers[1:]):
+        l = layer.index
+        delta = work.delta[l]
+        if l < L:
+            error = work.error[l]  # ∂E/∂aˡ = Σ_c δᶜ·Wᶜ[:, cols], summed below
+            if training and layer.dropout:
+                error *= work.mask[l]  # dropped units pass no error back
+            layer.activation.backward(work.z[l], work.a[l], error, delta)  # δˡ = f'(zˡ) ⊙ ∂E/∂aˡ
+        weighted = xp.multiply(delta, work.scale[:, None], out=work.weighted(delta.shape))
+        xp.matmul(weighted.T, work.u[l], out=layer.grad_W)  # ∂E/∂Wˡ = (s ⊙ δˡ)ᵀ·uˡ
+        xp.matmul(work.scale, delta, out=layer.grad_b)  # ∂E/∂bˡ = sᵀ·δˡ
+        _send_error_back(xp, layer, delta, work, received)
+
+
+def _output_delta(xp, loss, activation, work, Y) -> None:
+    """δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ, or o − y where the loss is canonical for the output activation."""
+    L = len(work.a) - 1
+    z, a, error, delta = work.z[L], work.a[L], work.error[L], work.delta[L]
+    loss.gradient(a, Y, error)  # ∂J/∂aᴸ
+    if loss.canonical == activation.name:
+        # identity+squared, sigmoid+log_loss, softmax+cross_entropy, exp+poisson: f'(z) and
+        # ∂J/∂o cancel to δᴸ = o − y, with o computed stably from z in the forward pass.
+        xp.subtract(a, Y, out=delta)
+    else:
+        activation.backward(z, a, error, delta)  # δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ (J·g for softmax)
+
+
+def _send_error_back(xp, layer, delta, work, received) -> None:
+    """Add this layer's share of ∂E/∂a to each of its sources: δˡ·Wˡ[:, columns of the source]."""
+    shared = None
+    for source, columns in layer.sources:
+        if source == 0:
+            continue  # the input has no delta
+        target = work.error[source]
+        if layer.combine == "sum" and len(layer.sources) > 1:
+            if shared is None:  # every summed source receives the same δˡ·Wˡ
+                shared = xp.matmul(delta, layer.W, out=work.scratch((delta.shape[0], layer.n_in)))
+            if received[source]:
+                target += shared
+            else:
+                xp.copyto(target, shared)
+        elif received[source]:
+            target += xp.matmul(delta, layer.W[:, columns], out=work.scratch(target.shape))
+        else:
+            xp.matmul(delta, layer.W[:, columns], out=target)
+        received[source] = True
+
+
+def _layer_input(xp, layer, work):
+    """uˡ: the one source's output, or the sum / concatenation of several."""
+    if len(layer.sources) == 1:
+        u = work.out[layer.sources[0][0]]
+    else:
+        u = work.u[layer.index]
+        for i, (source, columns) in enumerate(layer.sources):
+            if layer.combine == "concat":
+                u[:, columns] = work.out[source]
+            elif i == 0:
+                xp.copyto(u, work.out[source])
+            else:
+                u += work.out[source]
+    work.u[layer.index] = u
+    return u
+
+
+def _drop(xp, p, a, mask, dropped, rng):
+    """Inverted dropout: keep each unit with probability 1 − p and scale survivors by 1/(1 − p)."""
+    rng.random(dtype=mask.dtype, out=mask)
+    xp.greater_equal(mask, p, out=mask)
+    mask *= 1.0 / (1.0 - p)
+    return xp.multiply(a, mask, out=dropped)
+
+
+def batch_error(net, work, Y) -> float:
+    """E = Σₙ sₙ Jₙ for the batch just run forward (J from the logits for canonical pairs)."""
+    L = net.n_layers
+    J = per_sample_loss(net.loss, net.output_activation.name, work.z[L], work.a[L], Y)
+    return float(work.scale @ J)
+
+
+@dataclass
+class Trace:
+    """Every intermediate of one forward and backward pass, lists indexed by layer (0 = input).
+
+    ``z[l]``, ``a[l]`` (``a[0]`` is X), ``error[l]`` = ∂E/∂aˡ, ``delta[l]`` = δˡ (per sample),
+    ``grad_W[l]`` = ∂E/∂Wˡ and ``grad_b[l]`` (batch means), ``W[l]``, ``b[l]`` (the weights used),
+    ``Y`` the targets, ``scale`` each sample's weight sₙ, and ``loss`` the batch error E.
+    """
+
+    z: list
+    a: list
+    error: list
+    delta: list
+    grad_W: list
+    grad_b: list
+    W: list
+    b: list
+    Y: object
+    scale: object
+    loss: float
+    activations: list = field(default_factory=list)
+    loss_name: str = ""
+
+    @property
+    def output(self):
+        return self.a[-1]
+
+    def summary(self) -> str:
+        """One line per layer: its size and the mean |δ| and ‖∂E/∂W‖ arriving there."""
+        lines = [f"loss E = {self.loss:.6g}"]
+        for l in range(1, len(self.a)):
+            mean_delta = float(abs(self.delta[l]).mean())
+            norm = float((self.grad_W[l] ** 2).sum() ** 0.5)
+            lines.append(
+                f"layer {l} ({self.activations[l]}, {self.a[l].shape[1]} units): "
+                f"mean |δ| = {mean_delta:.3e}, ‖∂E/∂W‖ = {norm:.3e}"
+            )
+        return "\n".join(lines)
+
+
+def trace(net, X, Y, sample_weight=None, training: bool = False, rng=None) -> Trace:
+    """Forward and backward on validated arrays, returning copies of every intermediate."""
+    work = net.workspace(X.shape[0])
+    work.set_scale(sample_weight)
+    forward(net, work, X, training, rng)
+    backward(net, work, Y, training)
+    loss = batch_error(net, work, Y)
+
+    def copies(arrays):
+        return [None if x is None else x.copy() for x in arrays]
+
+    layers = net.layers[1:]
+    return Trace(
+        z=copies(work.z),
+        a=[X.copy(), *copies(work.a[1:])],
+        error=[None, *copies(work.error[1:])],
+        delta=copies(work.delta),
+        grad_W=[None, *(layer.grad_W.copy() for layer in layers)],
+        grad_b=[None, *(layer.grad_b.copy() for layer in layers)],
+        W=[None, *(layer.W.copy() for layer in layers)],
+        b=[None, *(layer.b.copy() for layer in layers)],
+        Y=Y.copy(),
+        scale=work.scale.copy(),
+        loss=loss,
+        activations=["input", *(layer.activation.name for layer in layers)],
+        loss_name=net.loss.name,
+    )

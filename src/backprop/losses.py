@@ -1,0 +1,283 @@
+"""Loss functions J(o, y) per sample and their derivatives ∂J/∂o, as a table keyed by name.
+
+The network's error over a batch is the (weighted) mean of the per-sample losses,
+
+    E = Σₙ sₙ Jₙ,   sₙ = 1/N, or sₙ = wₙ / Σₘ wₘ with sample weights w,
+
+and each loss is summed over the output units. The output delta of the derivations is the
+general δᴸ = f'(zᴸ) ⊙ ∂J/∂o. For the *canonical* pairs the product collapses to δᴸ = o − y:
+
+    identity + squared,  sigmoid + log_loss,  softmax + cross_entropy,  exp + poisson
+
+and for those the engine uses that form, and computes J from the logits z instead of from o, so
+that neither ever overflows or takes log 0.
+
+>>> import numpy as np
+>>> from backprop.losses import get_loss
+>>> squared = get_loss("squared")
+>>> o, y = np.array([[0.75, 0.77]]), np.array([[0.01, 0.99]])
+>>> squared.value(o, y).round(4)          # ½‖y − o‖² per sample
+array([0.2981])
+>>> squared.derivative(o, y)              # ∂J/∂o = o − y
+array([[ 0.74, -0.22]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One loss: per-sample ``value(o, y)`` of shape (N,), ``gradient(o, y, out)`` writing ∂J/∂o.
+
+    ``canonical`` names the output activation with which δ = o − y, and ``value_from_logits(z, y)``
+    gives J computed stably from that activation's net input z.
+    """
+
+    name: str
+    value: Callable
+    gradient: Callable
+    canonical: str | None = None
+    value_from_logits: Callable | None = None
+    check_targets: Callable | None = None
+    params: dict = field(default_factory=dict)
+
+    def derivative(self, o, y):
+        """∂J/∂o as a new array."""
+        out = np.empty_like(o)
+        self.gradient(o, y, out)
+        return out
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"Loss({self.name!r}{', ' + args if args else ''})"
+
+
+def _eps(array) -> float:
+    return float(np.finfo(array.dtype).eps)
+
+
+# --- squared: J = ½ Σₖ (oₖ − yₖ)² -------------------------------------------------------------
+
+
+def _squared(o, y):
+    r = o - y
+    return 0.5 * np.einsum("nk,nk->n", r, r)
+
+
+def _squared_gradient(o, y, out):
+    np.subtract(o, y, out=out)  # ∂J/∂o = o − y
+
+
+# --- log_loss (binary cross-entropy, summed over outputs): J = −Σₖ [y log o + (1−y) log(1−o)]
+
+
+def _log_loss(o, y):
+    o = np.clip(o, _eps(o), 1 - _eps(o))
+    return -(y * np.log(o) + (1 - y) * np.log1p(-o)).sum(axis=1)
+
+
+def _log_loss_from_logits(z, y):
+    # log(1 + e^z) − y·z, written as max(z, 0) − y·z + log(1 + e^(−|z|)) so nothing overflows
+    return (np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
+
+
+def _log_loss_gradient(o, y, out):
+    o = np.clip(o, _eps(o), 1 - _eps(o))
+    np.subtract(o, y, out=out)  # ∂J/∂o = (o − y) / (o (1 − o))
+    out /= o * (1 - o)
+
+
+def _check_probabilities(y, name):
+    if np.any((y < 0) | (y > 1)):
+        row, col = np.argwhere((y < 0) | (y > 1))[0]
+        raise ValueError(
+            f"{name} needs targets in [0, 1]; Y[{row}, {col}] = {y[row, col]!r} is outside"
+        )
+
+
+# --- cross_entropy (multi-class): J = −Σₖ yₖ log oₖ -----------------------------------------
+
+
+def _cross_entropy(o, y):
+    return -(y * np.log(np.maximum(o, _eps(o)))).sum(axis=1)
+
+
+def _cross_entropy_from_logits(z, y):
+    # −Σₖ yₖ log softmax(z)ₖ = Σₖ yₖ (logsumexp(z) − zₖ)
+    z_max = z.max(axis=1, keepdims=True)
+    logsumexp = z_max[:, 0] + np.log(np.exp(z - z_max).sum(axis=1))
+    return logsumexp * y.sum(axis=1) - np.einsum("nk,nk->n", y, z)
+
+
+def _cross_entropy_gradient(o, y, out):
+    np.maximum(o, _eps(o), out=out)  # ∂J/∂o = −y / o
+    np.divide(y, out, out=out)
+    np.negative(out, out=out)
+
+
+def _check_cross_entropy_targets(y):
+    _check_probabilities(y, "cross_entropy")
+    sums = y.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1) > 1e-3)
+    if bad.size:
+        raise ValueError(
+            f"cross_entropy needs one-hot (or probability) target rows that sum to 1, "
+            f"or integer class labels; row {bad[0]} sums to {sums[bad[0]]:.6g}"
+        )
+
+
+# --- absolute: J = Σₖ |oₖ − yₖ| -------------------------------------------------------------
+
+
+def _absolute(o, y):
+    return np.abs(o - y).sum(axis=1)
+
+
+def _absolute_gradient(o, y, out):
+    np.subtract(o, y, out=out)  # ∂J/∂o = sign(o − y)
+    np.sign(out, out=out)
+
+
+# --- huber: J = Σₖ ½r² for |r| ≤ d, d(|r| − ½d) beyond, r = o − y ---------------------------
+
+
+def huber(d: float = 1.0) -> Loss:
+    """The Huber loss with threshold ``d``: squared near the target, absolute far from it.
+
+    >>> huber(1.0).value(np.array([[3.0]]), np.array([[0.0]]))
+    array([2.5])
+    """
+    if not d > 0:
+        raise ValueError(f"huber threshold d must be > 0, got {d!r}")
+
+    def value(o, y):
+        r = np.abs(o - y)
+        return np.where(r <= d, 0.5 * r * r, d * (r - 0.5 * d)).sum(axis=1)
+
+    def gradient(o, y, out):
+        np.subtract(o, y, out=out)  # ∂J/∂o = clip(o − y, −d, d)
+        np.clip(out, -d, d, out=out)
+
+    return Loss("huber", value, gradient, params={"d": d})
+
+
+# --- poisson (half deviance): J = Σₖ [y log(y/o) − y + o] ------------------------------------
+
+
+def _y_log_y(y):
+    return y * np.log(np.where(y > 0, y, 1))
+
+
+def _poisson(o, y):
+    o = np.maximum(o, _eps(o))
+    return (_y_log_y(y) - y * np.log(o) - y + o).sum(axis=1)
+
+
+def _poisson_from_logits(z, y):
+    with np.errstate(over="ignore"):
+        return (_y_log_y(y) - y * z - y + np.exp(z)).sum(axis=1)
+
+
+def _poisson_gradient(o, y, out):
+    np.maximum(o, _eps(o), out=out)  # ∂J/∂o = 1 − y / o
+    np.divide(y, out, out=out)
+    np.subtract(1, out, out=out)
+
+
+def _check_counts(y):
+    if np.any(y < 0):
+        row, col = np.argwhere(y < 0)[0]
+        raise ValueError(f"poisson needs targets >= 0; Y[{row}, {col}] = {y[row, col]!r}")
+
+
+LOSSES: dict[str, Loss] = {
+    "squared": Loss("squared", _squared, _squared_gradient, canonical="identity"),
+    "log_loss": Loss(
+        "log_loss",
+        _log_loss,
+        _log_loss_gradient,
+        canonical="sigmoid",
+        value_from_logits=_log_loss_from_logits,
+        check_targets=lambda y: _check_probabilities(y, "log_loss"),
+    ),
+    "cross_entropy": Loss(
+        "cross_entropy",
+        _cross_entropy,
+        _cross_entropy_gradient,
+        canonical="softmax",
+        value_from_logits=_cross_entropy_from_logits,
+        check_targets=_check_cross_entropy_targets,
+    ),
+    "absolute": Loss("absolute", _absolute, _absolute_gradient),
+    "huber": huber(1.0),
+    "poisson": Loss(
+        "poisson",
+        _poisson,
+        _poisson_gradient,
+        canonical="exp",
+        value_from_logits=_poisson_from_logits,
+        check_targets=_check_counts,
+    ),
+}
+ALIASES = {
+    "mse": "squared",
+    "squared_error": "squared",
+    "binary_cross_entropy": "log_loss",
+    "bce": "log_loss",
+    "categorical_cross_entropy": "cross_entropy",
+    "mae": "absolute",
+}
+BUILTIN_NAMES = frozenset(LOSSES) | frozenset(ALIASES)
+
+
+def register_loss(name: str, J: Callable, dJ_do: Callable, *, overwrite: bool = False) -> Loss:
+    """Add a loss from plain functions: ``J(o, y)`` per element or per sample, ``dJ_do(o, y)``.
+
+    ``J`` may return shape (N, K) (summed over outputs here) or (N,).
+
+    >>> cubic = register_loss("cubic", lambda o, y: abs(o - y) ** 3,
+    ...                       lambda o, y: 3 * (o - y) * abs(o - y), overwrite=True)
+    >>> cubic.value(np.array([[2.0, 1.0]]), np.array([[0.0, 0.0]]))
+    array([9.])
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"loss name must be a non-empty string, got {name!r}")
+    if not callable(J) or not callable(dJ_do):
+        raise TypeError("register_loss needs callables J and dJ_do")
+    if name in BUILTIN_NAMES or (name in LOSSES and not overwrite):
+        raise ValueError(f"loss {name!r} already exists; pick another name")
+
+    def value(o, y):
+        per_sample = np.asarray(J(o, y))
+        return per_sample.sum(axis=1) if per_sample.ndim == 2 else per_sample
+
+    def gradient(o, y, out):
+        out[...] = dJ_do(o, y)
+
+    loss = Loss(name, value, gradient)
+    LOSSES[name] = loss
+    return loss
+
+
+def get_loss(spec: str | Loss) -> Loss:
+    """Look a loss up by name (or pass a ``Loss`` through)."""
+    if isinstance(spec, Loss):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"loss must be a name or a Loss, got {type(spec).__name__}")
+    name = ALIASES.get(spec.lower(), spec.lower())
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {spec!r}; known: {', '.join(sorted(LOSSES))}")
+    return LOSSES[name]
+
+
+def per_sample_loss(loss: Loss, output_activation: str, z, o, y):
+    """Jₙ for each sample: from the logits z for a canonical pair, else from the output o."""
+    if loss.canonical == output_activation and loss.value_from_logits is not None:
+        return loss.value_from_logits(z, y)
+    return loss.value(o, y)

@@ -1,0 +1,494 @@
+"""Layers, topology and the flat buffers: what a network *is*, apart from how it learns.
+
+Layers are numbered as in the derivations: layer 0 is the input (a⁰ = x), layers 1..L compute
+
+    zˡ = uˡ·Wˡᵀ + bˡ,   aˡ = f(zˡ),
+
+where uˡ is the layer's input: aˡ⁻¹ by default, or the sum or concatenation of any earlier
+layers' outputs (skip and residual connections). Wˡ has shape (n_out, n_in) and Wˡ[i, j] is the
+weight from unit j below to unit i.
+
+Every layer's W and b are views into one flat parameter buffer, laid out [W¹ … Wᴸ, b¹ … bᴸ]
+(all weights first, so an L2 penalty touches one slice), and every ∂E/∂W, ∂E/∂b a view into one
+flat gradient buffer of the same layout. An optimiser updates the whole network in a few vector
+operations on ``net.params``; assigning ``layer.W = values`` or ``layer.W[...] = values`` writes
+into the same memory.
+
+>>> import backprop as bp
+>>> net = bp.Network([2, 3, 1], hidden="tanh", output="sigmoid", seed=0)
+>>> net
+Network(2 → 3 tanh → 1 sigmoid, loss='squared', dtype=float32, 13 parameters)
+>>> net.layers[1].W.shape
+(3, 2)
+>>> net.layers[1].W[0, 1] = 0.5      # the weight from input unit 1 to hidden unit 0
+>>> float(net.params[1])
+0.5
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from collections.abc import Sequence
+
+import numpy as np
+
+from .activations import Activation, get_activation
+from .backend import array_module, resolve_dtype, to_numpy
+from .delta_rule import forward, trace
+from .losses import Loss, get_loss
+from .validation import check_finite, check_sample_weight, check_X, check_Y
+
+INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros")
+_INIT_ALIASES = {"glorot": "glorot_uniform", "xavier": "glorot_uniform", "he": "he_normal"}
+_RELU_LIKE = ("relu", "leaky_relu")
+
+
+class Input:
+    """Layer 0: the network's inputs, a⁰ = x. It has units but no weights."""
+
+    index = 0
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __repr__(self) -> str:
+        return f"Input({self.size})"
+
+
+class Layer:
+    """One fully connected layer: zˡ = uˡ·Wˡᵀ + bˡ, aˡ = f(zˡ).
+
+    Parameters
+    ----------
+    size : number of units (n_out).
+    activation : a name from ``backprop.activations`` or an ``Activation``.
+    inputs : indices of the earlier layers whose outputs feed this one (0 is the input);
+        default: the layer just below.
+    combine : ``"concat"`` (uˡ = [a^s₁, a^s₂, …]) or ``"sum"`` (uˡ = Σ a^s) when there are
+        several inputs.
+    dropout : probability of zeroing each of this layer's outputs during training
+        (inverted dropout: survivors are scaled by 1/(1 − p)).
+    init : ``"auto"`` (He for ReLU-like, Glorot otherwise), ``"glorot_uniform"``,
+        ``"glorot_normal"``, ``"he_uniform"``, ``"he_normal"`` or ``"zeros"``.
+
+    Once a network is built from it, the layer's ``W``, ``b``, ``grad_W`` and ``grad_b`` are views
+    into that network's flat buffers.
+
+    >>> import backprop as bp
+    >>> net = bp.Network([2, bp.Layer(4, "relu"), bp.Layer(2, "tanh", inputs=[0, 1])], seed=1)
+    >>> net.layers[2].W.shape        # reads [x, a¹]: 2 + 4 inputs
+    (2, 6)
+    """
+
+    def __init__(
+        self,
+        size: int,
+        activation: str | Activation = "sigmoid",
+        *,
+        inputs: Sequence[int] | None = None,
+        combine: str = "concat",
+        dropout: float = 0.0,
+        init: str = "auto",
+    ):
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+            raise TypeError(f"layer size must be an integer, got {size!r}")
+        if size < 1:
+            raise ValueError(f"layer size must be >= 1, got {size}")
+        if combine not in ("concat", "sum"):
+            raise ValueError(f"combine must be 'concat' or 'sum', got {combine!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        init = _INIT_ALIASES.get(init, init)
+        if init not in INITIALIZERS:
+            raise ValueError(f"unknown init {init!r}; known: {', '.join(INITIALIZERS)}")
+        self.size = int(size)
+        self.activation = get_activation(activation)
+        self.inputs = None if inputs is None else tuple(int(i) for i in inputs)
+        self.combine = combine
+        self.dropout = float(dropout)
+        self.init = init
+        self.index: int | None = None
+        self.n_in: int | None = None
+        self.sources: tuple[tuple[int, slice], ...] = ()
+        self._net: Network | None = None
+
+    # -- views into the network's flat buffers ---------------------------------------------
+    def _view(self, buffer, which: str):
+        if self._net is None:
+            raise AttributeError("this layer is not part of a network yet; build a Network first")
+        start, stop = self._net._offsets[self.index][which]
+        shape = (self.size, self.n_in) if which == "W" else (self.size,)
+        return buffer[start:stop].reshape(shape)
+
+    def _assign(self, which: str, values) -> None:
+        target = self._view(self._net.params, which)
+        array = np.asarray(values, dtype=target.dtype) if np.ndim(values) else values
+        if np.ndim(array) and np.shape(array) != target.shape:
+            raise ValueError(
+                f"layer {self.index}: {which} must have shape {target.shape}, got {np.shape(array)}"
+            )
+        check_finite(np.asarray(to_numpy(array), dtype=float), f"layer {self.index} {which}")
+        target[...] = array
+
+    @property
+    def W(self):
+        """Weights, shape (n_out, n_in); W[i, j] connects unit j below to unit i."""
+        return self._view(self._net.params if self._net else None, "W")
+
+    @W.setter
+    def W(self, values) -> None:
+        self._assign("W", values)
+
+    @property
+    def b(self):
+        """Biases, shape (n_out,)."""
+        return self._view(self._net.params if self._net else None, "b")
+
+    @b.setter
+    def b(self, values) -> None:
+        self._assign("b", values)
+
+    @property
+    def grad_W(self):
+        """∂E/∂W from the last backward pass, shape (n_out, n_in)."""
+        return self._view(self._net.grads if self._net else None, "W")
+
+    @property
+    def grad_b(self):
+        """∂E/∂b from the last backward pass, shape (n_out,)."""
+        return self._view(self._net.grads if self._net else None, "b")
+
+    def describe(self) -> str:
+        text = f"{self.size} {self.activation.name}"
+        if self.inputs is not None and self.inputs != (self.index - 1,):
+            text += f" ({self.combine} of {', '.join(f'a{s}' for s in self.inputs)})"
+        if self.dropout:
+            text += f" dropout {self.dropout:g}"
+        return text
+
+    def __repr__(self) -> str:
+        where = f" #{self.index}" if self.index is not None else ""
+        return f"Layer{where}({self.describe()})"
+
+
+class Workspace:
+    """The work arrays for batches of ``n`` rows, allocated once and reused every batch.
+
+    Per layer l: ``z[l]``, ``a[l]``, ``error[l]`` (∂E/∂aˡ, the error arriving at the outputs),
+    ``delta[l]`` (δˡ = ∂E/∂zˡ per sample), ``u[l]`` (the layer's input when it combines several
+    sources), and for dropout layers ``mask[l]`` and ``dropped[l]``. ``scale`` holds sₙ, each
+    sample's share of the batch error.
+    """
+
+    def __init__(self, net: Network, n: int):
+        xp, dtype, L = net.xp, net.dtype, net.n_layers
+        sizes = [layer.size for layer in net.layers]
+
+        def per_layer(condition=lambda layer: True):
+            return [None] + [
+                xp.empty((n, layer.size), dtype) if condition(layer) else None
+                for layer in net.layers[1:]
+            ]
+
+        self.n = n
+        self.z = per_layer()
+        self.a = per_layer()
+        self.error = per_layer()
+        self.delta = per_layer()
+        self.mask = per_layer(lambda layer: layer.dropout > 0)
+        self.dropped = per_layer(lambda layer: layer.dropout > 0)
+        self.u = [None] + [
+            xp.empty((n, layer.n_in), dtype) if len(layer.sources) > 1 else None
+            for layer in net.layers[1:]
+        ]
+        self.out = [None] * (L + 1)  # what consumers read: aˡ, or its dropped-out version
+        self.scale = xp.empty(n, dtype)
+        widest = max(max(sizes), max(layer.n_in for layer in net.layers[1:]))
+        self._scratch = xp.empty(n * widest, dtype)
+        self._weighted = xp.empty(n * max(sizes[1:]), dtype)
+
+    def scratch(self, shape):
+        """A contiguous temporary of ``shape`` (rows ≤ n), valid until the next call."""
+        return self._scratch[: shape[0] * shape[1]].reshape(shape)
+
+    def weighted(self, shape):
+        """A contiguous temporary for sₙ·δₙ."""
+        return self._weighted[: shape[0] * shape[1]].reshape(shape)
+
+    def set_scale(self, sample_weight=None) -> None:
+        """sₙ = 1/N, or wₙ / Σw with sample weights."""
+        if sample_weight is None:
+            self.scale.fill(1.0 / self.n)
+        else:
+            self.scale[...] = sample_weight
+            self.scale /= sample_weight.sum()
+
+
+class Network:
+    """A feed-forward network trained by backpropagation.
+
+    Parameters
+    ----------
+    sizes : ``[n_in, h1, ..., n_out]``; any entry after the first may be a ``Layer`` instead of an
+        int, to give that layer its own activation, inputs or dropout.
+    hidden, output : activations of the layers given as plain ints.
+    loss : ``"squared"``, ``"log_loss"``, ``"cross_entropy"``, ``"absolute"``, ``"huber"``,
+        ``"poisson"``, or a registered one.
+    dtype : ``"float32"`` (default) or ``"float64"``.
+    seed : seeds initialisation, and afterwards shuffling and dropout; the same seed gives the
+        same network and the same training run.
+    init : default initialiser for layers that do not choose one.
+
+    >>> import numpy as np, backprop as bp
+    >>> net = bp.Network([2, 2, 2], dtype="float64")
+    >>> net.layers[1].W = [[0.15, 0.20], [0.25, 0.30]]; net.layers[1].b = [0.35, 0.35]
+    >>> net.layers[2].W = [[0.40, 0.45], [0.50, 0.55]]; net.layers[2].b = [0.60, 0.60]
+    >>> net.predict([[0.05, 0.10]]).round(8)
+    array([[0.75136507, 0.77292847]])
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int | Layer],
+        hidden: str | Activation = "sigmoid",
+        output: str | Activation = "sigmoid",
+        loss: str | Loss = "squared",
+        dtype: str = "float32",
+        seed: int | None = None,
+        init: str = "auto",
+    ):
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+            raise TypeError("sizes must be a list like [n_in, hidden..., n_out]")
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs at least an input and an output size, got {sizes!r}")
+        n_in = sizes[0]
+        if isinstance(n_in, bool) or not isinstance(n_in, (int, np.integer)):
+            raise TypeError(f"sizes[0] (the number of inputs) must be an integer, got {n_in!r}")
+        if n_in < 1:
+            raise ValueError(f"layer 0 (the input) must have >= 1 unit, got {n_in}")
+        self.dtype = resolve_dtype(dtype)
+        self.xp = array_module("numpy")
+        self.loss = get_loss(loss)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        default_init = _INIT_ALIASES.get(init, init)
+        if default_init not in INITIALIZERS:
+            raise ValueError(f"unknown init {init!r}; known: {', '.join(INITIALIZERS)}")
+
+        L = len(sizes) - 1
+        layers: list = [Input(int(n_in))]
+        for l, spec in enumerate(sizes[1:], start=1):
+            try:
+                if isinstance(spec, Layer):
+                    layer = _copy.copy(spec)
+                    if layer.init == "auto" and default_init != "auto":
+                        layer.init = default_init
+                else:
+                    layer = Layer(spec, output if l == L else hidden, init=default_init)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"layer {l}: {error}") from None
+            layers.append(layer)
+        self.layers = layers
+        self._wire()
+        self.params = self.xp.zeros(self._n_params, self.dtype)
+        self.grads = self.xp.zeros(self._n_params, self.dtype)
+        for layer in layers[1:]:
+            layer._net = self
+        self._workspaces: dict[int, Workspace] = {}
+        self.initialize()
+
+    # -- topology ------------------------------------------------------------------------
+    def _wire(self) -> None:
+        """Resolve every layer's sources, input width and place in the flat buffers."""
+        L = len(self.layers) - 1
+        consumed = {0}
+        for l, layer in enumerate(self.layers[1:], start=1):
+            layer.index = l
+            sources = layer.inputs if layer.inputs is not None else (l - 1,)
+            if not sources:
+                raise ValueError(f"layer {l}: inputs is empty")
+            for s in sources:
+                if not 0 <= s < l:
+                    raise ValueError(
+                        f"layer {l}: input {s} is not an earlier layer (choose from 0..{l - 1})"
+                    )
+            if len(set(sources)) != len(sources):
+                raise ValueError(f"layer {l}: inputs {list(sources)} name a layer twice")
+            widths = [self.layers[s].size for s in sources]
+            if layer.combine == "sum" and len(set(widths)) > 1:
+                raise ValueError(
+                    f"layer {l}: 'sum' needs inputs of equal size, got sizes {widths} "
+                    f"from layers {list(sources)}"
+                )
+            if layer.combine == "sum" or len(sources) == 1:
+                layer.n_in = widths[0]
+                layer.sources = tuple((s, slice(None)) for s in sources)
+            else:
+                layer.n_in = sum(widths)
+                starts = np.cumsum([0, *widths])
+                layer.sources = tuple(
+                    (s, slice(int(starts[i]), int(starts[i + 1]))) for i, s in enumerate(sources)
+                )
+            consumed.update(sources)
+        unused = [l for l in range(1, L) if l not in consumed]
+        if unused:
+            raise ValueError(f"layer {unused[0]}'s output is never used by a later layer")
+        output = self.layers[L]
+        if output.dropout:
+            raise ValueError(f"layer {L} is the output layer and cannot have dropout")
+        if output.activation.name == "softmax" and output.size < 2:
+            raise ValueError(f"layer {L}: a softmax output needs at least 2 units")
+        for layer in self.layers[1:L]:
+            if not layer.activation.elementwise:
+                raise ValueError(f"layer {layer.index}: {layer.activation.name} is for outputs")
+
+        self._offsets = [None] + [{} for _ in range(L)]
+        position = 0
+        for layer in self.layers[1:]:
+            self._offsets[layer.index]["W"] = (position, position + layer.size * layer.n_in)
+            position += layer.size * layer.n_in
+        self.n_weights = position
+        for layer in self.layers[1:]:
+            self._offsets[layer.index]["b"] = (position, position + layer.size)
+            position += layer.size
+        self._n_params = position
+
+    def initialize(self, seed: int | None = None) -> Network:
+        """Draw fresh weights (Glorot or He, per layer) and zero the biases.
+
+        With ``seed`` the network's random generator is reseeded first.
+        """
+        if seed is not None:
+            self.seed = seed
+            self.rng = np.random.default_rng(seed)
+        for layer in self.layers[1:]:
+            layer.W[...] = self.xp.asarray(_draw_weights(self.rng, layer), dtype=self.dtype)
+            layer.b[...] = 0
+        return self
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of layers with weights."""
+        return len(self.layers) - 1
+
+    @property
+    def sizes(self) -> list[int]:
+        return [layer.size for layer in self.layers]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].size
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].size
+
+    @property
+    def output_activation(self) -> Activation:
+        return self.layers[-1].activation
+
+    def set_params(self, values) -> None:
+        """Copy a flat parameter vector (layout [W¹ … Wᴸ, b¹ … bᴸ]) into the network."""
+        values = np.asarray(to_numpy(values))
+        if values.shape != (self._n_params,):
+            raise ValueError(f"params must have shape ({self._n_params},), got {values.shape}")
+        check_finite(values.astype(float), "params")
+        self.params[...] = self.xp.asarray(values, dtype=self.dtype)
+
+    def copy(self, dtype: str | None = None) -> Network:
+        """An independent copy (optionally in another dtype) with the same weights."""
+        clone = _copy.copy(self)
+        clone.dtype = resolve_dtype(dtype) if dtype is not None else self.dtype
+        clone.layers = [self.layers[0]] + [_copy.copy(layer) for layer in self.layers[1:]]
+        for layer in clone.layers[1:]:
+            layer._net = clone
+        clone.params = self.params.astype(clone.dtype, copy=True)
+        clone.grads = self.xp.zeros_like(clone.params)
+        clone.rng = _copy.deepcopy(self.rng)
+        clone._workspaces = {}
+        return clone
+
+    def workspace(self, n: int) -> Workspace:
+        """The cached work arrays for batches of ``n`` rows."""
+        work = self._workspaces.get(n)
+        if work is None:
+            if len(self._workspaces) >= 4:
+                self._workspaces.pop(next(iter(self._workspaces)))
+            work = self._workspaces[n] = Workspace(self, n)
+        return work
+
+    # -- data entering the network -------------------------------------------------------
+    def check_X(self, X):
+        return self.xp.asarray(check_X(to_numpy(X), self.n_inputs, self.dtype))
+
+    def check_data(self, X, Y, sample_weight=None):
+        """Validated (X, Y, sample_weight) in the network's dtype; raises before any change."""
+        X = check_X(to_numpy(X), self.n_inputs, self.dtype)
+        Y = check_Y(to_numpy(Y), X.shape[0], self.n_outputs, self.loss, self.dtype)
+        weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        xp = self.xp
+        return xp.asarray(X), xp.asarray(Y), None if weights is None else xp.asarray(weights)
+
+    # -- the two passes ------------------------------------------------------------------
+    def predict(self, X, batch_size: int = 4096):
+        """The network's outputs aᴸ for each row of X, shape (n_samples, n_out)."""
+        X = self.check_X(X)
+        outputs = self.xp.empty((X.shape[0], self.n_outputs), self.dtype)
+        for start in range(0, X.shape[0], batch_size):
+            rows = X[start : start + batch_size]
+            outputs[start : start + rows.shape[0]] = forward(
+                self, self.workspace(rows.shape[0]), rows
+            )
+        return outputs
+
+    def predict_classes(self, X):
+        """Class labels: argmax over the outputs, or a 0.5 threshold for sigmoid/single outputs."""
+        outputs = self.predict(X)
+        if self.n_outputs == 1:
+            return (outputs[:, 0] > 0.5).astype(np.int64)
+        if self.output_activation.name == "sigmoid" and self.loss.name == "log_loss":
+            return (outputs > 0.5).astype(np.int64)  # multi-label: one decision per output
+        return outputs.argmax(axis=1)
+
+    def backprop(self, X, Y, sample_weight=None):
+        """Run the forward and backward pass on (X, Y) and return every intermediate.
+
+        The weights are not changed. Returns a ``Trace`` with lists indexed by layer
+        (index 0 is the input): ``z``, ``a``, ``error`` (∂E/∂a), ``delta``, ``grad_W``,
+        ``grad_b``, and the batch error ``loss``.
+        """
+        X, Y, weights = self.check_data(X, Y, sample_weight)
+        return trace(self, X, Y, weights)
+
+    def fit(self, X, Y, **options):
+        """Train by gradient descent; see ``backprop.training.fit`` for the options."""
+        from .training import fit  # training sits above the engine; this method forwards to it
+
+        return fit(self, X, Y, **options)
+
+    def __repr__(self) -> str:
+        parts = [str(self.n_inputs)] + [layer.describe() for layer in self.layers[1:]]
+        return (
+            f"Network({' → '.join(parts)}, loss={self.loss.name!r}, "
+            f"dtype={self.dtype.name}, {self._n_params} parameters)"
+        )
+
+
+def _draw_weights(rng: np.random.Generator, layer: Layer) -> np.ndarray:
+    """Initial W: Glorot (fan-in and fan-out) or He (fan-in), uniform or normal."""
+    fan_in, fan_out = layer.n_in, layer.size
+    scheme = layer.init
+    if scheme == "auto":
+        scheme = "he_normal" if layer.activation.name in _RELU_LIKE else "glorot_uniform"
+    shape = (fan_out, fan_in)
+    if scheme == "zeros":
+        return np.zeros(shape)
+    if scheme == "glorot_uniform":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, shape)
+    if scheme == "glorot_normal":
+        return rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), shape)
+    if scheme == "he_uniform":
+        limit = np.sqrt(6.0 / fan_in)
+        return rng.uniform(-limit, limit, shape)
+    return rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)  # he_normal

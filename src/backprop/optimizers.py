@@ -1,0 +1,500 @@
+"""Optimisers that update one flat parameter buffer in place.
+
+An optimiser is an ``init``/``update`` pair in the manner of optax: ``init(params)`` returns a
+state (a NamedTuple of arrays, easy to checkpoint and to restore bit for bit) and
+``update(params, grads, state)`` applies one step and returns the new state. Unlike optax, the
+step is written straight into ``params`` and into the state's arrays, so a training loop
+allocates nothing per step; the one scratch array an update needs is made on first use and
+kept on the optimiser object (it is never part of the state).
+
+Only array methods and numpy ufuncs with ``out=`` are used, so the same code runs on any array
+type that implements numpy's dispatch protocols (CuPy included).
+
+>>> from backprop.optimizers import get_optimizer
+>>> opt = get_optimizer("adam", lr=0.01)
+>>> opt
+Adam(lr=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-08)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "AdaGrad",
+    "AdaGradState",
+    "Adam",
+    "AdamState",
+    "Optimizer",
+    "RMSprop",
+    "RMSpropState",
+    "SGDState",
+    "get_optimizer",
+]
+
+
+def _real(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def _positive(name: str, value: object) -> float:
+    value = _real(name, value)
+    if not (value > 0.0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def _fraction(name: str, value: object) -> float:
+    value = _real(name, value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must satisfy 0 <= {name} < 1, got {value!r}")
+    return value
+
+
+def _non_negative(name: str, value: object) -> float:
+    value = _real(name, value)
+    if not (value >= 0.0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+class SGDState(NamedTuple):
+    """State of :class:`SGD`: the velocity buffer, or ``None`` when ``momentum == 0``."""
+
+    velocity: np.ndarray | None
+
+
+class AdamState(NamedTuple):
+    """State of :class:`Adam`: steps taken so far and the first and second moment estimates."""
+
+    step: int
+    m: np.ndarray
+    v: np.ndarray
+
+
+class RMSpropState(NamedTuple):
+    """State of :class:`RMSprop`: the running average of squared gradients."""
+
+    v: np.ndarray
+
+
+class AdaGradState(NamedTuple):
+    """State of :class:`AdaGrad`: the running sum of squared gradients."""
+
+    G: np.ndarray
+
+
+class Optimizer:
+    """Base class: hyperparameter bookkeeping, the scratch buffer and argument checks.
+
+    Subclasses set ``name`` and ``_hyperparameter_names`` and implement ``init`` and
+    ``update``.
+
+    >>> from backprop.optimizers import Optimizer, SGD
+    >>> isinstance(SGD(), Optimizer)
+    True
+    """
+
+    name: str = ""
+    _hyperparameter_names: tuple[str, ...] = ()
+
+    def __init__(self, lr: float) -> None:
+        self.lr = _positive("lr", lr)
+        self._scratch: Any = None
+
+    def init(self, params: np.ndarray) -> tuple:
+        """Return the initial state for ``params``."""
+        raise NotImplementedError
+
+    def update(
+        self, params: np.ndarray, grads: np.ndarray, state: tuple, lr: float | None = None
+    ) -> tuple:
+        """Apply one step to ``params`` in place and return the new state."""
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Return the constructor arguments, enough to rebuild an equal optimiser."""
+        return {key: getattr(self, key) for key in self._hyperparameter_names}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The scratch buffer is a cache: pickles and deep copies should not carry it.
+        state = self.__dict__.copy()
+        state["_scratch"] = None
+        return state
+
+    def _buffer(self, params: np.ndarray) -> np.ndarray:
+        """Return the scratch array for ``params``, allocating it only when the layout changes."""
+        scratch = self._scratch
+        if (
+            scratch is None
+            or type(scratch) is not type(params)
+            or scratch.shape != params.shape
+            or scratch.dtype != params.dtype
+        ):
+            scratch = self._scratch = np.empty_like(params)
+        return scratch
+
+    def _step_lr(self, lr: float | None) -> float:
+        if lr is None:
+            return self.lr
+        # A Python float keeps float32 arithmetic in float32; a numpy float64 would not.
+        lr = float(lr)
+        if not (lr >= 0.0 and math.isfinite(lr)):
+            raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
+        return lr
+
+    @staticmethod
+    def _check_params(params: np.ndarray) -> None:
+        dtype = getattr(params, "dtype", None)
+        if dtype is None or not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"params must be a floating-point array, got {type(params).__name__}")
+
+    @staticmethod
+    def _check_grads(params: np.ndarray, grads: np.ndarray) -> None:
+        if grads.shape != params.shape or grads.dtype != params.dtype:
+            raise ValueError(
+                "grads must match params in shape and dtype: got "
+                f"{grads.shape} {grads.dtype} for params {params.shape} {params.dtype}"
+            )
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum, as in torch.optim.SGD.
+
+    Without momentum::
+
+        theta <- theta - lr * g
+
+    With momentum (``v`` starts at zero, so the first step has ``v = g``)::
+
+        v <- mu * v + g
+        theta <- theta - lr * v                  (plain)
+        theta <- theta - lr * (g + mu * v)       (Nesterov)
+
+    ``theta`` is ``params``, ``g`` is ``grads``, ``mu`` is ``momentum`` and ``v`` is
+    ``state.velocity``.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate, > 0 (``update`` may override it per step).
+    momentum : float
+        Momentum coefficient, ``0 <= momentum < 1``; 0 keeps no state.
+    nesterov : bool
+        Use Nesterov momentum; needs ``momentum > 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from backprop.optimizers import SGD
+    >>> params = np.array([1.0, -2.0])
+    >>> opt = SGD(lr=0.1, momentum=0.9)
+    >>> state = opt.init(params)
+    >>> for _ in range(2):
+    ...     state = opt.update(params, np.array([0.5, 0.5]), state)
+    >>> params.round(6)
+    array([ 0.855, -2.145])
+    """
+
+    name = "sgd"
+    _hyperparameter_names = ("lr", "momentum", "nesterov")
+
+    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False) -> None:
+        super().__init__(lr)
+        self.momentum = _fraction("momentum", momentum)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True requires momentum > 0")
+
+    def init(self, params: np.ndarray) -> SGDState:
+        """Return the initial state: a zero velocity, or ``None`` without momentum."""
+        self._check_params(params)
+        if self.momentum == 0.0:
+            return SGDState(velocity=None)
+        return SGDState(velocity=np.zeros_like(params))
+
+    def update(
+        self, params: np.ndarray, grads: np.ndarray, state: SGDState, lr: float | None = None
+    ) -> SGDState:
+        """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
+        lr = self._step_lr(lr)
+        self._check_grads(params, grads)
+        step = self._buffer(params)
+        if self.momentum == 0.0:
+            np.multiply(grads, lr, out=step)
+        else:
+            velocity = state.velocity
+            if velocity is None:
+                raise ValueError("state has no velocity: it was not made by this optimiser's init")
+            velocity *= self.momentum
+            velocity += grads
+            if self.nesterov:
+                np.multiply(velocity, self.momentum, out=step)
+                step += grads
+                step *= lr
+            else:
+                np.multiply(velocity, lr, out=step)
+        params -= step
+        return state
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, Algorithm 1), with the same arithmetic as torch.optim.Adam.
+
+    Each step::
+
+        t <- t + 1
+        m <- beta_1 * m + (1 - beta_1) * g
+        v <- beta_2 * v + (1 - beta_2) * g**2
+        m_hat = m / (1 - beta_1**t)
+        v_hat = v / (1 - beta_2**t)
+        theta <- theta - lr * m_hat / (sqrt(v_hat) + epsilon)
+
+    ``theta`` is ``params``, ``g`` is ``grads``; ``t``, ``m`` and ``v`` are ``state.step``,
+    ``state.m`` and ``state.v``. ``epsilon`` is added to ``sqrt(v_hat)``, not to ``v_hat``.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate, > 0.
+    beta_1, beta_2 : float
+        Decay rates of the moment estimates, each in ``[0, 1)``.
+    epsilon : float
+        Term added to the denominator, > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from backprop.optimizers import Adam
+    >>> params = np.array([1.0, 2.0])
+    >>> opt = Adam(lr=0.1)
+    >>> state = opt.init(params)
+    >>> state = opt.update(params, np.array([0.5, -1.0]), state)
+    >>> params.round(6), state.step
+    (array([0.9, 2.1]), 1)
+    """
+
+    name = "adam"
+    _hyperparameter_names = ("lr", "beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> None:
+        super().__init__(lr)
+        self.beta_1 = _fraction("beta_1", beta_1)
+        self.beta_2 = _fraction("beta_2", beta_2)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def init(self, params: np.ndarray) -> AdamState:
+        """Return the initial state: step 0 and zero moments."""
+        self._check_params(params)
+        return AdamState(step=0, m=np.zeros_like(params), v=np.zeros_like(params))
+
+    def update(
+        self, params: np.ndarray, grads: np.ndarray, state: AdamState, lr: float | None = None
+    ) -> AdamState:
+        """Apply one step to ``params`` in place; return the state with ``step`` advanced."""
+        lr = self._step_lr(lr)
+        self._check_grads(params, grads)
+        t = int(state.step) + 1
+        m, v = state.m, state.v
+        beta_1, beta_2 = self.beta_1, self.beta_2
+        scratch = self._buffer(params)
+
+        m *= beta_1
+        np.multiply(grads, 1.0 - beta_1, out=scratch)
+        m += scratch
+
+        v *= beta_2
+        np.multiply(grads, grads, out=scratch)
+        scratch *= 1.0 - beta_2
+        v += scratch
+
+        # sqrt(v_hat) + eps == sqrt(v) / sqrt(1 - beta_2**t) + eps, and the bias correction of m
+        # folds into the scalar step size, so neither m_hat nor v_hat is ever materialised.
+        np.sqrt(v, out=scratch)
+        scratch /= math.sqrt(1.0 - beta_2**t)
+        scratch += self.epsilon
+        np.divide(m, scratch, out=scratch)
+        scratch *= lr / (1.0 - beta_1**t)
+        params -= scratch
+        return AdamState(step=t, m=m, v=v)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Tieleman & Hinton 2012), as torch.optim.RMSprop with ``alpha = rho``.
+
+    Each step::
+
+        v <- rho * v + (1 - rho) * g**2
+        theta <- theta - lr * g / (sqrt(v) + epsilon)
+
+    ``theta`` is ``params``, ``g`` is ``grads`` and ``v`` is ``state.v`` (starting at zero).
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate, > 0.
+    rho : float
+        Decay rate of the squared-gradient average, in ``[0, 1)``.
+    epsilon : float
+        Term added to the denominator, > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from backprop.optimizers import RMSprop
+    >>> params = np.array([1.0, 2.0])
+    >>> opt = RMSprop(lr=0.01, rho=0.75)
+    >>> state = opt.init(params)
+    >>> state = opt.update(params, np.array([2.0, -4.0]), state)
+    >>> params.round(6), state.v
+    (array([0.98, 2.02]), array([1., 4.]))
+    """
+
+    name = "rmsprop"
+    _hyperparameter_names = ("lr", "rho", "epsilon")
+
+    def __init__(self, lr: float = 1e-2, rho: float = 0.99, epsilon: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.rho = _fraction("rho", rho)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def init(self, params: np.ndarray) -> RMSpropState:
+        """Return the initial state: a zero squared-gradient average."""
+        self._check_params(params)
+        return RMSpropState(v=np.zeros_like(params))
+
+    def update(
+        self, params: np.ndarray, grads: np.ndarray, state: RMSpropState, lr: float | None = None
+    ) -> RMSpropState:
+        """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
+        lr = self._step_lr(lr)
+        self._check_grads(params, grads)
+        v = state.v
+        scratch = self._buffer(params)
+        v *= self.rho
+        np.multiply(grads, grads, out=scratch)
+        scratch *= 1.0 - self.rho
+        v += scratch
+        np.sqrt(v, out=scratch)
+        scratch += self.epsilon
+        np.divide(grads, scratch, out=scratch)
+        scratch *= lr
+        params -= scratch
+        return state
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad (Duchi, Hazan & Singer 2011), as torch.optim.Adagrad without lr decay.
+
+    Each step::
+
+        G <- G + g**2
+        theta <- theta - lr * g / (sqrt(G) + epsilon)
+
+    ``theta`` is ``params``, ``g`` is ``grads`` and ``G`` is ``state.G``, which starts at
+    ``initial_accumulator`` in every entry.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate, > 0.
+    epsilon : float
+        Term added to the denominator, > 0.
+    initial_accumulator : float
+        Starting value of ``G``, >= 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from backprop.optimizers import AdaGrad
+    >>> params = np.array([1.0, 2.0])
+    >>> opt = AdaGrad(lr=0.5)
+    >>> state = opt.init(params)
+    >>> state = opt.update(params, np.array([3.0, -4.0]), state)
+    >>> params.round(6), state.G
+    (array([0.5, 2.5]), array([ 9., 16.]))
+    """
+
+    name = "adagrad"
+    _hyperparameter_names = ("lr", "epsilon", "initial_accumulator")
+
+    def __init__(
+        self, lr: float = 1e-2, epsilon: float = 1e-10, initial_accumulator: float = 0.0
+    ) -> None:
+        super().__init__(lr)
+        self.epsilon = _positive("epsilon", epsilon)
+        self.initial_accumulator = _non_negative("initial_accumulator", initial_accumulator)
+
+    def init(self, params: np.ndarray) -> AdaGradState:
+        """Return the initial state: ``G`` filled with ``initial_accumulator``."""
+        self._check_params(params)
+        return AdaGradState(G=np.full_like(params, self.initial_accumulator))
+
+    def update(
+        self, params: np.ndarray, grads: np.ndarray, state: AdaGradState, lr: float | None = None
+    ) -> AdaGradState:
+        """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
+        lr = self._step_lr(lr)
+        self._check_grads(params, grads)
+        G = state.G
+        scratch = self._buffer(params)
+        np.multiply(grads, grads, out=scratch)
+        G += scratch
+        np.sqrt(G, out=scratch)
+        scratch += self.epsilon
+        np.divide(grads, scratch, out=scratch)
+        scratch *= lr
+        params -= scratch
+        return state
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "adam": Adam,
+    "rmsprop": RMSprop,
+    "adagrad": AdaGrad,
+}
+
+
+def get_optimizer(spec: str | Optimizer, lr: float | None = None) -> Optimizer:
+    """Return an optimiser from a name (case-insensitive) or an instance.
+
+    A name gives the class with its defaults; ``lr``, if given, overrides the learning rate.
+    An instance is returned as it is, or, with ``lr`` given, as a new instance with the same
+    hyperparameters and that ``lr`` (the caller's object is left alone).
+
+    >>> from backprop.optimizers import SGD, get_optimizer
+    >>> get_optimizer("SGD", lr=0.5)
+    SGD(lr=0.5, momentum=0.0, nesterov=False)
+    >>> get_optimizer(SGD(momentum=0.9), lr=0.01)
+    SGD(lr=0.01, momentum=0.9, nesterov=False)
+    """
+    if isinstance(spec, str):
+        cls = OPTIMIZERS.get(spec.strip().lower())
+        if cls is None:
+            known = ", ".join(sorted(OPTIMIZERS))
+            raise ValueError(f"unknown optimizer {spec!r}; known optimizers: {known}")
+        return cls() if lr is None else cls(lr=lr)
+    if isinstance(spec, Optimizer):
+        if lr is None:
+            return spec
+        return type(spec)(**{**spec.hyperparameters(), "lr": lr})
+    raise TypeError(f"optimizer must be a name or an Optimizer instance, got {type(spec).__name__}")

@@ -1,0 +1,402 @@
+"""The fit loop: gradient descent in batch, stochastic or mini-batch mode.
+
+One epoch shows every training sample once. With ``batch_size=None`` (batch mode) it makes one
+update from the gradient over the whole set, with ``batch_size=1`` (stochastic mode) one update
+per sample, and with ``batch_size=k`` (mini-batch mode) one per k samples, the last batch
+possibly smaller. Each update is
+
+    forward → backward (the delta rule) → [+ λ·W for L2] → [clip ‖∇‖] → optimiser step
+
+on the flat parameter buffer. Per epoch the ``History`` records the training loss (the mean of
+the batch errors during the epoch), the validation loss and metrics, the learning rate, and each
+layer's mean |δ| and ‖∂E/∂W‖ on the epoch's last batch.
+
+>>> import backprop as bp
+>>> X, y = bp.datasets.xor()[:2]
+>>> net = bp.Network([2, 4, 1], seed=3)
+>>> history = net.fit(X, y, epochs=3000, batch_size=None, optimizer=bp.SGD(lr=2.0))
+>>> history.loss[-1] < 0.01
+True
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .delta_rule import backward, batch_error, forward
+from .optimizers import get_optimizer
+from .schedules import clip_by_global_norm, get_schedule
+from .validation import check_X, check_Y
+
+CLASSIFICATION_LOSSES = ("log_loss", "cross_entropy")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradients became NaN or infinite; the weights were restored."""
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs, and
+    (with ``restore_best``) put back the weights of the best epoch."""
+
+    patience: int = 10
+    min_delta: float = 0.0
+    monitor: str = "val_loss"
+    restore_best: bool = True
+
+    def __post_init__(self):
+        if self.patience < 0:
+            raise ValueError(f"patience must be >= 0, got {self.patience}")
+        if self.min_delta < 0:
+            raise ValueError(f"min_delta must be >= 0, got {self.min_delta}")
+
+
+class History:
+    """What training recorded, one entry per epoch.
+
+    ``history["loss"]`` or ``history.loss``; likewise ``val_loss``, ``lr`` and ``val_<metric>``.
+    ``mean_abs_delta`` and ``grad_norm`` are (epochs, L) arrays, column l − 1 for layer l.
+    """
+
+    def __init__(self):
+        self.records: dict[str, list[float]] = {}
+        self.layer_records: dict[str, list[list[float]]] = {"mean_abs_delta": [], "grad_norm": []}
+        self.best_epoch: int | None = None
+        self.stopped_early = False
+
+    def append(self, logs: dict[str, float], layer_stats: dict[str, list[float]]) -> None:
+        for key, value in logs.items():
+            self.records.setdefault(key, []).append(value)
+        for key, values in layer_stats.items():
+            self.layer_records[key].append(values)
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.records[key]
+
+    def __getattr__(self, key: str):
+        if key in ("records", "layer_records"):
+            raise AttributeError(key)
+        if key in self.layer_records:
+            return np.array(self.layer_records[key])
+        if key in self.records:
+            return self.records[key]
+        raise AttributeError(f"History has no record {key!r}; it has {sorted(self.records)}")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.records
+
+    def __len__(self) -> int:
+        return len(self.records.get("loss", []))
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 6) for k, v in self.records.items() if v}
+        return f"History({len(self)} epochs, last: {last})"
+
+
+@dataclass
+class _Data:
+    X: np.ndarray
+    Y: np.ndarray
+    weights: np.ndarray | None = None
+
+
+@dataclass
+class _LoopState:
+    epoch: int = 0
+    optimizer_state: object = None
+    best: float = math.inf
+    best_params: np.ndarray | None = None
+    waited: int = 0
+    history: History = field(default_factory=History)
+
+
+def fit(
+    net,
+    X,
+    Y,
+    *,
+    epochs: int = 100,
+    batch_size: int | None = 32,
+    optimizer="sgd",
+    lr: float | None = None,
+    shuffle: bool = True,
+    sample_weight=None,
+    validation_data: tuple | None = None,
+    validation_split: float = 0.0,
+    early_stopping: bool | EarlyStopping = False,
+    l2: float = 0.0,
+    clip_norm: float | None = None,
+    schedule=None,
+    metrics: Sequence[str] | None = None,
+    callbacks: Sequence[Callable] = (),
+    verbose: bool = False,
+    checkpoint=None,
+    resume: bool = False,
+) -> History:
+    """Train ``net`` on (X, Y) and return the ``History``.
+
+    Parameters
+    ----------
+    epochs : passes over the training data.
+    batch_size : ``None`` for batch gradient descent, 1 for stochastic, k for mini-batches.
+    optimizer : ``"sgd"``, ``"adam"``, ``"rmsprop"``, ``"adagrad"`` or an optimiser instance
+        (``bp.SGD(lr, momentum, nesterov)``, ``bp.Adam(...)``, …); ``lr`` overrides its rate.
+    shuffle : reshuffle the samples every epoch (with the network's seeded generator).
+    sample_weight : per-sample weights wₙ; the batch error becomes Σ wₙJₙ / Σ wₙ.
+    validation_data : ``(X_val, Y_val)``; or ``validation_split``, a fraction of (X, Y) held out
+        at random before training.
+    early_stopping : ``True`` or an ``EarlyStopping``: stop when the validation loss stops
+        improving and restore the best weights.
+    l2 : weight decay λ: the objective gains (λ/2) Σ‖Wˡ‖² (biases are not decayed).
+    clip_norm : rescale the whole gradient to this Euclidean norm when it is larger.
+    schedule : a learning-rate schedule from ``backprop.schedules`` (or its name).
+    metrics : names among ``"accuracy"``, ``"mae"``, ``"mse"`` computed on the validation data;
+        default ``["accuracy"]`` for classification losses.
+    callbacks : functions ``f(net, epoch, logs)``; one that returns True stops training.
+    verbose : show a progress bar (tqdm when installed) with the losses.
+    checkpoint, resume : reserved for saving and resuming the training state.
+    """
+    if checkpoint is not None or resume:
+        raise NotImplementedError("checkpoint and resume are not available in this version")
+    settings = _check_settings(net, epochs, batch_size, validation_split, l2, clip_norm)
+    train, validation = _prepare_data(net, X, Y, sample_weight, validation_data, validation_split)
+    optimizer = get_optimizer(optimizer, lr)
+    schedule = get_schedule(schedule)
+    stopper = EarlyStopping() if early_stopping is True else (early_stopping or None)
+    if stopper is not None and validation is None and stopper.monitor.startswith("val_"):
+        raise ValueError("early_stopping needs validation_data or validation_split > 0")
+    metrics = _check_metrics(net, metrics)
+
+    n = train.X.shape[0]
+    batch = n if batch_size is None else min(batch_size, n)
+    state = _LoopState(optimizer_state=optimizer.init(net.params))
+    shuffled = _Data(np.empty_like(train.X), np.empty_like(train.Y))
+    if train.weights is not None:
+        shuffled.weights = np.empty_like(train.weights)
+    progress = _Progress(epochs, verbose)
+    try:
+        for epoch in range(epochs):
+            state.epoch = epoch
+            rate = schedule(epoch, optimizer.lr)
+            data = _shuffle(net.rng, train, shuffled) if shuffle else train
+            loss, layer_stats = _run_epoch(net, data, batch, optimizer, state, rate, settings)
+            logs = {"loss": loss + _penalty(net, settings["l2"]), "lr": rate}
+            if validation is not None:
+                logs.update(evaluate(net, validation.X, validation.Y, metrics, _checked=True))
+            state.history.append(logs, layer_stats)
+            schedule.observe(logs)
+            progress.update(logs)
+            stop = any(bool(callback(net, epoch, logs)) for callback in callbacks)
+            if stopper is not None and _should_stop(stopper, net, state, logs):
+                state.history.stopped_early = True
+                stop = True
+            if stop:
+                break
+    finally:
+        progress.close()
+    if stopper is not None and stopper.restore_best and state.best_params is not None:
+        net.params[...] = state.best_params
+    return state.history
+
+
+def _run_epoch(net, data, batch, optimizer, state, rate, settings):
+    """One pass over the data; returns the mean batch error and the last batch's layer stats."""
+    n = data.X.shape[0]
+    start_params = net.params.copy()
+    total, total_weight = 0.0, 0.0
+    last_finite = math.nan
+    for batch_number, start in enumerate(range(0, n, batch)):
+        rows = slice(start, start + batch)
+        X, Y = data.X[rows], data.Y[rows]
+        weights = None if data.weights is None else data.weights[rows]
+        work = net.workspace(X.shape[0])
+        work.set_scale(weights)
+        forward(net, work, X, training=True, rng=net.rng)
+        backward(net, work, Y, training=True)
+        error = batch_error(net, work, Y)
+        if not math.isfinite(error):  # non-finite gradients show up here one batch later
+            net.params[...] = start_params
+            raise TrainingDiverged(
+                f"training diverged in epoch {state.epoch}, batch {batch_number}: the loss is "
+                f"{error} (last finite batch loss {last_finite:.6g}); the weights are back at "
+                f"the start of the epoch. Likely causes: a learning rate too high, or inputs "
+                f"that are not scaled."
+            )
+        last_finite = error
+        share = float(X.shape[0] if weights is None else weights.sum())
+        total += error * share
+        total_weight += share
+        if start + batch >= n:
+            layer_stats = _layer_stats(net, work)
+        _update(net, optimizer, state, rate, settings)
+    return total / total_weight, layer_stats
+
+
+def _update(net, optimizer, state, rate, settings) -> None:
+    """[∇ += λW] → [clip] → optimiser step, all on the flat buffers."""
+    if settings["l2"]:
+        weights = slice(0, net.n_weights)
+        net.grads[weights] += settings["l2"] * net.params[weights]
+    if settings["clip_norm"] is not None:
+        clip_by_global_norm(net.grads, settings["clip_norm"])
+    state.optimizer_state = optimizer.update(net.params, net.grads, state.optimizer_state, rate)
+
+
+def _layer_stats(net, work) -> dict[str, list[float]]:
+    layers = net.layers[1:]
+    return {
+        "mean_abs_delta": [float(np.abs(work.delta[layer.index]).mean()) for layer in layers],
+        "grad_norm": [float(np.sqrt(np.vdot(layer.grad_W, layer.grad_W))) for layer in layers],
+    }
+
+
+def _penalty(net, l2: float) -> float:
+    if not l2:
+        return 0.0
+    weights = net.params[: net.n_weights]
+    return 0.5 * l2 * float(np.vdot(weights, weights))
+
+
+def _should_stop(stopper: EarlyStopping, net, state: _LoopState, logs) -> bool:
+    value = logs.get(stopper.monitor, logs["loss"])
+    if value < state.best - stopper.min_delta:
+        state.best, state.waited = value, 0
+        state.history.best_epoch = state.epoch
+        if stopper.restore_best:
+            state.best_params = net.params.copy()
+        return False
+    state.waited += 1
+    return state.waited > stopper.patience
+
+
+def _shuffle(rng, data: _Data, out: _Data) -> _Data:
+    """One permutation gather per epoch into reused buffers; batches are then contiguous."""
+    order = rng.permutation(data.X.shape[0])
+    np.take(data.X, order, axis=0, out=out.X)
+    np.take(data.Y, order, axis=0, out=out.Y)
+    if data.weights is not None:
+        np.take(data.weights, order, out=out.weights)
+    return out
+
+
+def evaluate(net, X, Y, metrics: Sequence[str] = (), *, _checked: bool = False) -> dict:
+    """Loss and metrics of ``net`` on (X, Y), with keys ``val_loss``, ``val_<metric>``."""
+    if not _checked:
+        X = check_X(X, net.n_inputs, net.dtype)
+        Y = check_Y(Y, X.shape[0], net.n_outputs, net.loss, net.dtype)
+    outputs = np.empty((X.shape[0], net.n_outputs), net.dtype)
+    total = 0.0
+    chunk = 4096
+    for start in range(0, X.shape[0], chunk):
+        rows = slice(start, start + chunk)
+        work = net.workspace(X[rows].shape[0])
+        work.set_scale(None)
+        outputs[rows] = forward(net, work, X[rows])
+        total += batch_error(net, work, Y[rows]) * work.n
+    logs = {"val_loss": total / X.shape[0]}
+    for name in metrics:
+        logs[f"val_{name}"] = METRICS[name](net, outputs, Y)
+    return logs
+
+
+def _accuracy(net, outputs, Y) -> float:
+    if net.n_outputs == 1 or net.output_activation.name == "sigmoid":
+        return float(((outputs > 0.5) == (Y > 0.5)).mean())
+    return float((outputs.argmax(axis=1) == Y.argmax(axis=1)).mean())
+
+
+METRICS = {
+    "accuracy": _accuracy,
+    "mae": lambda net, outputs, Y: float(np.abs(outputs - Y).mean()),
+    "mse": lambda net, outputs, Y: float(((outputs - Y) ** 2).mean()),
+}
+
+
+def _check_metrics(net, metrics) -> list[str]:
+    if metrics is None:
+        return ["accuracy"] if net.loss.name in CLASSIFICATION_LOSSES else []
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+    return list(metrics)
+
+
+def _check_settings(net, epochs, batch_size, validation_split, l2, clip_norm) -> dict:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    if batch_size is not None and (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be None (whole set) or an integer >= 1, got {batch_size!r}")
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    if not (isinstance(l2, (int, float)) and l2 >= 0):
+        raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
+    if clip_norm is not None and not clip_norm > 0:
+        raise ValueError(f"clip_norm must be > 0, got {clip_norm!r}")
+    return {"l2": float(l2), "clip_norm": clip_norm}
+
+
+def _prepare_data(net, X, Y, sample_weight, validation_data, validation_split):
+    X, Y, weights = net.check_data(X, Y, sample_weight)
+    validation = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (X_val, Y_val)")
+        X_val = check_X(validation_data[0], net.n_inputs, net.dtype, name="X_val")
+        Y_val = check_Y(
+            validation_data[1], X_val.shape[0], net.n_outputs, net.loss, net.dtype, name="Y_val"
+        )
+        validation = _Data(X_val, Y_val)
+    elif validation_split:
+        n_val = int(round(validation_split * X.shape[0]))
+        if n_val < 1 or n_val >= X.shape[0]:
+            raise ValueError(
+                f"validation_split={validation_split} of {X.shape[0]} samples leaves no "
+                f"validation or no training data"
+            )
+        order = net.rng.permutation(X.shape[0])
+        held, kept = order[:n_val], order[n_val:]
+        validation = _Data(X[held], Y[held])
+        X, Y = X[kept], Y[kept]
+        weights = None if weights is None else weights[kept]
+    return _Data(X, Y, weights), validation
+
+
+class _Progress:
+    """A tqdm bar over epochs when tqdm is installed, else a line per epoch on stderr."""
+
+    def __init__(self, epochs: int, verbose: bool):
+        self.bar = None
+        self.verbose = verbose
+        self.epoch = 0
+        if verbose:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=epochs, unit="epoch", file=sys.stderr)
+
+    def update(self, logs: dict) -> None:
+        if not self.verbose:
+            return
+        self.epoch += 1
+        shown = {k: f"{v:.4g}" for k, v in logs.items() if k != "lr"}
+        if self.bar is not None:
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(1)
+        else:
+            text = " ".join(f"{k}={v}" for k, v in shown.items())
+            print(f"epoch {self.epoch}: {text}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

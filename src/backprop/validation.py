@@ -1,0 +1,167 @@
+"""Checks for data entering the library: clear messages that say what is wrong and where.
+
+Every check either returns a clean array in the network's dtype or raises ValueError/TypeError
+before anything is changed.
+
+>>> import numpy as np
+>>> check_X([[0, 1], [1, 0]], n_features=2, dtype=np.float32).dtype
+dtype('float32')
+>>> check_X([[0, float("nan")]], n_features=2, dtype=np.float32)
+Traceback (most recent call last):
+...
+ValueError: X contains NaN at row 0, column 1
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _as_numeric_2d(data, name: str) -> np.ndarray:
+    if data is None:
+        raise TypeError(f"{name} is None; pass an array of shape (n_samples, n_features)")
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"{name} must be a numeric array, got a string")
+    if hasattr(data, "toarray") and hasattr(data, "nnz"):  # scipy.sparse
+        data = data.toarray()
+    try:
+        array = np.asarray(data)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"{name} has rows of different lengths ({error})") from None
+    if array.dtype.kind in "OUSV":
+        array = _object_to_float(array, name)
+    if array.dtype.kind == "c":
+        raise ValueError(f"{name} holds complex numbers; complex data is not supported")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    return array
+
+
+def _object_to_float(array: np.ndarray, name: str) -> np.ndarray:
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError):
+        pass
+    flat = array.reshape(-1) if array.ndim else array.reshape(1)
+    for position, value in enumerate(flat):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            where = np.unravel_index(position, array.shape) if array.ndim else ()
+            place = _place(where)
+            raise TypeError(f"{name} must be numeric; {name}{place} = {value!r}") from None
+    raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+
+
+def _place(index) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def check_finite(array: np.ndarray, name: str) -> None:
+    """Raise ValueError naming the first row and column holding NaN or ±inf."""
+    if array.dtype.kind != "f":
+        return
+    if np.isfinite(array).all():
+        return
+    bad = np.argwhere(~np.isfinite(array))[0]
+    value = array[tuple(bad)]
+    kind = "NaN" if np.isnan(value) else "infinity"
+    if array.ndim == 2:
+        raise ValueError(f"{name} contains {kind} at row {bad[0]}, column {bad[1]}")
+    raise ValueError(f"{name} contains {kind} at index {bad[0]}")
+
+
+def check_X(X, n_features: int, dtype, name: str = "X") -> np.ndarray:
+    """Return X as a C-contiguous (n_samples, n_features) array of ``dtype``, or raise."""
+    array = _as_numeric_2d(X, name)
+    if array.ndim != 2:
+        shape = array.shape
+        hint = (
+            f" Reshape your data: {name}.reshape(-1, 1) for one feature, "
+            f"{name}.reshape(1, -1) for one sample."
+            if array.ndim == 1
+            else ""
+        )
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {shape}.{hint}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty: 0 samples (shape {array.shape})")
+    if array.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {array.shape[1]} features, but the network expects {n_features} "
+            f"(the size of layer 0)"
+        )
+    check_finite(array, name)
+    array = np.ascontiguousarray(array, dtype=dtype)
+    check_finite(array, name + f" (as {np.dtype(dtype).name})")
+    return array
+
+
+def check_Y(Y, n_samples: int, n_outputs: int, loss, dtype, name: str = "Y") -> np.ndarray:
+    """Return targets as a (n_samples, n_outputs) array of ``dtype``, or raise.
+
+    A 1-D Y is a column when the network has one output; with ``cross_entropy`` and several
+    outputs, integer class labels 0..K−1 (1-D, or one column) become one-hot rows.
+    """
+    array = _as_numeric_2d(Y, name)
+    if array.ndim == 0 or array.ndim > 2:
+        raise ValueError(f"{name} must be 1-D or 2-D, got shape {array.shape}")
+    if array.shape[0] != n_samples:
+        raise ValueError(
+            f"X and {name} have different numbers of samples: {n_samples} and {array.shape[0]}"
+        )
+    check_finite(array, name)
+    is_label_column = array.ndim == 1 or array.shape[1] == 1
+    if loss.name == "cross_entropy" and n_outputs > 1 and is_label_column:
+        array = one_hot(array.reshape(-1), n_outputs, dtype, name)
+    elif array.ndim == 1:
+        if n_outputs != 1:
+            raise ValueError(
+                f"{name} is 1-D but the network has {n_outputs} outputs; "
+                f"pass {name} of shape (n_samples, {n_outputs})"
+            )
+        array = array.reshape(-1, 1)
+    if array.shape[1] != n_outputs:
+        raise ValueError(
+            f"{name} has {array.shape[1]} columns, but the network has {n_outputs} outputs"
+        )
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if loss.check_targets is not None:
+        loss.check_targets(array)
+    return array
+
+
+def one_hot(labels: np.ndarray, n_classes: int, dtype, name: str = "Y") -> np.ndarray:
+    """Integer class labels 0..n_classes−1 as one-hot rows."""
+    if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+        row = int(np.flatnonzero(labels != np.round(labels))[0])
+        raise ValueError(
+            f"{name} holds one value per row, so it must be integer class labels; "
+            f"{name}[{row}] = {labels[row]!r}"
+        )
+    outside = (labels < 0) | (labels >= n_classes)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"class label {labels[row]!r} at row {row} is outside 0..{n_classes - 1} "
+            f"(the network has {n_classes} outputs)"
+        )
+    encoded = np.zeros((labels.shape[0], n_classes), dtype=dtype)
+    encoded[np.arange(labels.shape[0]), labels.astype(np.intp)] = 1
+    return encoded
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
+    """Return non-negative finite weights of shape (n_samples,), or None; raise otherwise."""
+    if sample_weight is None:
+        return None
+    weights = _as_numeric_2d(sample_weight, "sample_weight")
+    if weights.ndim != 1 or weights.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {weights.shape}")
+    check_finite(weights, "sample_weight")
+    if np.any(weights < 0):
+        raise ValueError(
+            f"sample_weight must be >= 0; sample_weight[{int(np.argmax(weights < 0))}] is negative"
+        )
+    if not weights.sum() > 0:
+        raise ValueError("sample_weight are all zero; at least one weight must be positive")
+    return np.ascontiguousarray(weights, dtype=dtype)
