@@ -1,9 +1,9 @@
 """Check backpropagation's gradients against finite differences.
 
 For every parameter θᵢ the derivative ∂E/∂θᵢ is estimated from the error alone, with the
-fourth-order central difference
+sixth-order central difference
 
-    ∂E/∂θᵢ ≈ [E(θᵢ − 2h) − 8E(θᵢ − h) + 8E(θᵢ + h) − E(θᵢ + 2h)] / 12h,
+    ∂E/∂θᵢ ≈ [45(E₊₁ − E₋₁) − 9(E₊₂ − E₋₂) + (E₊₃ − E₋₃)] / 60h,   Eₖ = E(θᵢ + k·h),
 
 in float64 on a copy of the network, and compared with the delta rule's ∂E/∂θᵢ. The relative
 error of one parameter is |g − ĝ| / max(|g|, |ĝ|, floor); ``floor`` keeps gradients that are
@@ -28,7 +28,8 @@ import numpy as np
 
 from .delta_rule import backward, batch_error, forward
 
-_STEPS = (1e-3, 1e-4, 1e-5)
+_STEPS = (1e-2, 1e-3, 1e-4, 1e-5)
+_OFFSETS = (-3, -2, -1, 1, 2, 3)
 _KINKED = ("relu", "leaky_relu")
 
 
@@ -85,11 +86,11 @@ def compare_gradients(
         for step in _STEPS:
             h = step * max(1.0, abs(theta))
             values, patterns = zip(
-                *(error_at(i, theta + k * h) for k in (-2, -1, 1, 2)), strict=True
+                *(error_at(i, theta + k * h) for k in _OFFSETS), strict=True
             )
             if all(np.array_equal(p, base_pattern) for p in patterns):
-                e_m2, e_m1, e_p1, e_p2 = values
-                numeric[i] = (e_m2 - 8 * e_m1 + 8 * e_p1 - e_p2) / (12 * h)
+                e_m3, e_m2, e_m1, e_p1, e_p2, e_p3 = values
+                numeric[i] = (45 * (e_p1 - e_m1) - 9 * (e_p2 - e_m2) + (e_p3 - e_m3)) / (60 * h)
                 checked[i] = True
                 break
     denominator = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), floor)
