@@ -140,19 +140,9 @@ def test_bad_X(method, X, error, match):
     assert_unchanged(net, before)
 
 
-TO_NUMPY_REASON = (
-    "Network.check_X / check_data (network.py lines 422, 426-427) pass X and Y through "
-    "backend.to_numpy before validation.check_X/check_Y; to_numpy calls np.asarray, which turns "
-    "None into a 0-d object array and raises numpy's own error on ragged lists, so the guards in "
-    "validation._as_numeric_2d (None -> TypeError 'X is None', ragged -> 'rows of different "
-    "lengths', scipy.sparse -> toarray) never run through the network"
-)
-
-
 RAGGED = [[0.0, 1.0]] * 4 + [[1.0]]
 
 
-@pytest.mark.xfail(reason=TO_NUMPY_REASON, raises=(ValueError, AssertionError), strict=True)
 @pytest.mark.parametrize(
     "method, X, Y, error, match",
     [
@@ -185,7 +175,6 @@ def test_validation_messages_reach_the_network(method, X, Y, error, match):
     assert_unchanged(net, before)
 
 
-@pytest.mark.xfail(reason=TO_NUMPY_REASON, raises=TypeError, strict=True)
 def test_sparse_X_is_accepted_like_in_check_X():
     sparse = pytest.importorskip("scipy.sparse")
     net = make_net()
@@ -455,12 +444,6 @@ def test_bad_fit_settings(options, error, match):
     assert_unchanged(net, before)
 
 
-@pytest.mark.xfail(
-    reason="fit draws the validation_split permutation from net.rng (_prepare_data) before it "
-    "checks the optimizer, schedule and metrics, so a rejected call still advances net.rng",
-    raises=AssertionError,
-    strict=True,
-)
 @pytest.mark.parametrize(
     "options, match",
     [

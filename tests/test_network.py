@@ -170,12 +170,6 @@ def test_bad_assignment_raises_and_leaves_weights(name, values, match):
     assert np.array_equal(net.params, before)
 
 
-@pytest.mark.xfail(
-    reason="check_finite indexes the first bad element with bad[0], which is out of range for "
-    "a 0-d array, so a scalar NaN/inf gives IndexError instead of ValueError",
-    raises=IndexError,
-    strict=True,
-)
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 @pytest.mark.parametrize("name", ["W", "b"])
 def test_scalar_nan_assignment_raises_value_error(name, value):

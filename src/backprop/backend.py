@@ -20,6 +20,8 @@ DTYPES = ("float32", "float64")
 
 def resolve_dtype(dtype: object) -> np.dtype:
     """Return the numpy dtype for ``"float32"`` or ``"float64"`` (or a dtype object)."""
+    if dtype is None:
+        raise TypeError(f"dtype must be one of {DTYPES}, got None")
     try:
         resolved = np.dtype(dtype)
     except TypeError as error:
@@ -43,8 +45,7 @@ def array_module(name: str = "numpy") -> ModuleType:
 
 
 def to_numpy(array) -> np.ndarray:
-    """Bring an array from any backend to host memory as a numpy array."""
-    if isinstance(array, np.ndarray):
-        return array
-    get = getattr(array, "get", None)
-    return np.asarray(get() if callable(get) else array)
+    """Bring a device array (CuPy) to host memory; anything else is returned unchanged."""
+    if type(array).__module__.split(".")[0] == "cupy":
+        return array.get()
+    return array

@@ -96,7 +96,7 @@ def _check_probabilities(y, name):
     if np.any((y < 0) | (y > 1)):
         row, col = np.argwhere((y < 0) | (y > 1))[0]
         raise ValueError(
-            f"{name} needs targets in [0, 1]; Y[{row}, {col}] = {y[row, col]!r} is outside"
+            f"{name} needs targets in [0, 1]; Y[{row}, {col}] = {y[row, col].item()!r} is outside"
         )
 
 
@@ -192,7 +192,7 @@ def _poisson_gradient(o, y, out):
 def _check_counts(y):
     if np.any(y < 0):
         row, col = np.argwhere(y < 0)[0]
-        raise ValueError(f"poisson needs targets >= 0; Y[{row}, {col}] = {y[row, col]!r}")
+        raise ValueError(f"poisson needs targets >= 0; Y[{row}, {col}] = {y[row, col].item()!r}")
 
 
 LOSSES: dict[str, Loss] = {

@@ -165,13 +165,14 @@ def fit(
     if checkpoint is not None or resume:
         raise NotImplementedError("checkpoint and resume are not available in this version")
     settings = _check_settings(net, epochs, batch_size, validation_split, l2, clip_norm)
-    train, validation = _prepare_data(net, X, Y, sample_weight, validation_data, validation_split)
     optimizer = get_optimizer(optimizer, lr)
     schedule = get_schedule(schedule)
-    stopper = EarlyStopping() if early_stopping is True else (early_stopping or None)
-    if stopper is not None and validation is None and stopper.monitor.startswith("val_"):
-        raise ValueError("early_stopping needs validation_data or validation_split > 0")
     metrics = _check_metrics(net, metrics)
+    stopper = EarlyStopping() if early_stopping is True else (early_stopping or None)
+    has_validation = validation_data is not None or validation_split > 0
+    if stopper is not None and not has_validation and stopper.monitor.startswith("val_"):
+        raise ValueError("early_stopping needs validation_data or validation_split > 0")
+    train, validation = _prepare_data(net, X, Y, sample_weight, validation_data, validation_split)
 
     n = train.X.shape[0]
     batch = n if batch_size is None else min(batch_size, n)

@@ -49,8 +49,13 @@ def _object_to_float(array: np.ndarray, name: str) -> np.ndarray:
         except (TypeError, ValueError):
             where = np.unravel_index(position, array.shape) if array.ndim else ()
             place = _place(where)
-            raise TypeError(f"{name} must be numeric; {name}{place} = {value!r}") from None
+            raise TypeError(f"{name} must be numeric; {name}{place} = {_show(value)}") from None
     raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+
+
+def _show(value) -> str:
+    """A value for a message, without numpy's type wrapper."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _place(index) -> str:
@@ -63,9 +68,11 @@ def check_finite(array: np.ndarray, name: str) -> None:
         return
     if np.isfinite(array).all():
         return
+    kind = "NaN" if np.isnan(array).any() else "infinity"
+    if array.ndim == 0:
+        raise ValueError(f"{name} is {kind}")
     bad = np.argwhere(~np.isfinite(array))[0]
-    value = array[tuple(bad)]
-    kind = "NaN" if np.isnan(value) else "infinity"
+    kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinity"
     if array.ndim == 2:
         raise ValueError(f"{name} contains {kind} at row {bad[0]}, column {bad[1]}")
     raise ValueError(f"{name} contains {kind} at index {bad[0]}")
@@ -136,13 +143,13 @@ def one_hot(labels: np.ndarray, n_classes: int, dtype, name: str = "Y") -> np.nd
         row = int(np.flatnonzero(labels != np.round(labels))[0])
         raise ValueError(
             f"{name} holds one value per row, so it must be integer class labels; "
-            f"{name}[{row}] = {labels[row]!r}"
+            f"{name}[{row}] = {_show(labels[row])}"
         )
     outside = (labels < 0) | (labels >= n_classes)
     if outside.any():
         row = int(np.flatnonzero(outside)[0])
         raise ValueError(
-            f"class label {labels[row]!r} at row {row} is outside 0..{n_classes - 1} "
+            f"class label {_show(labels[row])} at row {row} is outside 0..{n_classes - 1} "
             f"(the network has {n_classes} outputs)"
         )
     encoded = np.zeros((labels.shape[0], n_classes), dtype=dtype)
