@@ -137,8 +137,12 @@ def test_sample_weights_weight_the_mean():
 
 @pytest.mark.parametrize(
     "output, loss",
-    [("identity", "squared"), ("sigmoid", "log_loss"), ("softmax", "cross_entropy"),
-     ("exp", "poisson")],
+    [
+        ("identity", "squared"),
+        ("sigmoid", "log_loss"),
+        ("softmax", "cross_entropy"),
+        ("exp", "poisson"),
+    ],
 )
 def test_canonical_shortcut_equals_the_general_output_delta(output, loss):
     """δᴸ = o − y (used for canonical pairs) equals f'(z) ⊙ ∂J/∂o computed the long way."""
@@ -185,9 +189,15 @@ def test_softmax_works_with_a_non_canonical_loss():
 def test_residual_connection_sums_deltas_from_every_consumer():
     """h2 = h1 + relu(W2·h1 + b2): layer 1 feeds layer 2 and layer 3, so δ¹ gets both terms."""
     net = bp.Network(
-        [3, bp.Layer(4, "tanh"), bp.Layer(4, "relu"),
-         bp.Layer(2, "identity", inputs=[1, 2], combine="sum")],
-        loss="squared", dtype="float64", seed=5,
+        [
+            3,
+            bp.Layer(4, "tanh"),
+            bp.Layer(4, "relu"),
+            bp.Layer(2, "identity", inputs=[1, 2], combine="sum"),
+        ],
+        loss="squared",
+        dtype="float64",
+        seed=5,
     )
     rng = np.random.default_rng(5)
     X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
@@ -202,7 +212,8 @@ def test_residual_connection_sums_deltas_from_every_consumer():
 def test_concatenated_skip_from_the_input():
     net = bp.Network(
         [2, bp.Layer(3, "sigmoid"), bp.Layer(1, "sigmoid", inputs=[0, 1])],
-        dtype="float64", seed=2,
+        dtype="float64",
+        seed=2,
     )
     X, Y = [[0.5, -1.0], [1.5, 0.25]], [[1.0], [0.0]]
     t = net.backprop(X, Y)

@@ -80,7 +80,12 @@ def test_skip_connections(hidden, combine):
 def test_dropout_layers(training):
     rng = np.random.default_rng(8)
     net = bp.Network(
-        [4, bp.Layer(6, "tanh", dropout=0.3), bp.Layer(5, "relu", dropout=0.5), bp.Layer(3, "softmax")],
+        [
+            4,
+            bp.Layer(6, "tanh", dropout=0.3),
+            bp.Layer(5, "relu", dropout=0.5),
+            bp.Layer(3, "softmax"),
+        ],
         loss="cross_entropy",
         seed=3,
     )
@@ -115,8 +120,10 @@ def test_gradcheck_catches_a_wrong_derivative():
 
 def test_registered_activation_and_loss_pass():
     act = bp.register_activation(
-        "swish_test", lambda z: z / (1 + np.exp(-z)),
-        lambda z: (1 + np.exp(-z) + z * np.exp(-z)) / (1 + np.exp(-z)) ** 2, overwrite=True,
+        "swish_test",
+        lambda z: z / (1 + np.exp(-z)),
+        lambda z: (1 + np.exp(-z) + z * np.exp(-z)) / (1 + np.exp(-z)) ** 2,
+        overwrite=True,
     )
     loss = bp.register_loss(
         "quartic_test", lambda o, y: (o - y) ** 4, lambda o, y: 4 * (o - y) ** 3, overwrite=True

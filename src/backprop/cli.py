@@ -29,7 +29,8 @@ def _demo_xor(seed: int) -> str:
     history = fit(net, data.X, data.y, epochs=5000, batch_size=None, optimizer=SGD(lr=2.0))
     outputs = net.predict(data.X)[:, 0]
     lines = [
-        "XOR, learned by a 2-4-1 sigmoid network with batch gradient descent (lr 2.0, squared loss)",
+        "XOR, learned by a 2-4-1 sigmoid network with batch gradient descent"
+        " (lr 2.0, squared loss)",
         "",
         f"  {'x1':>3} {'x2':>3}   target   output",
     ]
@@ -58,11 +59,14 @@ def _demo_sin(seed: int) -> str:
 
 def _demo_moons(seed: int) -> str:
     data = datasets.two_moons(n_samples=400, noise=0.15, seed=seed)
-    net = Network(
-        [2, 16, 16, 2], hidden="relu", output="softmax", loss="cross_entropy", seed=seed
-    )
+    net = Network([2, 16, 16, 2], hidden="relu", output="softmax", loss="cross_entropy", seed=seed)
     history = fit(
-        net, data.X, data.y, epochs=200, batch_size=32, optimizer=Adam(lr=0.01),
+        net,
+        data.X,
+        data.y,
+        epochs=200,
+        batch_size=32,
+        optimizer=Adam(lr=0.01),
         validation_split=0.25,
     )
     lines = [

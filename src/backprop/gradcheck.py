@@ -85,9 +85,7 @@ def compare_gradients(
         theta = float(net64.params[i])
         for step in _STEPS:
             h = step * max(1.0, abs(theta))
-            values, patterns = zip(
-                *(error_at(i, theta + k * h) for k in _OFFSETS), strict=True
-            )
+            values, patterns = zip(*(error_at(i, theta + k * h) for k in _OFFSETS), strict=True)
             if all(np.array_equal(p, base_pattern) for p in patterns):
                 e_m3, e_m2, e_m1, e_p1, e_p2, e_p3 = values
                 numeric[i] = (45 * (e_p1 - e_m1) - 9 * (e_p2 - e_m2) + (e_p3 - e_m3)) / (60 * h)

@@ -17,7 +17,7 @@ that neither ever overflows or takes log 0.
 >>> squared = get_loss("squared")
 >>> o, y = np.array([[0.75, 0.77]]), np.array([[0.01, 0.99]])
 >>> squared.value(o, y).round(4)          # ½‖y − o‖² per sample
-array([0.2981])
+array([0.298])
 >>> squared.derivative(o, y)              # ∂J/∂o = o − y
 array([[ 0.74, -0.22]])
 """

@@ -113,15 +113,25 @@ class Layer:
         self._net: Network | None = None
 
     # -- views into the network's flat buffers ---------------------------------------------
-    def _view(self, buffer, which: str):
+    def _bind(self, net: Network) -> None:
+        """Make W, b, ∂E/∂W, ∂E/∂b views into ``net``'s flat buffers (made once, then reused)."""
+        self._net = net
+        (w0, w1), (b0, b1) = net._offsets[self.index]["W"], net._offsets[self.index]["b"]
+        shape = (self.size, self.n_in)
+        self._views = {
+            "W": net.params[w0:w1].reshape(shape),
+            "b": net.params[b0:b1],
+            "grad_W": net.grads[w0:w1].reshape(shape),
+            "grad_b": net.grads[b0:b1],
+        }
+
+    def _view(self, which: str):
         if self._net is None:
             raise AttributeError("this layer is not part of a network yet; build a Network first")
-        start, stop = self._net._offsets[self.index][which]
-        shape = (self.size, self.n_in) if which == "W" else (self.size,)
-        return buffer[start:stop].reshape(shape)
+        return self._views[which]
 
     def _assign(self, which: str, values) -> None:
-        target = self._view(self._net.params, which)
+        target = self._view(which)
         array = np.asarray(values, dtype=target.dtype) if np.ndim(values) else values
         if np.ndim(array) and np.shape(array) != target.shape:
             raise ValueError(
@@ -133,7 +143,7 @@ class Layer:
     @property
     def W(self):
         """Weights, shape (n_out, n_in); W[i, j] connects unit j below to unit i."""
-        return self._view(self._net.params if self._net else None, "W")
+        return self._view("W")
 
     @W.setter
     def W(self, values) -> None:
@@ -142,7 +152,7 @@ class Layer:
     @property
     def b(self):
         """Biases, shape (n_out,)."""
-        return self._view(self._net.params if self._net else None, "b")
+        return self._view("b")
 
     @b.setter
     def b(self, values) -> None:
@@ -151,12 +161,12 @@ class Layer:
     @property
     def grad_W(self):
         """∂E/∂W from the last backward pass, shape (n_out, n_in)."""
-        return self._view(self._net.grads if self._net else None, "W")
+        return self._view("grad_W")
 
     @property
     def grad_b(self):
         """∂E/∂b from the last backward pass, shape (n_out,)."""
-        return self._view(self._net.grads if self._net else None, "b")
+        return self._view("grad_b")
 
     def describe(self) -> str:
         text = f"{self.size} {self.activation.name}"
@@ -290,10 +300,10 @@ class Network:
             layers.append(layer)
         self.layers = layers
         self._wire()
-        self.params = self.xp.zeros(self._n_params, self.dtype)
-        self.grads = self.xp.zeros(self._n_params, self.dtype)
+        self._params = self.xp.zeros(self._n_params, self.dtype)
+        self._grads = self.xp.zeros(self._n_params, self.dtype)
         for layer in layers[1:]:
-            layer._net = self
+            layer._bind(self)
         self._workspaces: dict[int, Workspace] = {}
         self.initialize()
 
@@ -387,6 +397,20 @@ class Network:
     def output_activation(self) -> Activation:
         return self.layers[-1].activation
 
+    @property
+    def params(self):
+        """The flat parameter buffer [W¹ … Wᴸ, b¹ … bᴸ]; assigning to it copies the values in."""
+        return self._params
+
+    @params.setter
+    def params(self, values) -> None:
+        self.set_params(values)
+
+    @property
+    def grads(self):
+        """The flat gradient buffer, same layout as ``params``, filled by the backward pass."""
+        return self._grads
+
     def set_params(self, values) -> None:
         """Copy a flat parameter vector (layout [W¹ … Wᴸ, b¹ … bᴸ]) into the network."""
         values = np.asarray(to_numpy(values))
@@ -400,10 +424,10 @@ class Network:
         clone = _copy.copy(self)
         clone.dtype = resolve_dtype(dtype) if dtype is not None else self.dtype
         clone.layers = [self.layers[0]] + [_copy.copy(layer) for layer in self.layers[1:]]
+        clone._params = self.params.astype(clone.dtype, copy=True)
+        clone._grads = self.xp.zeros_like(clone._params)
         for layer in clone.layers[1:]:
-            layer._net = clone
-        clone.params = self.params.astype(clone.dtype, copy=True)
-        clone.grads = self.xp.zeros_like(clone.params)
+            layer._bind(clone)
         clone.rng = _copy.deepcopy(self.rng)
         clone._workspaces = {}
         return clone

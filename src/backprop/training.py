@@ -181,13 +181,17 @@ def fit(
     if train.weights is not None:
         shuffled.weights = np.empty_like(train.weights)
     progress = _Progress(epochs, verbose)
+    # overflow and NaN are caught by the divergence check, which says more than a warning
+    ignore_overflow = np.errstate(over="ignore", invalid="ignore")
     try:
+        ignore_overflow.__enter__()
         for epoch in range(epochs):
             state.epoch = epoch
             rate = schedule(epoch, optimizer.lr)
-            data = _shuffle(net.rng, train, shuffled) if shuffle else train
+            # one batch covering the whole set sees the same gradient in any order
+            data = _shuffle(net.rng, train, shuffled) if shuffle and batch < n else train
             loss, layer_stats = _run_epoch(net, data, batch, optimizer, state, rate, settings)
-            logs = {"loss": loss + _penalty(net, settings["l2"]), "lr": rate}
+            logs = {"loss": loss, "lr": rate}
             if validation is not None:
                 logs.update(evaluate(net, validation.X, validation.Y, metrics, _checked=True))
             state.history.append(logs, layer_stats)
@@ -200,6 +204,7 @@ def fit(
             if stop:
                 break
     finally:
+        ignore_overflow.__exit__(None, None, None)
         progress.close()
     if stopper is not None and stopper.restore_best and state.best_params is not None:
         net.params[...] = state.best_params
@@ -220,7 +225,7 @@ def _run_epoch(net, data, batch, optimizer, state, rate, settings):
         work.set_scale(weights)
         forward(net, work, X, training=True, rng=net.rng)
         backward(net, work, Y, training=True)
-        error = batch_error(net, work, Y)
+        error = batch_error(net, work, Y) + _penalty(net, settings["l2"])
         if not math.isfinite(error):  # non-finite gradients show up here one batch later
             net.params[...] = start_params
             raise TrainingDiverged(
@@ -336,7 +341,9 @@ def _check_settings(net, epochs, batch_size, validation_split, l2, clip_norm) ->
         or not isinstance(batch_size, (int, np.integer))
         or batch_size < 1
     ):
-        raise ValueError(f"batch_size must be None (whole set) or an integer >= 1, got {batch_size!r}")
+        raise ValueError(
+            f"batch_size must be None (whole set) or an integer >= 1, got {batch_size!r}"
+        )
     if not 0 <= validation_split < 1:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
     if not (isinstance(l2, (int, float)) and l2 >= 0):

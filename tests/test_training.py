@@ -1,0 +1,223 @@
+"""The fit loop: the three modes of gradient descent, reference problems, and the extras."""
+
+import numpy as np
+import pytest
+
+import backprop as bp
+
+
+def toy_problem(n=10, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    Y = np.stack([np.sin(X[:, 0]), X[:, 1] * X[:, 2]], axis=1)
+    return X, Y
+
+
+def toy_network(seed=1, dtype="float64"):
+    return bp.Network([3, 5, 2], hidden="tanh", output="identity", dtype=dtype, seed=seed)
+
+
+def by_hand(net, X, Y, batches, lr):
+    """Plain gradient descent from backprop()'s gradients, one batch (row index list) at a time."""
+    net = net.copy()
+    for rows in batches:
+        trace = net.backprop(X[rows], Y[rows])
+        for l in range(1, net.n_layers + 1):
+            net.layers[l].W = trace.W[l] - lr * trace.grad_W[l]
+            net.layers[l].b = trace.b[l] - lr * trace.grad_b[l]
+    return net.params
+
+
+@pytest.mark.parametrize(
+    "batch_size, batches",
+    [
+        (None, [list(range(10))]),  # batch: one update per epoch
+        (1, [[i] for i in range(10)]),  # stochastic: one per sample
+        (4, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]),  # mini-batch, last batch partial
+    ],
+    ids=["batch", "stochastic", "mini-batch"],
+)
+def test_each_mode_makes_the_updates_one_makes_by_hand(batch_size, batches):
+    X, Y = toy_problem()
+    net = toy_network()
+    expected = by_hand(net, X, Y, batches * 2, lr=0.1)
+    net.fit(X, Y, epochs=2, batch_size=batch_size, shuffle=False, optimizer=bp.SGD(lr=0.1))
+    np.testing.assert_allclose(net.params, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_shuffled_mini_batches_follow_the_seeded_permutation():
+    X, Y = toy_problem()
+    net = toy_network()
+    order = np.random.default_rng(1).permutation(10)  # the network's generator after init
+    reference = net.copy()
+    reference.rng = np.random.default_rng(1)
+    reference.initialize()  # advance the generator exactly as construction did
+    order = reference.rng.permutation(10)
+    expected = by_hand(net, X, Y, [order[:4], order[4:8], order[8:]], lr=0.05)
+    net.fit(X, Y, epochs=1, batch_size=4, optimizer=bp.SGD(lr=0.05))
+    np.testing.assert_allclose(net.params, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_the_same_seed_gives_bitwise_the_same_training():
+    X, Y = toy_problem(50)
+    runs = []
+    for _ in range(2):
+        net = bp.Network([3, bp.Layer(8, "relu", dropout=0.2), 2], output="identity", seed=7)
+        net.fit(X, Y, epochs=5, batch_size=8, optimizer="adam")
+        runs.append(net.params.copy())
+    assert runs[0].dtype == np.float32
+    assert np.array_equal(runs[0], runs[1])
+
+
+def test_xor_is_learned_by_batch_gradient_descent_from_nearly_every_seed():
+    X, y = bp.datasets.xor()[:2]
+    learned = 0
+    for seed in range(20):
+        net = bp.Network([2, 4, 1], hidden="sigmoid", output="sigmoid", seed=seed)
+        net.fit(X, y, epochs=4000, batch_size=None, optimizer=bp.SGD(lr=2.0))
+        learned += bool(np.array_equal(net.predict_classes(X), y))
+    assert learned >= 18
+
+
+def test_sin_is_fitted_by_one_tanh_hidden_layer():
+    data = bp.datasets.sin(n_samples=200)
+    net = bp.Network([1, 16, 1], hidden="tanh", output="identity", seed=0)
+    history = net.fit(data.X, data.y, epochs=300, batch_size=16, optimizer="adam", lr=0.01)
+    assert np.abs(net.predict(data.X)[:, 0] - data.y).max() < 0.1
+    assert history.loss[-1] < history.loss[0] / 100
+
+
+def test_history_records_every_epoch():
+    X, y = bp.datasets.two_moons(n_samples=120, seed=0)[:2]
+    net = bp.Network([2, 8, 8, 2], hidden="relu", output="softmax", loss="cross_entropy", seed=0)
+    history = net.fit(X, y, epochs=6, batch_size=16, optimizer="adam", validation_split=0.25)
+    assert len(history) == 6
+    for key in ("loss", "val_loss", "val_accuracy", "lr"):
+        assert len(history[key]) == 6 and all(np.isfinite(history[key]))
+    assert history.mean_abs_delta.shape == (6, 3) and history.grad_norm.shape == (6, 3)
+    assert (history.grad_norm > 0).all()
+    assert history.loss[-1] < history.loss[0]
+    assert 0 <= history.val_accuracy[-1] <= 1
+
+
+def test_validation_data_and_metrics():
+    X, Y = toy_problem(40)
+    net = toy_network()
+    history = net.fit(
+        X[:30], Y[:30], epochs=3, validation_data=(X[30:], Y[30:]), metrics=["mae", "mse"]
+    )
+    expected = bp.evaluate(net, X[30:], Y[30:], ["mae"])
+    assert history.val_loss[-1] == pytest.approx(expected["val_loss"], rel=1e-12)
+    assert history.val_mae[-1] == pytest.approx(expected["val_mae"], rel=1e-12)
+    assert "val_mse" in history
+
+
+def test_early_stopping_restores_the_best_weights():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 5)), rng.normal(size=60)  # pure noise: validation loss rises
+    net = bp.Network([5, 64, 1], hidden="relu", output="identity", seed=0)
+    seen = []
+    history = net.fit(
+        X[:40],
+        y[:40],
+        epochs=500,
+        batch_size=8,
+        optimizer="adam",
+        lr=0.01,
+        validation_data=(X[40:], y[40:]),
+        early_stopping=bp.EarlyStopping(patience=5),
+        callbacks=[lambda net, epoch, logs: seen.append(net.params.copy())],
+    )
+    assert history.stopped_early and len(history) < 500
+    best = history.best_epoch
+    assert history.val_loss[best] == min(history.val_loss)
+    assert len(history) == best + 1 + 6  # patience 5: stops on the 6th epoch without progress
+    np.testing.assert_array_equal(net.params, seen[best])
+
+
+def test_callback_returning_true_stops_training():
+    X, Y = toy_problem()
+    history = toy_network().fit(X, Y, epochs=50, callbacks=[lambda net, e, logs: e == 2])
+    assert len(history) == 3
+
+
+def test_l2_adds_lambda_w_to_the_weight_gradient_only():
+    X, Y = toy_problem()
+    net = toy_network()
+    trace = net.backprop(X, Y)
+    lam, lr = 0.3, 0.1
+    expected_W = trace.W[1] - lr * (trace.grad_W[1] + lam * trace.W[1])
+    expected_b = trace.b[1] - lr * trace.grad_b[1]
+    history = net.fit(X, Y, epochs=1, batch_size=None, l2=lam, optimizer=bp.SGD(lr=lr))
+    np.testing.assert_allclose(net.layers[1].W, expected_W, rtol=1e-12)
+    np.testing.assert_allclose(net.layers[1].b, expected_b, rtol=1e-12)
+    penalty = 0.5 * lam * sum((trace.W[l] ** 2).sum() for l in (1, 2))
+    assert history.loss[0] == pytest.approx(trace.loss + penalty, rel=1e-12)
+
+
+def test_clip_norm_limits_the_step():
+    X, Y = toy_problem()
+    net = toy_network()
+    before = net.params.copy()
+    net.fit(X, Y * 100, epochs=1, batch_size=None, clip_norm=0.01, optimizer=bp.SGD(lr=1.0))
+    assert np.linalg.norm(net.params - before) == pytest.approx(0.01, rel=1e-9)
+
+
+def test_schedule_sets_the_learning_rate_each_epoch():
+    X, Y = toy_problem()
+    history = toy_network().fit(
+        X, Y, epochs=5, optimizer=bp.SGD(lr=0.1), schedule=bp.schedules.StepDecay(2, 0.5)
+    )
+    assert history.lr == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad"])
+def test_every_optimizer_reduces_the_loss_and_keeps_the_buffers(optimizer):
+    X, Y = toy_problem(64)
+    net = toy_network(dtype="float32")
+    params, grads, W = net.params, net.grads, net.layers[1].W
+    history = net.fit(X, Y, epochs=30, batch_size=16, optimizer=optimizer)
+    assert history.loss[-1] < history.loss[0]
+    assert net.params is params and net.grads is grads  # updated in place
+    assert np.shares_memory(net.layers[1].W, params) and np.shares_memory(W, params)
+    assert net.params.dtype == np.float32
+
+
+def test_sample_weights_equal_repeated_rows():
+    X, Y = toy_problem(6)
+    counts = np.array([1, 3, 0, 2, 1, 1])
+    weighted, repeated = toy_network(), toy_network()
+    weighted.fit(X, Y, epochs=3, batch_size=None, sample_weight=counts, optimizer=bp.SGD(0.1))
+    repeated.fit(
+        np.repeat(X, counts, 0),
+        np.repeat(Y, counts, 0),
+        epochs=3,
+        batch_size=None,
+        optimizer=bp.SGD(0.1),
+    )
+    np.testing.assert_allclose(weighted.params, repeated.params, rtol=1e-12)
+
+
+def test_divergence_stops_with_a_clear_error_and_restores_weights():
+    X, Y = toy_problem()
+    net = bp.Network(
+        [3, 8, 2], hidden="relu", output="exp", loss="poisson", dtype="float32", seed=0
+    )
+    with pytest.raises(bp.TrainingDiverged, match=r"epoch \d+, batch \d+.*learning rate"):
+        net.fit(X * 100, np.abs(Y), epochs=50, optimizer=bp.SGD(lr=100.0))
+    assert np.isfinite(net.params).all()
+
+
+def test_verbose_shows_progress(capsys):
+    X, Y = toy_problem()
+    toy_network().fit(X, Y, epochs=3, verbose=True)
+    err = capsys.readouterr().err
+    assert "loss" in err
+
+
+def test_epochs_zero_changes_nothing():
+    X, Y = toy_problem()
+    net = toy_network()
+    before = net.params.copy()
+    history = net.fit(X, Y, epochs=0)
+    assert len(history) == 0 and np.array_equal(net.params, before)
