@@ -10,11 +10,11 @@
 
 from . import activations, datasets, losses, optimizers, schedules
 from .activations import Activation, register_activation
-from .delta_rule import Trace
 from .gradcheck import compare_gradients, gradcheck
 from .losses import Loss, register_loss
 from .network import Input, Layer, Network
 from .optimizers import SGD, AdaGrad, Adam, RMSprop
+from .trace import Trace
 from .training import EarlyStopping, History, TrainingDiverged, evaluate, fit
 
 __all__ = [

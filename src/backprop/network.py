@@ -34,8 +34,9 @@ import numpy as np
 
 from .activations import Activation, get_activation
 from .backend import array_module, resolve_dtype, to_numpy
-from .delta_rule import forward, trace
+from .delta_rule import forward
 from .losses import Loss, get_loss
+from .trace import trace
 from .validation import check_finite, check_sample_weight, check_X, check_Y
 
 INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros")
