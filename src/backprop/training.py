@@ -182,33 +182,36 @@ def fit(
         shuffled.weights = np.empty_like(train.weights)
     progress = _Progress(epochs, verbose)
     # overflow and NaN are caught by the divergence check, which says more than a warning
-    ignore_overflow = np.errstate(over="ignore", invalid="ignore")
-    try:
-        ignore_overflow.__enter__()
-        for epoch in range(epochs):
-            state.epoch = epoch
-            rate = schedule(epoch, optimizer.lr)
-            # one batch covering the whole set sees the same gradient in any order
-            data = _shuffle(net.rng, train, shuffled) if shuffle and batch < n else train
-            loss, layer_stats = _run_epoch(net, data, batch, optimizer, state, rate, settings)
-            logs = {"loss": loss, "lr": rate}
-            if validation is not None:
-                logs.update(evaluate(net, validation.X, validation.Y, metrics, _checked=True))
-            state.history.append(logs, layer_stats)
-            schedule.observe(logs)
-            progress.update(logs)
-            stop = any(bool(callback(net, epoch, logs)) for callback in callbacks)
-            if stopper is not None and _should_stop(stopper, net, state, logs):
-                state.history.stopped_early = True
-                stop = True
-            if stop:
-                break
-    finally:
-        ignore_overflow.__exit__(None, None, None)
-        progress.close()
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            for epoch in range(epochs):
+                state.epoch = epoch
+                rate = schedule(epoch, optimizer.lr)
+                # one batch covering the whole set sees the same gradient in any order
+                data = _shuffle(net.rng, train, shuffled) if shuffle and batch < n else train
+                loss, layer_stats = _run_epoch(net, data, batch, optimizer, state, rate, settings)
+                logs = {"loss": loss, "lr": rate}
+                if validation is not None:
+                    logs.update(evaluate(net, validation.X, validation.Y, metrics, _checked=True))
+                state.history.append(logs, layer_stats)
+                schedule.observe(logs)
+                progress.update(logs)
+                if _epoch_says_stop(net, state, logs, callbacks, stopper):
+                    break
+        finally:
+            progress.close()
     if stopper is not None and stopper.restore_best and state.best_params is not None:
         net.params[...] = state.best_params
     return state.history
+
+
+def _epoch_says_stop(net, state: _LoopState, logs, callbacks, stopper) -> bool:
+    """Every callback sees the epoch; any that returns True, or early stopping, ends training."""
+    requests = [bool(callback(net, state.epoch, logs)) for callback in callbacks]
+    if stopper is not None and _should_stop(stopper, net, state, logs):
+        state.history.stopped_early = True
+        return True
+    return any(requests)
 
 
 def _run_epoch(net, data, batch, optimizer, state, rate, settings):
@@ -227,13 +230,7 @@ def _run_epoch(net, data, batch, optimizer, state, rate, settings):
         backward(net, work, Y, training=True)
         error = batch_error(net, work, Y) + _penalty(net, settings["l2"])
         if not math.isfinite(error):  # non-finite gradients show up here one batch later
-            net.params[...] = start_params
-            raise TrainingDiverged(
-                f"training diverged in epoch {state.epoch}, batch {batch_number}: the loss is "
-                f"{error} (last finite batch loss {last_finite:.6g}); the weights are back at "
-                f"the start of the epoch. Likely causes: a learning rate too high, or inputs "
-                f"that are not scaled."
-            )
+            _diverged(net, start_params, state.epoch, batch_number, error, last_finite)
         last_finite = error
         share = float(X.shape[0] if weights is None else weights.sum())
         total += error * share
@@ -241,7 +238,18 @@ def _run_epoch(net, data, batch, optimizer, state, rate, settings):
         if start + batch >= n:
             layer_stats = _layer_stats(net, work)
         _update(net, optimizer, state, rate, settings)
+    if not np.isfinite(net.params).all():  # the epoch's last update went non-finite
+        _diverged(net, start_params, state.epoch, batch_number, math.nan, last_finite)
     return total / total_weight, layer_stats
+
+
+def _diverged(net, start_params, epoch, batch_number, error, last_finite):
+    net.params[...] = start_params
+    raise TrainingDiverged(
+        f"training diverged in epoch {epoch}, batch {batch_number}: the loss is {error} "
+        f"(last finite batch loss {last_finite:.6g}); the weights are back at the start of the "
+        f"epoch. Likely causes: a learning rate too high, or inputs that are not scaled."
+    )
 
 
 def _update(net, optimizer, state, rate, settings) -> None:
