@@ -19,10 +19,11 @@ Adam(lr=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-08)
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from .validation import fraction, non_negative_number, positive_number
 
 __all__ = [
     "OPTIMIZERS",
@@ -37,33 +38,6 @@ __all__ = [
     "SGDState",
     "get_optimizer",
 ]
-
-
-def _real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    return float(value)
-
-
-def _positive(name: str, value: object) -> float:
-    value = _real(name, value)
-    if not (value > 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
-
-
-def _fraction(name: str, value: object) -> float:
-    value = _real(name, value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must satisfy 0 <= {name} < 1, got {value!r}")
-    return value
-
-
-def _non_negative(name: str, value: object) -> float:
-    value = _real(name, value)
-    if not (value >= 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
 
 
 class SGDState(NamedTuple):
@@ -107,7 +81,7 @@ class Optimizer:
     _hyperparameter_names: tuple[str, ...] = ()
 
     def __init__(self, lr: float) -> None:
-        self.lr = _positive("lr", lr)
+        self.lr = positive_number("lr", lr)
         self._scratch: Any = None
 
     def init(self, params: np.ndarray) -> tuple:
@@ -213,7 +187,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(lr)
-        self.momentum = _fraction("momentum", momentum)
+        self.momentum = fraction("momentum", momentum)
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True requires momentum > 0")
@@ -297,9 +271,9 @@ class Adam(Optimizer):
         epsilon: float = 1e-8,
     ) -> None:
         super().__init__(lr)
-        self.beta_1 = _fraction("beta_1", beta_1)
-        self.beta_2 = _fraction("beta_2", beta_2)
-        self.epsilon = _positive("epsilon", epsilon)
+        self.beta_1 = fraction("beta_1", beta_1)
+        self.beta_2 = fraction("beta_2", beta_2)
+        self.epsilon = positive_number("epsilon", epsilon)
 
     def init(self, params: np.ndarray) -> AdamState:
         """Return the initial state: step 0 and zero moments."""
@@ -373,8 +347,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr: float = 1e-2, rho: float = 0.99, epsilon: float = 1e-8) -> None:
         super().__init__(lr)
-        self.rho = _fraction("rho", rho)
-        self.epsilon = _positive("epsilon", epsilon)
+        self.rho = fraction("rho", rho)
+        self.epsilon = positive_number("epsilon", epsilon)
 
     def init(self, params: np.ndarray) -> RMSpropState:
         """Return the initial state: a zero squared-gradient average."""
@@ -440,8 +414,8 @@ class AdaGrad(Optimizer):
         self, lr: float = 1e-2, epsilon: float = 1e-10, initial_accumulator: float = 0.0
     ) -> None:
         super().__init__(lr)
-        self.epsilon = _positive("epsilon", epsilon)
-        self.initial_accumulator = _non_negative("initial_accumulator", initial_accumulator)
+        self.epsilon = positive_number("epsilon", epsilon)
+        self.initial_accumulator = non_negative_number("initial_accumulator", initial_accumulator)
 
     def init(self, params: np.ndarray) -> AdaGradState:
         """Return the initial state: ``G`` filled with ``initial_accumulator``."""

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
-import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+
+from .validation import decay_factor, integer_at_least, non_negative_number, real_number
 
 __all__ = [
     "SCHEDULES",
@@ -38,39 +38,6 @@ __all__ = [
     "clip_by_global_norm",
     "get_schedule",
 ]
-
-
-def _real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    return float(value)
-
-
-def _integer(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    try:
-        value = operator.index(value)
-    except TypeError as error:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from error
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _non_negative(name: str, value: object) -> float:
-    value = _real(name, value)
-    if not (value >= 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
-
-
-def _decay_factor(name: str, value: object, *, allow_one: bool) -> float:
-    value = _real(name, value)
-    if not (0.0 < value < 1.0 or (allow_one and value == 1.0)):
-        bound = "<=" if allow_one else "<"
-        raise ValueError(f"{name} must satisfy 0 < {name} {bound} 1, got {value!r}")
-    return value
 
 
 class Schedule:
@@ -117,7 +84,7 @@ class Schedule:
 
 
 def _epoch(epoch: int) -> int:
-    return _integer("epoch", epoch, 0)
+    return integer_at_least("epoch", epoch, 0)
 
 
 class Constant(Schedule):
@@ -159,8 +126,8 @@ class StepDecay(Schedule):
     _hyperparameter_names = ("step_size", "gamma")
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _integer("step_size", step_size, 1)
-        self.gamma = _decay_factor("gamma", gamma, allow_one=True)
+        self.step_size = integer_at_least("step_size", step_size, 1)
+        self.gamma = decay_factor("gamma", gamma, allow_one=True)
 
     def __call__(self, epoch: int, base_lr: float) -> float:
         return float(base_lr) * self.gamma ** (_epoch(epoch) // self.step_size)
@@ -187,7 +154,7 @@ class ExponentialDecay(Schedule):
     _hyperparameter_names = ("gamma",)
 
     def __init__(self, gamma: float) -> None:
-        self.gamma = _decay_factor("gamma", gamma, allow_one=True)
+        self.gamma = decay_factor("gamma", gamma, allow_one=True)
 
     def __call__(self, epoch: int, base_lr: float) -> float:
         return float(base_lr) * self.gamma ** _epoch(epoch)
@@ -217,8 +184,8 @@ class CosineDecay(Schedule):
     _hyperparameter_names = ("t_max", "min_lr")
 
     def __init__(self, t_max: int, min_lr: float = 0.0) -> None:
-        self.t_max = _integer("t_max", t_max, 1)
-        self.min_lr = _non_negative("min_lr", min_lr)
+        self.t_max = integer_at_least("t_max", t_max, 1)
+        self.min_lr = non_negative_number("min_lr", min_lr)
 
     def __call__(self, epoch: int, base_lr: float) -> float:
         progress = min(_epoch(epoch), self.t_max) / self.t_max
@@ -280,11 +247,11 @@ class ReduceOnPlateau(Schedule):
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be a string, got {monitor!r}")
         self.monitor = monitor
-        self.factor = _decay_factor("factor", factor, allow_one=False)
-        self.patience = _integer("patience", patience, 0)
-        self.threshold = _non_negative("threshold", threshold)
-        self.min_lr = _non_negative("min_lr", min_lr)
-        self.cooldown = _integer("cooldown", cooldown, 0)
+        self.factor = decay_factor("factor", factor, allow_one=False)
+        self.patience = integer_at_least("patience", patience, 0)
+        self.threshold = non_negative_number("threshold", threshold)
+        self.min_lr = non_negative_number("min_lr", min_lr)
+        self.cooldown = integer_at_least("cooldown", cooldown, 0)
         self.scale = 1.0
         self.best = math.inf
         self.wait = 0
@@ -431,7 +398,7 @@ def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
     >>> clip_by_global_norm(grads, 1.0), grads
     (5.0, array([0.6, 0.8]))
     """
-    max_norm = _real("max_norm", max_norm)
+    max_norm = real_number("max_norm", max_norm)
     if not max_norm > 0.0:
         raise ValueError(f"max_norm must be > 0, got {max_norm!r}")
     norm = math.sqrt(float(np.vdot(grads, grads)))

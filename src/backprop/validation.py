@@ -14,6 +14,10 @@ ValueError: X contains NaN at row 0, column 1
 
 from __future__ import annotations
 
+import math
+import numbers
+import operator
+
 import numpy as np
 
 
@@ -172,3 +176,53 @@ def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | No
     if not weights.sum() > 0:
         raise ValueError("sample_weight are all zero; at least one weight must be positive")
     return np.ascontiguousarray(weights, dtype=dtype)
+
+
+# --- hyperparameter checks: a clear error naming the argument ----------------------------
+
+
+def real_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def positive_number(name: str, value: object) -> float:
+    value = real_number(name, value)
+    if not (value > 0.0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def fraction(name: str, value: object) -> float:
+    value = real_number(name, value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must satisfy 0 <= {name} < 1, got {value!r}")
+    return value
+
+
+def non_negative_number(name: str, value: object) -> float:
+    value = real_number(name, value)
+    if not (value >= 0.0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def integer_at_least(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError as error:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from error
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def decay_factor(name: str, value: object, *, allow_one: bool) -> float:
+    value = real_number(name, value)
+    if not (0.0 < value < 1.0 or (allow_one and value == 1.0)):
+        bound = "<=" if allow_one else "<"
+        raise ValueError(f"{name} must satisfy 0 < {name} {bound} 1, got {value!r}")
+    return value
