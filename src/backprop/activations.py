@@ -212,6 +212,7 @@ def register_activation(
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"activation name must be a non-empty string, got {name!r}")
+    name = name.lower()  # lookups are case-insensitive
     if derivative_of not in ("z", "a"):
         raise ValueError(f"derivative_of must be 'z' or 'a', got {derivative_of!r}")
     if not callable(f) or not callable(df):

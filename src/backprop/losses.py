@@ -247,6 +247,7 @@ def register_loss(name: str, J: Callable, dJ_do: Callable, *, overwrite: bool = 
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"loss name must be a non-empty string, got {name!r}")
+    name = name.lower()  # lookups are case-insensitive
     if not callable(J) or not callable(dJ_do):
         raise TypeError("register_loss needs callables J and dJ_do")
     if name in BUILTIN_NAMES or (name in LOSSES and not overwrite):
