@@ -221,3 +221,30 @@ def test_epochs_zero_changes_nothing():
     before = net.params.copy()
     history = net.fit(X, Y, epochs=0)
     assert len(history) == 0 and np.array_equal(net.params, before)
+
+
+def test_l2_per_sample_divides_the_penalty_by_the_batch_weight():
+    X, Y = toy_problem()
+    net = toy_network()
+    trace = net.backprop(X, Y)
+    lam, lr = 0.3, 0.1
+    expected_W = trace.W[1] - lr * (trace.grad_W[1] + lam / 10 * trace.W[1])
+    net.fit(X, Y, epochs=1, batch_size=None, l2=lam, l2_per_sample=True, optimizer=bp.SGD(lr))
+    np.testing.assert_allclose(net.layers[1].W, expected_W, rtol=1e-12)
+
+
+def test_optimizer_state_continues_training_exactly():
+    X, Y = toy_problem(32)
+    whole, split = toy_network(), toy_network()
+    whole.fit(X, Y, epochs=4, batch_size=None, optimizer="adam")
+    first = split.fit(X, Y, epochs=2, batch_size=None, optimizer="adam")
+    assert first.optimizer_state.step == 2
+    split.fit(
+        X,
+        Y,
+        epochs=2,
+        batch_size=None,
+        optimizer=first.optimizer,
+        optimizer_state=first.optimizer_state,
+    )
+    np.testing.assert_array_equal(whole.params, split.params)

@@ -69,6 +69,8 @@ class History:
         self.layer_records: dict[str, list[list[float]]] = {"mean_abs_delta": [], "grad_norm": []}
         self.best_epoch: int | None = None
         self.stopped_early = False
+        self.optimizer = None
+        self.optimizer_state = None
 
     def append(self, logs: dict[str, float], layer_stats: dict[str, list[float]]) -> None:
         for key, value in logs.items():
@@ -80,7 +82,7 @@ class History:
         return self.records[key]
 
     def __getattr__(self, key: str):
-        if key in ("records", "layer_records"):
+        if key.startswith("_") or key in ("records", "layer_records"):
             raise AttributeError(key)
         if key in self.layer_records:
             return np.array(self.layer_records[key])
@@ -131,11 +133,13 @@ def fit(
     validation_split: float = 0.0,
     early_stopping: bool | EarlyStopping = False,
     l2: float = 0.0,
+    l2_per_sample: bool = False,
     clip_norm: float | None = None,
     schedule=None,
     metrics: Sequence[str] | None = None,
     callbacks: Sequence[Callable] = (),
     verbose: bool = False,
+    optimizer_state=None,
     checkpoint=None,
     resume: bool = False,
 ) -> History:
@@ -154,17 +158,22 @@ def fit(
     early_stopping : ``True`` or an ``EarlyStopping``: stop when the validation loss stops
         improving and restore the best weights.
     l2 : weight decay λ: the objective gains (λ/2) Σ‖Wˡ‖² (biases are not decayed).
+    l2_per_sample : divide that term by the batch's total sample weight (scikit-learn's
+        ``alpha`` convention), so its pull on the weights shrinks as batches grow.
     clip_norm : rescale the whole gradient to this Euclidean norm when it is larger.
     schedule : a learning-rate schedule from ``backprop.schedules`` (or its name).
     metrics : names among ``"accuracy"``, ``"mae"``, ``"mse"`` computed on the validation data;
         default ``["accuracy"]`` for classification losses.
     callbacks : functions ``f(net, epoch, logs)``; one that returns True stops training.
     verbose : show a progress bar (tqdm when installed) with the losses.
+    optimizer_state : the state returned in ``history.optimizer_state`` by an earlier call,
+        to continue training with the optimiser's moments and step count (warm start).
     checkpoint, resume : reserved for saving and resuming the training state.
     """
     if checkpoint is not None or resume:
         raise NotImplementedError("checkpoint and resume are not available in this version")
     settings = _check_settings(net, epochs, batch_size, validation_split, l2, clip_norm)
+    settings["l2_per_sample"] = bool(l2_per_sample)
     optimizer = get_optimizer(optimizer, lr)
     schedule = get_schedule(schedule)
     metrics = _check_metrics(net, metrics)
@@ -176,7 +185,9 @@ def fit(
 
     n = train.X.shape[0]
     batch = n if batch_size is None else min(batch_size, n)
-    state = _LoopState(optimizer_state=optimizer.init(net.params))
+    if optimizer_state is None:
+        optimizer_state = optimizer.init(net.params)
+    state = _LoopState(optimizer_state=optimizer_state)
     shuffled = _Data(np.empty_like(train.X), np.empty_like(train.Y))
     if train.weights is not None:
         shuffled.weights = np.empty_like(train.weights)
@@ -202,6 +213,8 @@ def fit(
             progress.close()
     if stopper is not None and stopper.restore_best and state.best_params is not None:
         net.params[...] = state.best_params
+    state.history.optimizer = optimizer
+    state.history.optimizer_state = state.optimizer_state
     return state.history
 
 
@@ -228,16 +241,17 @@ def _run_epoch(net, data, batch, optimizer, state, rate, settings):
         work.set_scale(weights)
         forward(net, work, X, training=True, rng=net.rng)
         backward(net, work, Y, training=True)
-        error = batch_error(net, work, Y) + _penalty(net, settings["l2"])
+        share = float(X.shape[0] if weights is None else weights.sum())
+        l2 = settings["l2"] / share if settings["l2_per_sample"] else settings["l2"]
+        error = batch_error(net, work, Y) + _penalty(net, l2)
         if not math.isfinite(error):  # non-finite gradients show up here one batch later
             _diverged(net, start_params, state.epoch, batch_number, error, last_finite)
         last_finite = error
-        share = float(X.shape[0] if weights is None else weights.sum())
         total += error * share
         total_weight += share
         if start + batch >= n:
             layer_stats = _layer_stats(net, work)
-        _update(net, optimizer, state, rate, settings)
+        _update(net, optimizer, state, rate, l2, settings["clip_norm"])
     if not np.isfinite(net.params).all():  # the epoch's last update went non-finite
         _diverged(net, start_params, state.epoch, batch_number, math.nan, last_finite)
     return total / total_weight, layer_stats
@@ -252,13 +266,13 @@ def _diverged(net, start_params, epoch, batch_number, error, last_finite):
     )
 
 
-def _update(net, optimizer, state, rate, settings) -> None:
+def _update(net, optimizer, state, rate, l2, clip_norm) -> None:
     """[∇ += λW] → [clip] → optimiser step, all on the flat buffers."""
-    if settings["l2"]:
+    if l2:
         weights = slice(0, net.n_weights)
-        net.grads[weights] += settings["l2"] * net.params[weights]
-    if settings["clip_norm"] is not None:
-        clip_by_global_norm(net.grads, settings["clip_norm"])
+        net.grads[weights] += l2 * net.params[weights]
+    if clip_norm is not None:
+        clip_by_global_norm(net.grads, clip_norm)
     state.optimizer_state = optimizer.update(net.params, net.grads, state.optimizer_state, rate)
 
 
