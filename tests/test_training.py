@@ -248,3 +248,24 @@ def test_optimizer_state_continues_training_exactly():
         optimizer_state=first.optimizer_state,
     )
     np.testing.assert_array_equal(whole.params, split.params)
+
+
+def test_batches_whose_weights_are_all_zero_are_skipped():
+    X, Y = toy_problem(8)
+    weights = np.array([0, 0, 0, 0, 1, 2, 1, 1.0])
+    net = toy_network()
+    history = net.fit(
+        X, Y, epochs=2, batch_size=4, shuffle=False, sample_weight=weights, optimizer=bp.SGD(0.1)
+    )
+    expected = toy_network()
+    expected.fit(
+        X[4:],
+        Y[4:],
+        epochs=2,
+        batch_size=4,
+        shuffle=False,
+        sample_weight=weights[4:],
+        optimizer=bp.SGD(0.1),
+    )
+    np.testing.assert_array_equal(net.params, expected.params)
+    assert np.isfinite(history.loss).all()

@@ -227,12 +227,14 @@ class Workspace:
         return self._weighted[: shape[0] * shape[1]].reshape(shape)
 
     def set_scale(self, sample_weight=None) -> None:
-        """sₙ = 1/N, or wₙ / Σw with sample weights."""
+        """sₙ = 1/N, or wₙ / Σw with sample weights (all 0 when every weight is 0)."""
         if sample_weight is None:
             self.scale.fill(1.0 / self.n)
-        else:
-            self.scale[...] = sample_weight
-            self.scale /= sample_weight.sum()
+            return
+        self.scale[...] = sample_weight
+        total = float(sample_weight.sum())
+        if total > 0:
+            self.scale /= total
 
 
 class Network:

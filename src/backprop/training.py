@@ -233,15 +233,18 @@ def _run_epoch(net, data, batch, optimizer, state, rate, settings):
     start_params = net.params.copy()
     total, total_weight = 0.0, 0.0
     last_finite = math.nan
+    layer_stats = {key: [math.nan] * net.n_layers for key in ("mean_abs_delta", "grad_norm")}
     for batch_number, start in enumerate(range(0, n, batch)):
         rows = slice(start, start + batch)
         X, Y = data.X[rows], data.Y[rows]
         weights = None if data.weights is None else data.weights[rows]
+        share = float(X.shape[0] if weights is None else weights.sum())
+        if share == 0:
+            continue  # every sample here has weight 0: no gradient, no step
         work = net.workspace(X.shape[0])
         work.set_scale(weights)
         forward(net, work, X, training=True, rng=net.rng)
         backward(net, work, Y, training=True)
-        share = float(X.shape[0] if weights is None else weights.sum())
         l2 = settings["l2"] / share if settings["l2_per_sample"] else settings["l2"]
         error = batch_error(net, work, Y) + _penalty(net, l2)
         if not math.isfinite(error):  # non-finite gradients show up here one batch later
