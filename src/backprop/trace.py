@@ -38,6 +38,15 @@ class Trace:
     loss: float
     activations: list = field(default_factory=list)
     loss_name: str = ""
+    network: object = None  # a copy of the network as it was, for explain's second pass
+
+    def explain(
+        self, format: str = "text", precision: int = 6, lr: float | None = None, max_units: int = 8
+    ) -> str:
+        """This iteration written out with numbers; see ``backprop.explain``."""
+        from .explain import explain  # explain reads traces; traces do not depend on it
+
+        return explain(self, format, precision, lr, max_units)
 
     @property
     def output(self):
@@ -82,4 +91,5 @@ def trace(net, X, Y, sample_weight=None, training: bool = False, rng=None) -> Tr
         loss=loss,
         activations=["input", *(layer.activation.name for layer in layers)],
         loss_name=net.loss.name,
+        network=net.copy(),
     )
