@@ -1,7 +1,9 @@
 """The command line, run as a user runs it."""
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +36,91 @@ def test_bad_usage_exits_2_without_traceback(args):
     result = run(*args)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.strip()
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_explain_mazur_prints_the_published_numbers():
+    result = run(
+        "explain",
+        str(EXAMPLES / "mazur.json"),
+        "--input",
+        "0.05,0.10",
+        "--target",
+        "0.01,0.99",
+        "--lr",
+        "0.5",
+        "--precision",
+        "9",
+    )
+    assert result.returncode == 0, result.stderr
+    for number in ("0.75136507", "0.772928465", "0.298371109", "0.35891648", "0.149780716"):
+        assert number in result.stdout
+
+
+def test_explain_steps_tabulates_a_falling_error():
+    result = run(
+        "explain",
+        str(EXAMPLES / "mazur.json"),
+        "--input",
+        "0.05,0.10",
+        "--target",
+        "0.01,0.99",
+        "--lr",
+        "0.5",
+        "--steps",
+        "10",
+    )
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("step   E")[1].split()
+    errors = [float(x) for x in table[1::2]]
+    assert len(errors) == 11 and errors == sorted(errors, reverse=True)
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.json")))
+def test_every_example_network_explains(example):
+    spec = json.loads((EXAMPLES / example).read_text())
+    n_in = len(spec["layers"][0]["W"][0])
+    n_out = len(spec["layers"][-1]["b"])
+    target = ",".join(["1"] + ["0"] * (n_out - 1))
+    result = run(
+        "explain",
+        str(EXAMPLES / example),
+        "--input",
+        ",".join(["0.5"] * n_in),
+        "--target",
+        target,
+        "--lr",
+        "0.1",
+        "--format",
+        "latex",
+    )
+    assert result.returncode == 0, result.stderr
+    assert r"\begin{align*}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("missing.json", "--input", "1", "--target", "1"), "no such file"),
+        (("mazur.json", "--input", "0.05", "--target", "0.01,0.99"), "features"),
+        (("mazur.json", "--input", "a,b", "--target", "0.01,0.99"), "comma-separated"),
+        (("mazur.json", "--input", "1,2", "--target", "1,2", "--steps", "3"), "--steps needs"),
+    ],
+)
+def test_explain_bad_usage_exits_2(args, message, tmp_path):
+    args = (
+        str(EXAMPLES / args[0]) if args[0] != "missing.json" else str(tmp_path / "x.json"),
+        *args[1:],
+    )
+    result = run("explain", *args)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_explain_rejects_a_malformed_network_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"layers": [{"W": [[1, 2]], "b": [0]}, {"W": [[1, 2, 3]], "b": [0]}]}')
+    result = run("explain", str(bad), "--input", "1,2", "--target", "1")
+    assert result.returncode == 2 and "layer 2 has 3 inputs" in result.stderr
