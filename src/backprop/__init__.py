@@ -14,6 +14,7 @@ from .gradcheck import compare_gradients, gradcheck
 from .losses import Loss, register_loss
 from .network import Input, Layer, Network
 from .optimizers import SGD, AdaGrad, Adam, RMSprop
+from .single_layer import DeltaRuleUnit, Perceptron
 from .trace import Trace
 from .training import EarlyStopping, History, TrainingDiverged, evaluate, fit
 
@@ -21,6 +22,7 @@ __all__ = [
     "SGD",
     "Activation",
     "AdaGrad",
+    "DeltaRuleUnit",
     "Adam",
     "EarlyStopping",
     "History",
@@ -28,6 +30,7 @@ __all__ = [
     "Layer",
     "Loss",
     "Network",
+    "Perceptron",
     "RMSprop",
     "Trace",
     "TrainingDiverged",

@@ -20,6 +20,7 @@ import numpy as np
 from . import datasets
 from .network import Layer, Network
 from .optimizers import SGD, Adam
+from .single_layer import Perceptron
 from .training import fit
 
 
@@ -27,12 +28,31 @@ class UsageError(Exception):
     """A mistake in what the user asked for: reported in one line, exit status 2."""
 
 
+def _single_layer_story(seed: int) -> list[str]:
+    lines = ["A single threshold unit (Rosenblatt's perceptron rule, at most 100 epochs):", ""]
+    for name, data in (
+        ("AND", datasets.and_gate()),
+        ("OR", datasets.or_gate()),
+        ("XOR", datasets.xor()),
+    ):
+        perceptron = Perceptron(seed=seed).fit(data.X, data.y, epochs=100)
+        correct = int((perceptron.predict(data.X) == data.y).sum())
+        verdict = (
+            f"learned in {len(perceptron.errors)} epochs"
+            if perceptron.converged
+            else "never converges: no straight line separates XOR's classes"
+        )
+        lines.append(f"  {name:<4} {correct} of 4 correct, {verdict}")
+    lines += ["", "Two layers, trained by backpropagation, do what one cannot:", ""]
+    return lines
+
+
 def _demo_xor(seed: int) -> str:
     data = datasets.xor()
     net = Network([2, 4, 1], hidden="sigmoid", output="sigmoid", loss="squared", seed=seed)
     history = fit(net, data.X, data.y, epochs=5000, batch_size=None, optimizer=SGD(lr=2.0))
     outputs = net.predict(data.X)[:, 0]
-    lines = [
+    lines = _single_layer_story(seed) + [
         "XOR, learned by a 2-4-1 sigmoid network with batch gradient descent"
         " (lr 2.0, squared loss)",
         "",
