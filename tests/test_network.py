@@ -519,3 +519,23 @@ def test_predict_classes_sigmoid_squared_multi_output_is_argmax():
     labels = net.predict_classes([[1.0, -1.0], [-1.0, 1.0], [2.0, 1.0]])
     assert labels.shape == (3,)
     assert labels.tolist() == [0, 1, 0]
+
+
+def test_pickle_round_trip_keeps_views_tied_to_the_buffers():
+    import pickle
+
+    net = bp.Network(
+        [3, bp.Layer(4, bp.activations.leaky_relu(0.2)), 2],
+        output="identity",
+        loss=bp.losses.huber(2.0),
+        seed=0,
+    )
+    clone = pickle.loads(pickle.dumps(net))
+    assert repr(clone) == repr(net)
+    assert np.array_equal(clone.params, net.params)
+    assert clone.layers[1].activation.params == {"slope": 0.2} and clone.loss.params == {"d": 2.0}
+    clone.layers[1].W[0, 0] = 9.0
+    assert clone.params[0] == 9.0 and net.params[0] != 9.0
+    X = np.ones((2, 3))
+    clone.fit(X, np.zeros((2, 2)), epochs=2, warn=False)
+    assert np.shares_memory(clone.layers[2].W, clone.params)

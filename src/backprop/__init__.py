@@ -10,7 +10,9 @@
 
 from . import activations, datasets, losses, optimizers, schedules
 from .activations import Activation, register_activation
+from .diagnosis import ConvergenceWarning
 from .gradcheck import compare_gradients, gradcheck
+from .io import load, load_with_metadata
 from .losses import Loss, register_loss
 from .network import Input, Layer, Network
 from .optimizers import SGD, AdaGrad, Adam, RMSprop
@@ -22,6 +24,7 @@ __all__ = [
     "SGD",
     "Activation",
     "AdaGrad",
+    "ConvergenceWarning",
     "DeltaRuleUnit",
     "Adam",
     "EarlyStopping",
@@ -40,6 +43,8 @@ __all__ = [
     "evaluate",
     "fit",
     "gradcheck",
+    "load",
+    "load_with_metadata",
     "losses",
     "optimizers",
     "register_activation",

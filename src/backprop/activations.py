@@ -79,6 +79,12 @@ class Activation:
             self.derivative_into(z if self.derivative_of == "z" else a, out)
             out *= g
 
+    def __reduce__(self):
+        # pickled by name (and factory arguments), never as code
+        if self.name == "leaky_relu":
+            return leaky_relu, (self.params["slope"],)
+        return get_activation, (self.name,)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"Activation({self.name!r}{', ' + args if args else ''})"

@@ -121,7 +121,9 @@ def _function_config(function: Activation | Loss, table: dict, factories: dict, 
     if name in factories:
         expected = sorted(factories[name][1])
         if sorted(params) != expected:
-            raise ValueError(f"{kind} {name!r} must have parameters {expected}, has {sorted(params)}")
+            raise ValueError(
+                f"{kind} {name!r} must have parameters {expected}, has {sorted(params)}"
+            )
     elif table.get(name) is not function:
         raise ValueError(
             f"{kind} {name!r} cannot be saved: it is not the one registered under that name; "
@@ -300,6 +302,10 @@ def save(
 # -- loading -------------------------------------------------------------------------------
 
 
+class _FileError(ValueError):
+    """A ValueError that already names the file and the problem."""
+
+
 class _Reader:
     """Raises ValueErrors that name the file."""
 
@@ -307,7 +313,7 @@ class _Reader:
         self.path = path
 
     def error(self, problem: str) -> ValueError:
-        return ValueError(f"cannot load {self.path!r}: {problem}")
+        return _FileError(f"cannot load {self.path!r}: {problem}")
 
     def json(self, text: str, what: str) -> Any:
         def refuse(constant):
@@ -497,10 +503,10 @@ def load_with_metadata(path: str | os.PathLike) -> tuple[Network, dict, dict[str
     try:
         with safetensors.safe_open(path, framework="numpy") as handle:
             return _read(reader, handle)
-    except (ValueError, OSError):
+    except (_FileError, OSError):
         raise
-    except Exception as error:  # SafetensorError and anything the bindings raise
-        raise reader.error(f"not a valid safetensors file ({error})") from None
+    except Exception as error:  # SafetensorError (a plain Exception) and anything unforeseen
+        raise reader.error(f"not a valid model file ({type(error).__name__}: {error})") from None
 
 
 def _read(reader: _Reader, handle) -> tuple[Network, dict, dict[str, np.ndarray]]:
@@ -510,7 +516,8 @@ def _read(reader: _Reader, handle) -> tuple[Network, dict, dict[str, np.ndarray]
     try:
         version = int(meta.get("format_version", ""))
     except ValueError:
-        raise reader.error(f"format_version {meta.get('format_version')!r} is not an integer")
+        problem = f"format_version {meta.get('format_version')!r} is not an integer"
+        raise reader.error(problem) from None
     if version > FORMAT_VERSION:
         raise reader.error(
             f"written by a newer backprop (format {version}, this reads <= {FORMAT_VERSION}); "

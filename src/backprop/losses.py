@@ -52,6 +52,12 @@ class Loss:
         self.gradient(o, y, out)
         return out
 
+    def __reduce__(self):
+        # pickled by name (and factory arguments), never as code
+        if self.name == "huber":
+            return huber, (self.params["d"],)
+        return get_loss, (self.name,)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"Loss({self.name!r}{', ' + args if args else ''})"

@@ -114,6 +114,11 @@ class Layer:
         self._net: Network | None = None
 
     # -- views into the network's flat buffers ---------------------------------------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_views", None)  # rebuilt by the network on unpickling
+        return state
+
     def _bind(self, net: Network) -> None:
         """Make W, b, ∂E/∂W, ∂E/∂b views into ``net``'s flat buffers (made once, then reused)."""
         self._net = net
@@ -486,6 +491,28 @@ class Network:
         """
         X, Y, weights = self.check_data(X, Y, sample_weight)
         return trace(self, X, Y, weights)
+
+    def __getstate__(self) -> dict:
+        # the array module and the work arrays are rebuilt, not stored
+        state = self.__dict__.copy()
+        state["xp"] = self.xp.__name__
+        state["_workspaces"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state["xp"] = array_module(state["xp"])
+        self.__dict__.update(state)
+        for layer in self.layers[1:]:
+            layer._bind(self)  # views into this copy's buffers, not the pickled ones
+
+    def save(self, path, **options) -> None:
+        """Write the network to a safetensors model file; ``bp.load(path)`` reads it back.
+
+        See ``backprop.io.save`` for the options (metadata, extra tensors).
+        """
+        from .io import save  # model files sit above the engine; this method forwards
+
+        save(self, path, **options)
 
     def fit(self, X, Y, **options):
         """Train by gradient descent; see ``backprop.training.fit`` for the options."""

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .delta_rule import backward, batch_error, forward
+from .diagnosis import ConvergenceWarning, diagnose
 from .optimizers import get_optimizer
 from .schedules import clip_by_global_norm, get_schedule
 from .validation import check_X, check_Y
@@ -90,6 +92,10 @@ class History:
             return self.records[key]
         raise AttributeError(f"History has no record {key!r}; it has {sorted(self.records)}")
 
+    def diagnose(self) -> list:
+        """What the curves say to change; see ``backprop.diagnosis``."""
+        return diagnose(self)
+
     def __contains__(self, key: str) -> bool:
         return key in self.records
 
@@ -115,6 +121,7 @@ class _LoopState:
     best: float = math.inf
     best_params: np.ndarray | None = None
     waited: int = 0
+    stopped: bool = False
     history: History = field(default_factory=History)
 
 
@@ -140,6 +147,7 @@ def fit(
     callbacks: Sequence[Callable] = (),
     verbose: bool = False,
     optimizer_state=None,
+    warn: bool = True,
     checkpoint=None,
     resume: bool = False,
 ) -> History:
@@ -168,6 +176,8 @@ def fit(
     verbose : show a progress bar (tqdm when installed) with the losses.
     optimizer_state : the state returned in ``history.optimizer_state`` by an earlier call,
         to continue training with the optimiser's moments and step count (warm start).
+    warn : when training ends with the loss still falling or unstable, issue a
+        ``ConvergenceWarning`` carrying ``history.diagnose()``'s advice.
     checkpoint, resume : reserved for saving and resuming the training state.
     """
     if checkpoint is not None or resume:
@@ -208,6 +218,7 @@ def fit(
                 schedule.observe(logs)
                 progress.update(logs)
                 if _epoch_says_stop(net, state, logs, callbacks, stopper):
+                    state.stopped = True
                     break
         finally:
             progress.close()
@@ -215,7 +226,16 @@ def fit(
         net.params[...] = state.best_params
     state.history.optimizer = optimizer
     state.history.optimizer_state = state.optimizer_state
+    if warn and not state.stopped:
+        _warn_if_unconverged(state.history)
     return state.history
+
+
+def _warn_if_unconverged(history: History) -> None:
+    findings = [f for f in diagnose(history) if f.code in ("more_epochs", "lower_learning_rate")]
+    if findings and len(history) >= 10:
+        advice = " ".join(str(f) for f in findings)
+        warnings.warn(f"Training did not converge. {advice}", ConvergenceWarning, stacklevel=3)
 
 
 def _epoch_says_stop(net, state: _LoopState, logs, callbacks, stopper) -> bool:

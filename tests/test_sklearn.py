@@ -1,0 +1,301 @@
+"""scikit-learn estimators: sklearn's own estimator checks, then our behaviours."""
+
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("scipy")
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from backprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()], xfail_strict=True)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# --- our behaviours -------------------------------------------------------------------------
+
+import pickle  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+from sklearn.datasets import make_blobs, make_classification, make_regression  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(150, centers=3, n_features=4, random_state=0)
+    return X, y
+
+
+def test_pipeline_grid_search_and_cross_val(blobs):
+    X, y = blobs
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=300, random_state=0))
+    grid = {"mlpclassifier__alpha": [1e-4, 1e-2], "mlpclassifier__hidden_layer_sizes": [(4,), (8,)]}
+    search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    assert set(search.best_params_) == set(grid)
+    assert search.best_score_ > 0.9
+    assert cross_val_score(pipe, X, y, cv=3).mean() > 0.9
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_integer_sample_weight_equals_repeated_rows(solver):
+    rng = np.random.default_rng(0)
+    X, y = rng.random((20, 5)), rng.integers(0, 3, 20)
+    weights = rng.integers(0, 4, 20)
+    weights[:3] = 1  # every class keeps a row
+    y[:3] = [0, 1, 2]
+    params = dict(hidden_layer_sizes=(6,), solver=solver, alpha=0.5, shuffle=False, max_iter=60)
+    params["random_state"] = 0
+    weighted = MLPClassifier(**params).fit(X, y, sample_weight=weights)
+    repeated = MLPClassifier(**params).fit(X.repeat(weights, axis=0), y.repeat(weights))
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-7)
+    np.testing.assert_allclose(weighted.loss_, repeated.loss_, rtol=1e-7)
+
+
+def test_class_weight_balanced_favours_the_minority():
+    X, y = make_classification(
+        300, n_features=4, weights=[0.9, 0.1], class_sep=0.3, flip_y=0.1, random_state=0
+    )
+    params = dict(hidden_layer_sizes=(4,), max_iter=100, random_state=0)
+    plain = MLPClassifier(**params).fit(X, y)
+    balanced = MLPClassifier(class_weight="balanced", **params).fit(X, y)
+    assert (balanced.predict(X) == 1).sum() > (plain.predict(X) == 1).sum()
+    assert balanced.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
+
+
+def test_string_labels_round_trip_and_probabilities(blobs):
+    X, y = blobs
+    names = np.array(["ant", "bee", "cat"])[y]
+    clf = MLPClassifier((8,), max_iter=300, random_state=0).fit(X, names)
+    assert list(clf.classes_) == ["ant", "bee", "cat"]
+    assert set(clf.predict(X)) <= set(names) and clf.score(X, names) > 0.9
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-6)
+    assert (clf.classes_[proba.argmax(axis=1)] == clf.predict(X)).all()
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba))
+
+
+def test_binary_probabilities_and_argmax():
+    X, y = make_classification(80, n_features=3, n_informative=2, n_redundant=0, random_state=1)
+    clf = MLPClassifier((5,), max_iter=50, random_state=0).fit(X, y == 1)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (80, 2) and clf.out_activation_ == "logistic"
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-12)
+    assert (clf.classes_[proba.argmax(axis=1)] == clf.predict(X)).all()
+
+
+def test_float32_stays_float32(blobs):
+    X, y = blobs
+    clf = MLPClassifier((8,), max_iter=20, random_state=0).fit(X.astype(np.float32), y)
+    assert all(W.dtype == np.float32 for W in clf.coefs_ + clf.intercepts_)
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
+    reg = MLPRegressor((8,), max_iter=20, random_state=0).fit(X.astype(np.float32), X[:, 0])
+    assert reg.predict(X.astype(np.float32)).dtype == np.float32
+    ints = MLPRegressor((8,), max_iter=5, random_state=0).fit(X.astype(np.int64), X[:, 0])
+    assert ints.network_.dtype == np.float64
+
+
+def test_sparse_input_matches_dense(blobs):
+    X, y = blobs
+    X = np.where(np.abs(X) > 3, X, 0.0)
+    dense = MLPClassifier((8,), max_iter=30, random_state=0).fit(X, y)
+    sparse = MLPClassifier((8,), max_iter=30, random_state=0).fit(sp.csr_matrix(X), y)
+    np.testing.assert_array_equal(dense.predict_proba(X), sparse.predict_proba(sp.csc_matrix(X)))
+
+
+def test_transform_gives_hidden_layers(blobs):
+    X, y = blobs
+    clf = MLPClassifier((7, 5), activation=["tanh", "relu"], max_iter=10, random_state=0)
+    clf.fit(X, y)
+    assert clf.transform(X, layer=1).shape == (150, 7)
+    assert clf.transform(X).shape == (150, 5)
+    assert (clf.transform(X) >= 0).all()  # relu
+    assert (np.abs(clf.transform(X, layer=1)) <= 1).all()  # tanh
+    assert clf.n_layers_ == 4 and [W.shape for W in clf.coefs_] == [(4, 7), (7, 5), (5, 3)]
+    with pytest.raises(ValueError, match="layer"):
+        clf.transform(X, layer=3)
+
+
+def test_partial_fit_improves_and_keeps_adam_state(blobs):
+    X, y = blobs
+    clf = MLPClassifier((8,), learning_rate_init=0.01, batch_size=50, random_state=0)
+    with pytest.raises(ValueError, match="classes"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[:50], y[:50], classes=[0, 1, 2])
+    steps = [clf.optimizer_state_.step]
+    for _ in range(20):
+        for start in range(0, 150, 50):
+            clf.partial_fit(X[start : start + 50], y[start : start + 50])
+        steps.append(clf.optimizer_state_.step)
+    assert steps[0] == 1 and steps[-1] == 1 + 20 * 3
+    assert clf.loss_curve_[-1] < 0.5 * clf.loss_curve_[0]
+    assert clf.n_iter_ == 61
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :3], y)
+
+
+def test_warm_start_continues(blobs):
+    X, y = blobs
+    clf = MLPClassifier((8,), max_iter=5, random_state=0, warm_start=True).fit(X, y)
+    weights = clf.network_.params.copy()
+    first_curve = list(clf.loss_curve_)
+    clf.set_params(max_iter=1).fit(X, y)
+    assert clf.n_iter_ == 6 and clf.loss_curve_[:5] == first_curve
+    assert clf.optimizer_state_.step == 6
+    fresh = MLPClassifier((8,), max_iter=1, random_state=0).fit(X, y)
+    assert clf.loss_curve_[-1] < fresh.loss_curve_[-1]
+    assert not np.array_equal(weights, clf.network_.params)
+    clf.set_params(warm_start=False).fit(X, y)  # cold again: starts over
+    assert clf.n_iter_ == 1 and clf.loss_ == fresh.loss_
+
+
+def test_early_stopping_with_validation_data():
+    X, y = make_regression(200, n_features=5, noise=20, random_state=0)
+    y = y / y.std()
+    reg = MLPRegressor((32,), early_stopping=True, n_iter_no_change=5, max_iter=500)
+    reg.set_params(learning_rate_init=0.05, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X[:100], y[:100], X_val=X[100:], y_val=y[100:])
+    curve = reg.validation_loss_curve_
+    assert len(curve) == reg.n_iter_ == len(reg.loss_curve_) < 500
+    assert reg.best_validation_loss_ == min(curve)
+    restored = np.mean((reg.predict(X[100:]) - y[100:]) ** 2) / 2
+    np.testing.assert_allclose(restored, min(curve), rtol=1e-6)  # best weights put back
+    split = MLPClassifier((8,), early_stopping=True, max_iter=50, random_state=0)
+    split.fit(*make_blobs(100, centers=2, random_state=0))
+    assert len(split.validation_loss_curve_) == split.n_iter_
+
+
+def test_multilabel_and_multioutput_shapes():
+    X, _ = make_blobs(60, n_features=4, random_state=0)
+    Y = np.c_[X[:, 0] > 0, X[:, 1] > 0, X[:, 0] + X[:, 1] > 0].astype(int)
+    clf = MLPClassifier((8,), max_iter=50, random_state=0).fit(X, Y)
+    assert clf.predict(X).shape == (60, 3) and set(np.unique(clf.predict(X))) <= {0, 1}
+    assert clf.predict_proba(X).shape == (60, 3) and clf.n_outputs_ == 3
+    reg = MLPRegressor((8,), max_iter=20, random_state=0).fit(X, X[:, :2])
+    assert reg.predict(X).shape == (60, 2) and reg.n_outputs_ == 2
+    assert reg.predict(X[:3]).dtype == np.float64
+
+
+@pytest.mark.parametrize("loss", ["squared", "absolute", "huber", "poisson"])
+def test_regression_losses_fit(loss):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (200, 2))
+    y = np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1]) + 0.05 * rng.normal(size=200)
+    reg = MLPRegressor((16,), solver="lbfgs", loss=loss, max_iter=300, random_state=0)
+    reg.fit(X, y)
+    assert reg.score(X, y) > 0.9
+    assert reg.out_activation_ == ("exp" if loss == "poisson" else "identity")
+
+
+def test_pickle_round_trip_is_bitwise(blobs):
+    X, y = blobs
+    clf = MLPClassifier((8,), dropout=0.1, max_iter=10, random_state=0).fit(X, y)
+    copy = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(copy.transform(X), clf.transform(X))
+    copy.partial_fit(X, y)  # the rebuilt network still trains
+    clf.partial_fit(X, y)
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+
+
+def test_lbfgs_beats_one_epoch_of_sgd(blobs):
+    X, y = blobs
+    sgd = MLPClassifier((8,), solver="sgd", max_iter=1, random_state=0).fit(X, y)
+    lbfgs = MLPClassifier((8,), solver="lbfgs", max_iter=50, random_state=0).fit(X, y)
+    assert lbfgs.loss_ < sgd.loss_ and lbfgs.n_iter_ >= 1
+
+
+@pytest.mark.parametrize("learning_rate", ["constant", "invscaling", "adaptive"])
+def test_sgd_learning_rates(learning_rate, blobs):
+    X, y = blobs
+    clf = MLPClassifier((8,), solver="sgd", learning_rate=learning_rate, random_state=0)
+    clf.set_params(learning_rate_init=0.05, max_iter=300, tol=1e-3, n_iter_no_change=3)
+    clf.fit(StandardScaler().fit_transform(X), y)
+    assert clf.loss_ < clf.loss_curve_[0] and clf.n_iter_ >= 1
+
+
+def test_convergence_warning_and_invalid_parameters(blobs):
+    X, y = blobs
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="activation"):
+        MLPClassifier(activation="sigmoidd").fit(X, y)
+    with pytest.raises(ValueError, match="2 hidden layers"):
+        MLPClassifier((4, 4), activation=["tanh"]).fit(X, y)
+    with pytest.raises(ValueError, match="loss"):
+        MLPRegressor(loss="cubic").fit(X, y)
+
+
+# -- safe model files ------------------------------------------------------------------------
+
+
+def _round_trip(estimator, X, tmp_path):
+    from backprop.sklearn import load
+
+    path = tmp_path / "model.safetensors"
+    estimator.save(path)
+    loaded = load(path)
+    assert type(loaded) is type(estimator)
+    assert loaded.get_params() == estimator.get_params()
+    return loaded
+
+
+@pytest.mark.parametrize("labels", [["cat", "dog", "emu"], [3, 7, 9], [-1, 1]])
+def test_classifier_save_load_predicts_identically(labels, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = np.array(labels)[rng.integers(0, len(labels), 60)]
+    clf = MLPClassifier((8,), max_iter=30, random_state=0, class_weight="balanced").fit(X, y)
+    loaded = _round_trip(clf, X, tmp_path)
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    assert loaded.loss_curve_ == clf.loss_curve_ and loaded.n_iter_ == clf.n_iter_
+
+
+def test_multilabel_and_regressor_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 3))
+    Y = (X[:, :2] > 0).astype(int)
+    clf = MLPClassifier((6,), max_iter=20, random_state=0).fit(X, Y)
+    np.testing.assert_array_equal(_round_trip(clf, X, tmp_path).predict(X), clf.predict(X))
+    reg = MLPRegressor((6,), loss="huber", max_iter=20, random_state=0).fit(X, X @ [1, 2, 3])
+    np.testing.assert_array_equal(_round_trip(reg, X, tmp_path).predict(X), reg.predict(X))
+
+
+def test_feature_names_survive_the_model_file(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(np.random.default_rng(2).normal(size=(30, 2)), columns=["age", "income"])
+    reg = MLPRegressor((4,), max_iter=10, random_state=0).fit(X, X["age"] * 2)
+    loaded = _round_trip(reg, X, tmp_path)
+    assert list(loaded.feature_names_in_) == ["age", "income"]
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(X.rename(columns={"age": "height"}))
+
+
+def test_estimator_load_refuses_other_files(tmp_path):
+    import pickle
+
+    from backprop import Network
+    from backprop.sklearn import load
+
+    network_file = tmp_path / "net.safetensors"
+    Network([2, 2, 1]).save(network_file)
+    with pytest.raises(ValueError, match="not a backprop estimator file"):
+        load(network_file)
+    pickled = tmp_path / "model.pkl"
+    pickled.write_bytes(pickle.dumps(MLPRegressor()))
+    with pytest.raises(ValueError):
+        load(pickled)
