@@ -21,14 +21,18 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import checkpoint as checkpoints
 from .delta_rule import backward, batch_error, forward
 from .diagnosis import ConvergenceWarning, diagnose
 from .optimizers import get_optimizer
@@ -149,6 +153,7 @@ def fit(
     optimizer_state=None,
     warn: bool = True,
     checkpoint=None,
+    checkpoint_every: int = 1,
     resume: bool = False,
 ) -> History:
     """Train ``net`` on (X, Y) and return the ``History``.
@@ -178,10 +183,19 @@ def fit(
         to continue training with the optimiser's moments and step count (warm start).
     warn : when training ends with the loss still falling or unstable, issue a
         ``ConvergenceWarning`` carrying ``history.diagnose()``'s advice.
-    checkpoint, resume : reserved for saving and resuming the training state.
+    checkpoint : a file to write the whole training state to, atomically, every
+        ``checkpoint_every`` epochs and at the end (see ``backprop.checkpoint``). Ctrl-C or
+        SIGTERM during training rolls the network back to the last completed epoch, saves that
+        epoch's checkpoint and re-raises KeyboardInterrupt.
+    resume : continue from ``checkpoint`` when it exists (a fresh start when it does not); the
+        result is bitwise the same as an uninterrupted run. A changed setup is refused.
     """
-    if checkpoint is not None or resume:
-        raise NotImplementedError("checkpoint and resume are not available in this version")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=PATH")
+    if isinstance(checkpoint_every, bool) or not (
+        isinstance(checkpoint_every, int) and checkpoint_every >= 1
+    ):
+        raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
     settings = _check_settings(net, epochs, batch_size, validation_split, l2, clip_norm)
     settings["l2_per_sample"] = bool(l2_per_sample)
     optimizer = get_optimizer(optimizer, lr)
@@ -191,21 +205,43 @@ def fit(
     has_validation = validation_data is not None or validation_split > 0
     if stopper is not None and not has_validation and stopper.monitor.startswith("val_"):
         raise ValueError("early_stopping needs validation_data or validation_split > 0")
-    train, validation = _prepare_data(net, X, Y, sample_weight, validation_data, validation_split)
+    saved = checkpoints.read(checkpoint) if resume else None
+    rng_before = net.rng.bit_generator.state
+    split_rng_state = saved.meta["split_rng"] if saved is not None else rng_before
+    net.rng.bit_generator.state = split_rng_state  # the same validation split as the saved run
+    try:
+        train, validation = _prepare_data(
+            net, X, Y, sample_weight, validation_data, validation_split
+        )
+        n = train.X.shape[0]
+        batch = n if batch_size is None else min(batch_size, n)
+        n_validation = 0 if validation is None else validation.X.shape[0]
+        setup = checkpoints.fingerprint(net, n, n_validation, batch, optimizer, settings, shuffle)
+        if saved is not None:
+            checkpoints.check_setup(saved, setup)
+    except (TypeError, ValueError):
+        net.rng.bit_generator.state = rng_before
+        raise
 
-    n = train.X.shape[0]
-    batch = n if batch_size is None else min(batch_size, n)
     if optimizer_state is None:
         optimizer_state = optimizer.init(net.params)
-    state = _LoopState(optimizer_state=optimizer_state)
+    state = _LoopState(optimizer_state=optimizer_state, epoch=-1)
+    if saved is not None:
+        checkpoints.restore(saved, net, state, optimizer, schedule)
     shuffled = _Data(np.empty_like(train.X), np.empty_like(train.Y))
     if train.weights is not None:
         shuffled.weights = np.empty_like(train.weights)
+
+    def save_checkpoint():
+        checkpoints.save(checkpoint, net, state, optimizer, schedule, split_rng_state, setup)
+
     progress = _Progress(epochs, verbose)
+    first = state.epoch + 1
     # overflow and NaN are caught by the divergence check, which says more than a warning
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"), _sigterm_interrupts(checkpoint):
         try:
-            for epoch in range(epochs):
+            for epoch in range(first, 0 if state.stopped else epochs):
+                point = checkpoints.ResumePoint.take(net, state, schedule) if checkpoint else None
                 state.epoch = epoch
                 rate = schedule(epoch, optimizer.lr)
                 # one batch covering the whole set sees the same gradient in any order
@@ -217,9 +253,20 @@ def fit(
                 state.history.append(logs, layer_stats)
                 schedule.observe(logs)
                 progress.update(logs)
-                if _epoch_says_stop(net, state, logs, callbacks, stopper):
-                    state.stopped = True
+                state.stopped = _epoch_says_stop(net, state, logs, callbacks, stopper)
+                last = state.stopped or epoch == epochs - 1
+                if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or last):
+                    save_checkpoint()
+                point = None
+                if state.stopped:
                     break
+        except KeyboardInterrupt:
+            if point is not None:
+                point.roll_back(net, state, schedule)
+                state.epoch = epoch - 1
+                if state.epoch >= 0:
+                    save_checkpoint()
+            raise
         finally:
             progress.close()
     if stopper is not None and stopper.restore_best and state.best_params is not None:
@@ -236,6 +283,23 @@ def _warn_if_unconverged(history: History) -> None:
     if findings and len(history) >= 10:
         advice = " ".join(str(f) for f in findings)
         warnings.warn(f"Training did not converge. {advice}", ConvergenceWarning, stacklevel=3)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts(active):
+    """While checkpointing, turn SIGTERM into KeyboardInterrupt so the run saves and stops."""
+    if active is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _epoch_says_stop(net, state: _LoopState, logs, callbacks, stopper) -> bool:
