@@ -213,3 +213,38 @@ def test_a_real_signal_then_resume_ends_bitwise_identical(tmp_path, signum):
     code, _ = run(tmp_path / "cut.ckpt", tmp_path / "cut.npy")
     assert code == 0
     assert np.array_equal(np.load(tmp_path / "cut.npy"), np.load(tmp_path / "whole.npy"))
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import backprop as bp
+    X, Y = bp.datasets.two_moons(n_samples=2000, noise=0.2, seed=1)[:2]
+    net = bp.Network([2, 256, 256, 2], hidden="relu", output="softmax", loss="cross_entropy",
+                     seed=3)
+    print("READY", flush=True)
+    net.fit(X, Y, epochs=100000, batch_size=2000, optimizer="adam", warn=False,
+            checkpoint=sys.argv[1])
+    """
+)
+
+
+def test_sigkill_at_random_moments_never_leaves_a_torn_checkpoint(tmp_path):
+    """Checkpoints are written every epoch; a kill at any moment leaves one readable."""
+    script = tmp_path / "loop.py"
+    script.write_text(KILL_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    path = tmp_path / "loop.ckpt"
+    delays = np.random.default_rng(0).uniform(0.05, 0.6, size=10)
+    for delay in delays:
+        process = subprocess.Popen(
+            [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True, env=env
+        )
+        assert process.stdout.readline().strip() == "READY"
+        time.sleep(delay)
+        process.kill()
+        process.wait(timeout=30)
+        saved = bp.checkpoint.read(path)  # never raises: the latest or the previous is whole
+        if saved is not None:
+            assert saved.meta["kind"] == "backprop-checkpoint" and np.isfinite(saved.params).all()
+    assert path.exists()
