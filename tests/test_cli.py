@@ -124,3 +124,40 @@ def test_explain_rejects_a_malformed_network_file(tmp_path):
     bad.write_text('{"layers": [{"W": [[1, 2]], "b": [0]}, {"W": [[1, 2, 3]], "b": [0]}]}')
     result = run("explain", str(bad), "--input", "1,2", "--target", "1")
     assert result.returncode == 2 and "layer 2 has 3 inputs" in result.stderr
+
+
+def test_demo_xor_saves_its_pictures(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = run("demo", "xor", "--plots", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr
+    names = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert names == ["xor_history.png", "xor_perceptron.png", "xor_two_layers.png"]
+
+
+def test_explain_saves_the_network_picture(tmp_path):
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "mazur.svg"
+    result = run(
+        "explain",
+        str(EXAMPLES / "mazur.json"),
+        "--input",
+        "0.05,0.10",
+        "--target",
+        "0.01,0.99",
+        "--plot",
+        str(picture),
+    )
+    assert result.returncode == 0, result.stderr
+    assert picture.read_text().lstrip().startswith("<?xml")
+    bad = run(
+        "explain",
+        str(EXAMPLES / "mazur.json"),
+        "--input",
+        "0.05,0.10",
+        "--target",
+        "0.01,0.99",
+        "--plot",
+        str(tmp_path / "x.gif"),
+    )
+    assert bad.returncode == 2 and ".png or .svg" in bad.stderr

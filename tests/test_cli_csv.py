@@ -409,3 +409,43 @@ def test_missing_output_directory(staged):
     result = run("predict", "moons.st", "moons.csv", "--out", out, cwd=staged)
     check_error(result, ["does not exist"], [staged / "unused"], {})
     assert not out.parent.exists()
+
+
+def test_train_checkpoint_and_resume(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["a,b,label"] + [
+        f"{x:.4f},{y:.4f},{'yes' if x * y > 0 else 'no'}" for x, y in rng.normal(size=(200, 2))
+    ]
+    data = tmp_path / "d.csv"
+    data.write_text("\n".join(rows) + "\n")
+    common = ["train", str(data), "--target", "label", "--epochs", "4", "--quiet", "--seed", "1"]
+    whole = run(*common, "--out", str(tmp_path / "whole.safetensors"))
+    assert whole.returncode == 0, whole.stderr
+    ckpt = tmp_path / "run.ckpt"
+    part = run(
+        *common[:5],
+        "2",
+        *common[6:],
+        "--out",
+        str(tmp_path / "part.safetensors"),
+        "--checkpoint",
+        str(ckpt),
+    )
+    assert part.returncode == 0, part.stderr
+    assert ckpt.exists()
+    resumed = run(
+        *common,
+        "--out",
+        str(tmp_path / "resumed.safetensors"),
+        "--checkpoint",
+        str(ckpt),
+        "--resume",
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    import backprop as bp
+
+    a = bp.load(tmp_path / "whole.safetensors").params
+    b = bp.load(tmp_path / "resumed.safetensors").params
+    assert np.array_equal(a, b)
+    no_ckpt = run(*common, "--out", str(tmp_path / "x.safetensors"), "--resume")
+    assert no_ckpt.returncode == 2 and "resume" in no_ckpt.stderr

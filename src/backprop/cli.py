@@ -61,10 +61,25 @@ def _single_layer_story(seed: int) -> list[str]:
     return lines
 
 
-def _demo_xor(seed: int) -> str:
+def _demo_xor(seed: int, plots: str | None = None) -> str:
     data = datasets.xor()
     net = Network([2, 4, 1], hidden="sigmoid", output="sigmoid", loss="squared", seed=seed)
-    history = fit(net, data.X, data.y, epochs=5000, batch_size=None, optimizer=SGD(lr=2.0))
+    history = fit(
+        net, data.X, data.y, epochs=5000, batch_size=None, optimizer=SGD(lr=2.0), warn=False
+    )
+    if plots is not None:
+        perceptron = Perceptron(seed=seed).fit(data.X, data.y, epochs=100)
+        _save_figures(
+            plots,
+            {
+                "xor_two_layers.png": ("decision_regions", (net, data.X, data.y)),
+                "xor_perceptron.png": (
+                    "decision_regions",
+                    (_ThresholdView(perceptron), data.X, data.y),
+                ),
+                "xor_history.png": ("history", (history,)),
+            },
+        )
     outputs = net.predict(data.X)[:, 0]
     lines = _single_layer_story(seed) + [
         "XOR, learned by a 2-4-1 sigmoid network with batch gradient descent"
@@ -78,7 +93,31 @@ def _demo_xor(seed: int) -> str:
     return "\n".join(lines)
 
 
-def _demo_sin(seed: int) -> str:
+class _ThresholdView:
+    """A perceptron seen through the one method ``plot.decision_regions`` calls."""
+
+    def __init__(self, perceptron):
+        self.predict_classes = perceptron.predict
+
+
+def _save_figures(folder: str, figures: dict) -> None:
+    """Draw ``{file name: (plot function, arguments)}`` into ``folder`` (PNG or SVG by suffix)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from . import plot
+    except ImportError:
+        raise UsageError('pictures need matplotlib: pip install "backprop[plot]"') from None
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, (function, arguments) in figures.items():
+        figure = getattr(plot, function)(*arguments)
+        figure.savefig(target / name)
+        matplotlib.pyplot.close(figure)
+
+
+def _demo_sin(seed: int, plots: str | None = None) -> str:
     data = datasets.sin(n_samples=200)
     net = Network([1, 16, 1], hidden="tanh", output="identity", loss="squared", seed=seed)
     history = fit(net, data.X, data.y, epochs=300, batch_size=16, optimizer=Adam(lr=0.01))
@@ -95,7 +134,7 @@ def _demo_sin(seed: int) -> str:
     return "\n".join(lines)
 
 
-def _demo_moons(seed: int) -> str:
+def _demo_moons(seed: int, plots: str | None = None) -> str:
     data = datasets.two_moons(n_samples=400, noise=0.15, seed=seed)
     net = Network([2, 16, 16, 2], hidden="relu", output="softmax", loss="cross_entropy", seed=seed)
     history = fit(
@@ -190,6 +229,11 @@ def _explain(args) -> str:
         raise UsageError(f"--lr must be > 0, got {args.lr}")
     trace = net.backprop(X, Y)
     text = trace.explain(args.format, precision=args.precision, lr=args.lr)
+    if args.plot is not None:
+        picture = Path(args.plot)
+        if picture.suffix.lower() not in (".png", ".svg"):
+            raise UsageError(f"--plot must name a .png or .svg file, got {args.plot!r}")
+        _save_figures(str(picture.parent), {picture.name: ("network", (trace,))})
     if args.steps:
         if args.lr is None:
             raise UsageError("--steps needs --lr")
@@ -347,6 +391,8 @@ def _train(args) -> str:
             validation_data=validation_data,
             verbose=not args.quiet,
             warn=False,
+            checkpoint=args.checkpoint,
+            resume=args.resume,
         )
     except TrainingDiverged as error:
         raise UsageError(f"{path}: {error} Try a smaller --lr.") from None
@@ -645,6 +691,12 @@ def _add_csv_commands(commands) -> None:
         "--task", choices=[CLASSIFICATION, REGRESSION], default=None, help="default: inferred"
     )
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument(
+        "--checkpoint", default=None, help="save the training state here after every epoch"
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue from --checkpoint if it exists"
+    )
     predict = commands.add_parser("predict", help="write the CSV with a prediction column added")
     predict.add_argument("model", help="model file written by 'backprop train'")
     predict.add_argument("data", help="CSV file with the model's feature columns")
@@ -668,6 +720,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="train on a built-in dataset and show the result")
     demo.add_argument("dataset", nargs="?", default="xor", choices=sorted(DEMOS))
     demo.add_argument("--seed", type=int, default=0, help="seed for initialisation and data")
+    demo.add_argument("--plots", default=None, help="folder to save the pictures in (xor)")
     explain = commands.add_parser(
         "explain", help="write one backpropagation iteration out with the numbers substituted"
     )
@@ -680,6 +733,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
     explain.add_argument("--precision", type=int, default=6, help="significant digits shown")
     explain.add_argument("--steps", type=int, default=0, help="continue N iterations, tabulate E")
+    explain.add_argument("--plot", default=None, help="save the network picture (.png or .svg)")
     _add_csv_commands(commands)
     return parser
 
@@ -694,7 +748,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)  # reports them as it always has
     try:
         if args.command == "demo":
-            print(DEMOS[args.dataset](args.seed))
+            print(DEMOS[args.dataset](args.seed, args.plots))
         elif args.command == "explain":
             print(_explain(args), end="")
         else:
@@ -703,6 +757,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(error).splitlines())
         print(f"backprop: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        saved = getattr(args, "checkpoint", None)
+        hint = f"; the last finished epoch is in {saved}, continue with --resume" if saved else ""
+        print(f"backprop: interrupted{hint}", file=sys.stderr)
+        return 130
     return 0
 
 

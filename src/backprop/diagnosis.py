@@ -95,7 +95,7 @@ def _still_falling(loss, history) -> Finding | None:
     recent = loss[-tail - 1 :]
     falling = np.all(np.diff(recent) < 0)
     drop = (recent[0] - recent[-1]) / max(abs(recent[0]), 1e-12)
-    settled = loss[-1] < 1e-3 * loss[0]  # already a thousandfold down: good enough
+    settled = loss[-1] < 1e-2 * loss[0]  # already a hundredfold down: good enough
     if falling and drop > 0.01 and not settled:
         return Finding(
             "more_epochs",
