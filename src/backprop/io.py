@@ -225,13 +225,21 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
+
+    The bytes go to a temporary file in the same directory, are flushed and fsynced, and the
+    file replaces ``path`` by an atomic rename, after which the directory is fsynced; on any
+    failure the temporary file is removed and ``path`` is left as it was.
+    """
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
-        mode = 0o644
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -296,7 +304,7 @@ def save(
     }
     params = np.ascontiguousarray(to_numpy(net.params), dtype=net.dtype.newbyteorder("<"))
     blob = safetensors.numpy.save({_PARAMS: params, **extras}, metadata=header)
-    _atomic_write(path, _canonical(blob))
+    atomic_write(path, _canonical(blob))
 
 
 # -- loading -------------------------------------------------------------------------------

@@ -17,15 +17,16 @@ ValueError) whose one-line message names the file and, where it applies, the lin
 
 from __future__ import annotations
 
-import contextlib
 import csv
+import io
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import io as model_files
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -269,44 +270,16 @@ def format_number(value: float) -> str:
 # -- writing ---------------------------------------------------------------------------------
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_csv_atomic(path: str | os.PathLike, header: Sequence[str], rows: Iterable) -> None:
-    """Write a CSV file so that readers see the old file or the complete new one.
-
-    The rows go to a temporary file in the same directory, which then replaces ``path``; on any
-    failure the temporary file is removed and ``path`` is left as it was.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write a CSV file so that readers see the old file or the complete new one."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
     try:
-        mode = os.stat(path).st_mode & 0o777
-    except OSError:
-        mode = 0o666 & ~_umask()
-    try:
-        fd, temp = tempfile.mkstemp(
-            dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-        )
+        model_files.atomic_write(path, text.getvalue().encode("utf-8"))
     except OSError as error:
-        raise DataError(f"{path}: cannot write ({error.strerror or error})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+        raise DataError(f"{os.fspath(path)}: cannot write ({error.strerror or error})") from None
 
 
 def check_output_path(path: str | os.PathLike, option: str = "--out") -> str:
