@@ -5,7 +5,10 @@ import pytest
 pytest.importorskip("sklearn")
 pytest.importorskip("scipy")
 
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.utils.estimator_checks import (  # noqa: E402
+    check_estimator,
+    parametrize_with_checks,
+)
 
 from backprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
@@ -13,6 +16,13 @@ from backprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 @parametrize_with_checks([MLPClassifier(), MLPRegressor()], xfail_strict=True)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", [MLPClassifier(), MLPRegressor()], ids=repr)
+def test_check_estimator_reports_no_failure(estimator):
+    results = check_estimator(estimator, on_fail=None, on_skip=None)
+    failed = [r["check_name"] for r in results if r["status"] == "failed"]
+    assert failed == [] and len(results) > 50
 
 
 # --- our behaviours -------------------------------------------------------------------------
