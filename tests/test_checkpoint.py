@@ -247,4 +247,4 @@ def test_sigkill_at_random_moments_never_leaves_a_torn_checkpoint(tmp_path):
         saved = bp.checkpoint.read(path)  # never raises: the latest or the previous is whole
         if saved is not None:
             assert saved.meta["kind"] == "backprop-checkpoint" and np.isfinite(saved.params).all()
-    assert path.exists()
+    assert bp.checkpoint.read(path) is not None  # the latest, or the previous during a swap

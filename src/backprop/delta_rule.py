@@ -71,12 +71,12 @@ def _output_delta(xp, loss, activation, work, Y) -> None:
     """δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ, or o − y where the loss is canonical for the output activation."""
     L = len(work.a) - 1
     z, a, error, delta = work.z[L], work.a[L], work.error[L], work.delta[L]
-    loss.gradient(a, Y, error)  # ∂J/∂aᴸ
     if loss.canonical == activation.name:
         # identity+squared, sigmoid+log_loss, softmax+cross_entropy, exp+poisson: f'(z) and
         # ∂J/∂o cancel to δᴸ = o − y, with o computed stably from z in the forward pass.
         xp.subtract(a, Y, out=delta)
     else:
+        loss.gradient(a, Y, error)  # ∂J/∂aᴸ
         activation.backward(z, a, error, delta)  # δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ (J·g for softmax)
 
 

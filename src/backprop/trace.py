@@ -71,6 +71,9 @@ def trace(net, X, Y, sample_weight=None, training: bool = False, rng=None) -> Tr
     work.set_scale(sample_weight)
     forward(net, work, X, training, rng)
     backward(net, work, Y, training)
+    L = net.n_layers
+    if net.loss.canonical == net.output_activation.name:  # backward skipped ∂J/∂o; show it
+        net.loss.gradient(work.a[L], Y, work.error[L])
     loss = batch_error(net, work, Y)
 
     def copies(arrays):

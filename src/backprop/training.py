@@ -393,10 +393,11 @@ def _should_stop(stopper: EarlyStopping, net, state: _LoopState, logs) -> bool:
 def _shuffle(rng, data: _Data, out: _Data) -> _Data:
     """One permutation gather per epoch into reused buffers; batches are then contiguous."""
     order = rng.permutation(data.X.shape[0])
-    np.take(data.X, order, axis=0, out=out.X)
-    np.take(data.Y, order, axis=0, out=out.Y)
+    # mode="clip" lets numpy write straight into out; "raise" would gather into a temporary
+    np.take(data.X, order, axis=0, out=out.X, mode="clip")
+    np.take(data.Y, order, axis=0, out=out.Y, mode="clip")
     if data.weights is not None:
-        np.take(data.weights, order, out=out.weights)
+        np.take(data.weights, order, out=out.weights, mode="clip")
     return out
 
 
