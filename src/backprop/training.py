@@ -228,9 +228,7 @@ def fit(
     state = _LoopState(optimizer_state=optimizer_state, epoch=-1)
     if saved is not None:
         checkpoints.restore(saved, net, state, optimizer, schedule)
-    shuffled = _Data(np.empty_like(train.X), np.empty_like(train.Y))
-    if train.weights is not None:
-        shuffled.weights = np.empty_like(train.weights)
+    batches = _Batches(train, batch)
 
     def save_checkpoint():
         checkpoints.save(checkpoint, net, state, optimizer, schedule, split_rng_state, setup)
@@ -245,8 +243,10 @@ def fit(
                 state.epoch = epoch
                 rate = schedule(epoch, optimizer.lr)
                 # one batch covering the whole set sees the same gradient in any order
-                data = _shuffle(net.rng, train, shuffled) if shuffle and batch < n else train
-                loss, layer_stats = _run_epoch(net, data, batch, optimizer, state, rate, settings)
+                order = net.rng.permutation(n) if shuffle and batch < n else None
+                loss, layer_stats = _run_epoch(
+                    net, batches, order, optimizer, state, rate, settings
+                )
                 logs = {"loss": loss, "lr": rate}
                 if validation is not None:
                     logs.update(evaluate(net, validation.X, validation.Y, metrics, _checked=True))
@@ -311,17 +311,15 @@ def _epoch_says_stop(net, state: _LoopState, logs, callbacks, stopper) -> bool:
     return any(requests)
 
 
-def _run_epoch(net, data, batch, optimizer, state, rate, settings):
+def _run_epoch(net, batches, order, optimizer, state, rate, settings):
     """One pass over the data; returns the mean batch error and the last batch's layer stats."""
-    n = data.X.shape[0]
+    n, batch = batches.n, batches.size
     start_params = net.params.copy()
     total, total_weight = 0.0, 0.0
     last_finite = math.nan
     layer_stats = {key: [math.nan] * net.n_layers for key in ("mean_abs_delta", "grad_norm")}
     for batch_number, start in enumerate(range(0, n, batch)):
-        rows = slice(start, start + batch)
-        X, Y = data.X[rows], data.Y[rows]
-        weights = None if data.weights is None else data.weights[rows]
+        X, Y, weights = batches.get(order, start)
         share = float(X.shape[0] if weights is None else weights.sum())
         if share == 0:
             continue  # every sample here has weight 0: no gradient, no step
@@ -390,15 +388,35 @@ def _should_stop(stopper: EarlyStopping, net, state: _LoopState, logs) -> bool:
     return state.waited > stopper.patience
 
 
-def _shuffle(rng, data: _Data, out: _Data) -> _Data:
-    """One permutation gather per epoch into reused buffers; batches are then contiguous."""
-    order = rng.permutation(data.X.shape[0])
-    # mode="clip" lets numpy write straight into out; "raise" would gather into a temporary
-    np.take(data.X, order, axis=0, out=out.X, mode="clip")
-    np.take(data.Y, order, axis=0, out=out.Y, mode="clip")
-    if data.weights is not None:
-        np.take(data.weights, order, out=out.weights, mode="clip")
-    return out
+class _Batches:
+    """Mini-batches of the training data, in order or gathered through a permutation.
+
+    A shuffled batch is gathered into buffers of one batch allocated once, so shuffling costs
+    no copy of the whole data set; an unshuffled batch is a view.
+    """
+
+    def __init__(self, data: _Data, size: int):
+        self.data, self.size, self.n = data, size, data.X.shape[0]
+        self.X = np.empty((size, data.X.shape[1]), data.X.dtype)
+        self.Y = np.empty((size, data.Y.shape[1]), data.Y.dtype)
+        self.weights = None if data.weights is None else np.empty(size, data.weights.dtype)
+
+    def get(self, order, start: int):
+        """(X, Y, weights) of the batch that starts at ``start``."""
+        data = self.data
+        if order is None:
+            rows = slice(start, start + self.size)
+            weights = None if data.weights is None else data.weights[rows]
+            return data.X[rows], data.Y[rows], weights
+        picked = order[start : start + self.size]
+        m = picked.shape[0]
+        # mode="clip" lets numpy write straight into the buffer; "raise" gathers via a temporary
+        X = np.take(data.X, picked, axis=0, out=self.X[:m], mode="clip")
+        Y = np.take(data.Y, picked, axis=0, out=self.Y[:m], mode="clip")
+        weights = None
+        if data.weights is not None:
+            weights = np.take(data.weights, picked, out=self.weights[:m], mode="clip")
+        return X, Y, weights
 
 
 def evaluate(net, X, Y, metrics: Sequence[str] = (), *, _checked: bool = False) -> dict:

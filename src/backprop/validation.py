@@ -70,7 +70,9 @@ def check_finite(array: np.ndarray, name: str) -> None:
     """Raise ValueError naming the first row and column holding NaN or ±inf."""
     if array.dtype.kind != "f":
         return
-    if np.isfinite(array).all():
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(array, axis=None)  # one pass, no temporary: NaN or inf shows up
+    if np.isfinite(total) or np.isfinite(array).all():  # (a finite sum can overflow: look again)
         return
     kind = "NaN" if np.isnan(array).any() else "infinity"
     if array.ndim == 0:
@@ -102,9 +104,10 @@ def check_X(X, n_features: int, dtype, name: str = "X") -> np.ndarray:
             f"(the size of layer 0)"
         )
     check_finite(array, name)
-    array = np.ascontiguousarray(array, dtype=dtype)
-    check_finite(array, name + f" (as {np.dtype(dtype).name})")
-    return array
+    converted = np.ascontiguousarray(array, dtype=dtype)
+    if converted.dtype != array.dtype:  # float64 beyond float32's range becomes inf
+        check_finite(converted, name + f" (as {np.dtype(dtype).name})")
+    return converted
 
 
 def check_Y(Y, n_samples: int, n_outputs: int, loss, dtype, name: str = "Y") -> np.ndarray:
