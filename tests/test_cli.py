@@ -1,16 +1,27 @@
 """The command line, run as a user runs it."""
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
+SRC = Path(__file__).resolve().parents[1] / "src"
+WORKDIR = tempfile.mkdtemp(prefix="backprop-cli-")  # the demo saves its pictures in the cwd
+
 
 def run(*args):
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     return subprocess.run(
-        [sys.executable, "-m", "backprop", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "backprop", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=WORKDIR,
+        env=env,
     )
 
 
@@ -22,6 +33,8 @@ def test_demo_xor_learns_the_truth_table():
     outputs = {(r[0], r[1]): float(r[3]) for r in rows if len(r) == 4}
     assert outputs[("0", "0")] < 0.1 and outputs[("1", "1")] < 0.1
     assert outputs[("0", "1")] > 0.9 and outputs[("1", "0")] > 0.9
+    if "Pictures:" in result.stdout:  # saved by default when matplotlib is installed
+        assert (Path(WORKDIR) / "backprop_demo" / "xor_two_layers.png").exists()
 
 
 @pytest.mark.parametrize("dataset, expected", [("sin", "sin(x)"), ("moons", "accuracy")])

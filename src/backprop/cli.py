@@ -67,19 +67,7 @@ def _demo_xor(seed: int, plots: str | None = None) -> str:
     history = fit(
         net, data.X, data.y, epochs=5000, batch_size=None, optimizer=SGD(lr=2.0), warn=False
     )
-    if plots is not None:
-        perceptron = Perceptron(seed=seed).fit(data.X, data.y, epochs=100)
-        _save_figures(
-            plots,
-            {
-                "xor_two_layers.png": ("decision_regions", (net, data.X, data.y)),
-                "xor_perceptron.png": (
-                    "decision_regions",
-                    (_ThresholdView(perceptron), data.X, data.y),
-                ),
-                "xor_history.png": ("history", (history,)),
-            },
-        )
+    pictures = _xor_pictures(plots, seed, net, history, data) if plots else None
     outputs = net.predict(data.X)[:, 0]
     lines = _single_layer_story(seed) + [
         "XOR, learned by a 2-4-1 sigmoid network with batch gradient descent"
@@ -90,7 +78,25 @@ def _demo_xor(seed: int, plots: str | None = None) -> str:
     for (x1, x2), target, output in zip(data.X, data.y, outputs, strict=True):
         lines.append(f"  {x1:>3.0f} {x2:>3.0f}   {target:>6d}   {output:.4f}")
     lines += ["", _loss_line(history.loss), _accuracy_line(net.predict_classes(data.X), data.y)]
+    if pictures:
+        lines.append(pictures)
     return "\n".join(lines)
+
+
+def _xor_pictures(folder: str, seed: int, net, history, data) -> str:
+    """Save the decision regions of the perceptron and of the two-layer network."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return 'For the pictures: pip install "backprop[plot]"'
+    perceptron = Perceptron(seed=seed).fit(data.X, data.y, epochs=100)
+    figures = {
+        "xor_two_layers.png": ("decision_regions", (net, data.X, data.y)),
+        "xor_perceptron.png": ("decision_regions", (_ThresholdView(perceptron), data.X, data.y)),
+        "xor_history.png": ("history", (history,)),
+    }
+    _save_figures(folder, figures)
+    return f"Pictures: {', '.join(str(Path(folder) / name) for name in figures)}"
 
 
 class _ThresholdView:
@@ -720,7 +726,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="train on a built-in dataset and show the result")
     demo.add_argument("dataset", nargs="?", default="xor", choices=sorted(DEMOS))
     demo.add_argument("--seed", type=int, default=0, help="seed for initialisation and data")
-    demo.add_argument("--plots", default=None, help="folder to save the pictures in (xor)")
+    demo.add_argument(
+        "--plots",
+        default="backprop_demo",
+        help="folder for the xor pictures (default backprop_demo; '' for none)",
+    )
     explain = commands.add_parser(
         "explain", help="write one backpropagation iteration out with the numbers substituted"
     )
