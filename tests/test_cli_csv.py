@@ -449,3 +449,53 @@ def test_train_checkpoint_and_resume(tmp_path):
     assert np.array_equal(a, b)
     no_ckpt = run(*common, "--out", str(tmp_path / "x.safetensors"), "--resume")
     assert no_ckpt.returncode == 2 and "resume" in no_ckpt.stderr
+
+
+def test_ctrl_c_during_train_then_resume_is_bitwise_identical(tmp_path):
+    import signal
+    import time
+
+    rng = np.random.default_rng(0)
+    rows = ["a,b,c,label"] + [
+        f"{x:.4f},{y:.4f},{z:.4f},{'yes' if x * y > z else 'no'}"
+        for x, y, z in rng.normal(size=(6000, 3))
+    ]
+    data = tmp_path / "d.csv"
+    data.write_text("\n".join(rows) + "\n")
+    common = [
+        "train",
+        str(data),
+        "--target",
+        "label",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "8",
+        "--hidden",
+        "64,64",
+        "--quiet",
+    ]
+    whole = run(*common, "--out", str(tmp_path / "whole.safetensors"))
+    assert whole.returncode == 0, whole.stderr
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    ckpt, out = tmp_path / "run.ckpt", tmp_path / "cut.safetensors"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backprop", *common, "--out", str(out), "--checkpoint", str(ckpt)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not ckpt.exists() and time.monotonic() < deadline:  # the first epoch is done
+        time.sleep(0.02)
+    time.sleep(0.3)  # now inside a later epoch of the 30
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "--resume" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists() and ckpt.exists()
+    resumed = run(*common, "--out", str(out), "--checkpoint", str(ckpt), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    import backprop as bp
+
+    assert np.array_equal(bp.load(out).params, bp.load(tmp_path / "whole.safetensors").params)
