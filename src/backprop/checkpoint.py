@@ -16,7 +16,6 @@ the file, never a silent restart. A resume whose setup differs is refused, listi
 from __future__ import annotations
 
 import copy
-import math
 import os
 from dataclasses import dataclass
 
@@ -71,17 +70,17 @@ def save(path, net, loop, optimizer, schedule, split_rng_state, setup) -> None:
         "setup": setup,
         "optimizer_scalars": scalars,
         "optimizer_fields": list(loop.optimizer_state._fields),
-        "schedule": _json_floats(schedule.state()),
+        "schedule": model_files.encode_floats(schedule.state()),
         "rng": net.rng.bit_generator.state,
         "split_rng": split_rng_state,
-        "history": _json_floats(
+        "history": model_files.encode_floats(
             {
                 "records": history.records,
                 "layer_records": history.layer_records,
                 "best_epoch": history.best_epoch,
             }
         ),
-        "early_stopping": _json_floats({"best": loop.best, "waited": loop.waited}),
+        "early_stopping": model_files.encode_floats({"best": loop.best, "waited": loop.waited}),
         "stopped": loop.stopped,
     }
     if os.path.exists(path):
@@ -138,13 +137,13 @@ def restore(saved: Saved, net, loop, optimizer, schedule) -> None:
         else:
             fields[field] = meta["optimizer_scalars"].get(field, getattr(fresh, field))
     loop.optimizer_state = type(fresh)(**fields)
-    schedule.load_state(_python_floats(meta["schedule"]))
+    schedule.load_state(model_files.decode_floats(meta["schedule"]))
     net.rng.bit_generator.state = meta["rng"]
-    history = _python_floats(meta["history"])
+    history = model_files.decode_floats(meta["history"])
     loop.history.records = {k: list(v) for k, v in history["records"].items()}
     loop.history.layer_records = {k: list(v) for k, v in history["layer_records"].items()}
     loop.history.best_epoch = history["best_epoch"]
-    stopping = _python_floats(meta["early_stopping"])
+    stopping = model_files.decode_floats(meta["early_stopping"])
     loop.best, loop.waited = stopping["best"], stopping["waited"]
     best = saved.tensors.get("best_params")
     loop.best_params = None if best is None else best.astype(net.dtype)
@@ -197,26 +196,3 @@ class ResumePoint:
         for key in loop.history.layer_records:
             del loop.history.layer_records[key][self.history_length :]
         loop.best, loop.waited, loop.best_params = self.best, self.waited, self.best_params
-
-
-def _json_floats(value):
-    """Non-finite floats as strings, since JSON has no NaN or infinity."""
-    if isinstance(value, dict):
-        return {k: _json_floats(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_floats(v) for v in value]
-    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
-        return {"float": str(float(value))}
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _python_floats(value):
-    if isinstance(value, dict):
-        if set(value) == {"float"}:
-            return float(value["float"])
-        return {k: _python_floats(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_python_floats(v) for v in value]
-    return value

@@ -181,6 +181,31 @@ def _user_json(metadata: dict | None) -> str:
     return _dumps(metadata)
 
 
+def encode_floats(value: Any) -> Any:
+    """``value`` ready for JSON metadata: numpy scalars as Python numbers, tuples as lists, and
+    the non-finite floats JSON lacks as ``{"float": "inf"}`` (``decode_floats`` undoes it)."""
+    if isinstance(value, dict):
+        return {k: encode_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode_floats(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"float": str(value)}
+    return value
+
+
+def decode_floats(value: Any) -> Any:
+    """The inverse of ``encode_floats``."""
+    if isinstance(value, dict):
+        if set(value) == {"float"} and value["float"] in ("inf", "-inf", "nan"):
+            return float(value["float"])
+        return {k: decode_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_floats(v) for v in value]
+    return value
+
+
 def _extra_tensors(tensors: dict | None) -> dict[str, np.ndarray]:
     if tensors is None:
         return {}

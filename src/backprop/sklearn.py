@@ -444,7 +444,7 @@ class _BaseMLP(BaseEstimator):
         if params.get("class_weight") is not None and isinstance(self.class_weight, dict):
             params["class_weight"] = [[_plain(k), float(v)] for k, v in self.class_weight.items()]
         metadata = {"estimator": type(self).__name__, "params": params, "fitted": fitted}
-        model_files.save(self.network_, path, metadata=metadata)
+        model_files.save(self.network_, path, metadata=model_files.encode_floats(metadata))
 
     def _label_encoding(self) -> dict:
         return {}
@@ -798,8 +798,6 @@ def _plain(value):
         return value.tolist()
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "inf", "-inf", "nan": JSON has no such numbers
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, dict):
@@ -823,6 +821,7 @@ def load(path):
     True
     """
     network, metadata, _ = model_files.load_with_metadata(path)
+    metadata = model_files.decode_floats(metadata)
     try:
         cls = _ESTIMATORS[metadata["estimator"]]
         params = dict(metadata["params"])
@@ -837,10 +836,7 @@ def load(path):
         if "feature_names_in_" in fitted:
             estimator.feature_names_in_ = np.asarray(fitted.pop("feature_names_in_"), dtype=object)
         for name in cls._FITTED_SCALARS:
-            value = fitted[name]
-            if value in ("inf", "-inf", "nan") and name != "out_activation_":
-                value = float(value)
-            setattr(estimator, name, value)
+            setattr(estimator, name, fitted[name])
         estimator._restore_labels(fitted)
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(

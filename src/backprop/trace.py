@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .delta_rule import backward, batch_error, forward
 
@@ -21,8 +21,9 @@ class Trace:
     """Every intermediate of one forward and backward pass, lists indexed by layer (0 = input).
 
     ``z[l]``, ``a[l]`` (``a[0]`` is X), ``error[l]`` = ∂E/∂aˡ, ``delta[l]`` = δˡ (per sample),
-    ``grad_W[l]`` = ∂E/∂Wˡ and ``grad_b[l]`` (batch means), ``W[l]``, ``b[l]`` (the weights used),
-    ``Y`` the targets, ``scale`` each sample's weight sₙ, and ``loss`` the batch error E.
+    ``grad_W[l]`` = ∂E/∂Wˡ and ``grad_b[l]`` (batch means), ``Y`` the targets, ``scale`` each
+    sample's weight sₙ, ``loss`` the batch error E, and ``network``, a copy of the network as it
+    was, from which ``W[l]``, ``b[l]`` (the weights used), ``activations`` and ``loss_name`` come.
     """
 
     z: list
@@ -31,14 +32,26 @@ class Trace:
     delta: list
     grad_W: list
     grad_b: list
-    W: list
-    b: list
     Y: object
     scale: object
     loss: float
-    activations: list = field(default_factory=list)
-    loss_name: str = ""
-    network: object = None  # a copy of the network as it was, for explain's second pass
+    network: object
+
+    @property
+    def W(self) -> list:
+        return [None, *(layer.W for layer in self.network.layers[1:])]
+
+    @property
+    def b(self) -> list:
+        return [None, *(layer.b for layer in self.network.layers[1:])]
+
+    @property
+    def activations(self) -> list[str]:
+        return ["input", *(layer.activation.name for layer in self.network.layers[1:])]
+
+    @property
+    def loss_name(self) -> str:
+        return self.network.loss.name
 
     def explain(
         self, format: str = "text", precision: int = 6, lr: float | None = None, max_units: int = 8
@@ -87,12 +100,8 @@ def trace(net, X, Y, sample_weight=None, training: bool = False, rng=None) -> Tr
         delta=copies(work.delta),
         grad_W=[None, *(layer.grad_W.copy() for layer in layers)],
         grad_b=[None, *(layer.grad_b.copy() for layer in layers)],
-        W=[None, *(layer.W.copy() for layer in layers)],
-        b=[None, *(layer.b.copy() for layer in layers)],
         Y=Y.copy(),
         scale=work.scale.copy(),
         loss=loss,
-        activations=["input", *(layer.activation.name for layer in layers)],
-        loss_name=net.loss.name,
         network=net.copy(),
     )
