@@ -10,7 +10,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from backprop import optimizers
+from backprop import backend, optimizers
 from backprop.optimizers import (
     OPTIMIZERS,
     SGD,
@@ -260,7 +260,7 @@ def test_hundred_updates_allocate_nothing(opt):
     state = opt.init(params)
     state_ids = [id(a) for a in _state_arrays(state)]
     state = opt.update(params, grads, state)  # first call allocates the scratch buffer
-    scratch = opt._scratch
+    scratch = opt._blockwise._scratch
     tracemalloc.start()
     try:
         for _ in range(100):
@@ -271,7 +271,7 @@ def test_hundred_updates_allocate_nothing(opt):
     assert peak < 50_000
     assert id(params) == params_id
     assert [id(a) for a in _state_arrays(state)] == state_ids
-    assert opt._scratch is scratch
+    assert opt._blockwise._scratch is scratch
     if isinstance(opt, Adam):
         assert state.step == 101
 
@@ -281,8 +281,32 @@ def test_scratch_follows_a_change_of_shape_or_dtype():
     for params in (np.ones(4), np.ones(6), np.ones(6, dtype=np.float32)):
         state = opt.init(params)
         opt.update(params, np.full_like(params, 0.5), state)
-        assert opt._scratch.shape == params.shape and opt._scratch.dtype == params.dtype
+        assert opt._blockwise._scratch.dtype == params.dtype
         np.testing.assert_allclose(params, 1 - 0.01 * 0.5 / (np.sqrt(0.01 * 0.25) + 1e-8))
+
+
+@pytest.mark.parametrize("opt", _all_optimizers(), ids=repr)
+def test_blocks_give_bit_for_bit_the_result_of_one_pass(opt, monkeypatch):
+    block = backend.BLOCK
+    size = 3 * block + 17  # three full blocks and a ragged one
+    rng = np.random.default_rng(8)
+    start = rng.normal(size=size).astype(np.float32)
+    grads = [(rng.normal(size=size) * scale).astype(np.float32) for scale in (1.0, 0.01, 5.0)]
+
+    def train(block):
+        monkeypatch.setattr(backend, "BLOCK", block)
+        params, fresh = start.copy(), copy.deepcopy(opt)
+        state = fresh.init(params)
+        for g in grads:
+            state = fresh.update(params, g, state)
+        return params, state, fresh._blockwise._scratch
+
+    blocked, blocked_state, scratch = train(block)
+    whole, whole_state, _ = train(size)
+    np.testing.assert_array_equal(blocked, whole)
+    for got, want in zip(_state_arrays(blocked_state), _state_arrays(whole_state), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert scratch.shape == (block,)  # one block of scratch, not a copy of the parameters
 
 
 def test_grads_must_match_params():
@@ -320,7 +344,7 @@ def test_checkpointed_state_resumes_bit_for_bit():
         state = first.update(resumed, g, state)
     saved = pickle.dumps((resumed, state, first))
     resumed, state, second = pickle.loads(saved)
-    assert second._scratch is None  # the scratch cache is not part of a pickle
+    assert second._blockwise._scratch is None  # the scratch cache is not part of a pickle
     for g in grads[2:]:
         state = second.update(resumed, g, state)
     np.testing.assert_array_equal(resumed, straight)

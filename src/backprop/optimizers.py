@@ -4,8 +4,10 @@ An optimiser is an ``init``/``update`` pair in the manner of optax: ``init(param
 state (a NamedTuple of arrays, easy to checkpoint and to restore bit for bit) and
 ``update(params, grads, state)`` applies one step and returns the new state. Unlike optax, the
 step is written straight into ``params`` and into the state's arrays, so a training loop
-allocates nothing per step; the one scratch array an update needs is made on first use and
-kept on the optimiser object (it is never part of the state).
+allocates nothing per step; the scratch array an update needs is made on first use and kept on
+the optimiser object (it is never part of the state). Each step is an element-wise kernel run
+block by block over the flat buffers, so that scratch array is one block long, not a copy of
+the parameters.
 
 Only array methods and numpy ufuncs with ``out=`` are used, so the same code runs on any array
 type that implements numpy's dispatch protocols (CuPy included).
@@ -23,6 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .backend import Blockwise
 from .validation import fraction, non_negative_number, positive_number
 
 __all__ = [
@@ -82,7 +85,7 @@ class Optimizer:
 
     def __init__(self, lr: float) -> None:
         self.lr = positive_number("lr", lr)
-        self._scratch: Any = None
+        self._blockwise = Blockwise()
 
     def init(self, params: np.ndarray) -> tuple:
         """Return the initial state for ``params``."""
@@ -102,23 +105,13 @@ class Optimizer:
         args = ", ".join(f"{key}={value!r}" for key, value in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
 
-    def __getstate__(self) -> dict[str, Any]:
-        # The scratch buffer is a cache: pickles and deep copies should not carry it.
-        state = self.__dict__.copy()
-        state["_scratch"] = None
-        return state
+    def _apply(self, kernel, arrays, *constants) -> None:
+        """Run an element-wise step ``kernel(*blocks, scratch, *constants)`` over the buffers.
 
-    def _buffer(self, params: np.ndarray) -> np.ndarray:
-        """Return the scratch array for ``params``, allocating it only when the layout changes."""
-        scratch = self._scratch
-        if (
-            scratch is None
-            or type(scratch) is not type(params)
-            or scratch.shape != params.shape
-            or scratch.dtype != params.dtype
-        ):
-            scratch = self._scratch = np.empty_like(params)
-        return scratch
+        Large buffers go through in blocks (``backend.Blockwise``), so the scratch array is one
+        block long; the result is bit for bit that of one pass over everything.
+        """
+        self._blockwise.run(kernel, arrays, *constants)
 
     def _step_lr(self, lr: float | None) -> float:
         if lr is None:
@@ -205,27 +198,39 @@ class SGD(Optimizer):
         """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
-        step = self._buffer(params)
         if self.momentum == 0.0:
-            np.multiply(grads, lr, out=step)
-        else:
-            velocity = state.velocity
-            if velocity is None:
-                raise ValueError("state has no velocity: it was not made by this optimiser's init")
-            velocity *= self.momentum
-            velocity += grads
-            if self.nesterov:
-                np.multiply(velocity, self.momentum, out=step)
-                step += grads
-                step *= lr
-            else:
-                np.multiply(velocity, lr, out=step)
-        params -= step
+            self._apply(_sgd_step, [params, grads], lr)
+            return state
+        if state.velocity is None:
+            raise ValueError("state has no velocity: it was not made by this optimiser's init")
+        kernel = _nesterov_step if self.nesterov else _momentum_step
+        self._apply(kernel, [params, grads, state.velocity], lr, self.momentum)
         return state
 
 
+def _sgd_step(params, grads, step, lr):
+    np.multiply(grads, lr, out=step)  # θ ← θ − lr·g
+    params -= step
+
+
+def _momentum_step(params, grads, velocity, step, lr, mu):
+    velocity *= mu  # v ← μ·v + g
+    velocity += grads
+    np.multiply(velocity, lr, out=step)  # θ ← θ − lr·v
+    params -= step
+
+
+def _nesterov_step(params, grads, velocity, step, lr, mu):
+    velocity *= mu  # v ← μ·v + g
+    velocity += grads
+    np.multiply(velocity, mu, out=step)  # θ ← θ − lr·(g + μ·v)
+    step += grads
+    step *= lr
+    params -= step
+
+
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015, Algorithm 1), with the same arithmetic as torch.optim.Adam.
+    """Adam (Kingma & Ba 2015, Algorithm 1): the update of torch.optim.Adam, up to rounding.
 
     Each step::
 
@@ -287,28 +292,34 @@ class Adam(Optimizer):
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
         t = int(state.step) + 1
-        m, v = state.m, state.v
-        beta_1, beta_2 = self.beta_1, self.beta_2
-        scratch = self._buffer(params)
+        # With c = sqrt(1 - beta_2**t): lr_t * m / (sqrt(v) / c + eps) equals
+        # (lr_t * c) * m / (sqrt(v) + eps * c), so m_hat and v_hat are never materialised and
+        # the bias corrections cost no pass over the buffers.
+        root_correction = math.sqrt(1.0 - self.beta_2**t)
+        self._apply(
+            _adam_step,
+            [params, grads, state.m, state.v],
+            self.beta_1,
+            self.beta_2,
+            self.epsilon * root_correction,
+            lr / (1.0 - self.beta_1**t) * root_correction,
+        )
+        return AdamState(step=t, m=state.m, v=state.v)
 
-        m *= beta_1
-        np.multiply(grads, 1.0 - beta_1, out=scratch)
-        m += scratch
 
-        v *= beta_2
-        np.multiply(grads, grads, out=scratch)
-        scratch *= 1.0 - beta_2
-        v += scratch
-
-        # sqrt(v_hat) + eps == sqrt(v) / sqrt(1 - beta_2**t) + eps, and the bias correction of m
-        # folds into the scalar step size, so neither m_hat nor v_hat is ever materialised.
-        np.sqrt(v, out=scratch)
-        scratch /= math.sqrt(1.0 - beta_2**t)
-        scratch += self.epsilon
-        np.divide(m, scratch, out=scratch)
-        scratch *= lr / (1.0 - beta_1**t)
-        params -= scratch
-        return AdamState(step=t, m=m, v=v)
+def _adam_step(params, grads, m, v, scratch, beta_1, beta_2, scaled_epsilon, scaled_step):
+    np.multiply(grads, 1.0 - beta_1, out=scratch)  # m ← β₁·m + (1 − β₁)·g
+    m *= beta_1
+    m += scratch
+    scratch *= scratch  # v ← β₂·v + (1 − β₂)·g², with g² = ((1 − β₁)·g)² / (1 − β₁)²
+    scratch *= (1.0 - beta_2) / (1.0 - beta_1) ** 2
+    v *= beta_2
+    v += scratch
+    np.sqrt(v, out=scratch)  # θ ← θ − lr_t·c · m / (√v + ε·c)
+    scratch += scaled_epsilon
+    np.divide(m, scratch, out=scratch)
+    scratch *= scaled_step
+    params -= scratch
 
 
 class RMSprop(Optimizer):
@@ -361,18 +372,20 @@ class RMSprop(Optimizer):
         """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
-        v = state.v
-        scratch = self._buffer(params)
-        v *= self.rho
-        np.multiply(grads, grads, out=scratch)
-        scratch *= 1.0 - self.rho
-        v += scratch
-        np.sqrt(v, out=scratch)
-        scratch += self.epsilon
-        np.divide(grads, scratch, out=scratch)
-        scratch *= lr
-        params -= scratch
+        self._apply(_rmsprop_step, [params, grads, state.v], lr, self.rho, self.epsilon)
         return state
+
+
+def _rmsprop_step(params, grads, v, scratch, lr, rho, epsilon):
+    v *= rho  # v ← ρ·v + (1 − ρ)·g²
+    np.multiply(grads, grads, out=scratch)
+    scratch *= 1.0 - rho
+    v += scratch
+    np.sqrt(v, out=scratch)  # θ ← θ − lr·g / (√v + ε)
+    scratch += epsilon
+    np.divide(grads, scratch, out=scratch)
+    scratch *= lr
+    params -= scratch
 
 
 class AdaGrad(Optimizer):
@@ -428,16 +441,18 @@ class AdaGrad(Optimizer):
         """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
-        G = state.G
-        scratch = self._buffer(params)
-        np.multiply(grads, grads, out=scratch)
-        G += scratch
-        np.sqrt(G, out=scratch)
-        scratch += self.epsilon
-        np.divide(grads, scratch, out=scratch)
-        scratch *= lr
-        params -= scratch
+        self._apply(_adagrad_step, [params, grads, state.G], lr, self.epsilon)
         return state
+
+
+def _adagrad_step(params, grads, G, scratch, lr, epsilon):
+    np.multiply(grads, grads, out=scratch)  # G ← G + g²
+    G += scratch
+    np.sqrt(G, out=scratch)  # θ ← θ − lr·g / (√G + ε)
+    scratch += epsilon
+    np.divide(grads, scratch, out=scratch)
+    scratch *= lr
+    params -= scratch
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
