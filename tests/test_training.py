@@ -269,3 +269,116 @@ def test_batches_whose_weights_are_all_zero_are_skipped():
     )
     np.testing.assert_array_equal(net.params, expected.params)
     assert np.isfinite(history.loss).all()
+
+
+# --- the optimised loop against a straightforward one over backprop() ----------------------
+
+
+def reference_fit(net, X, Y, weights, *, epochs, batch, lr, l2, l2_per_sample, shuffle):
+    """fit() written plainly: backprop() per batch, Adam from the paper, losses by hand."""
+    net, rng = net.copy(), np.random.default_rng()
+    rng.bit_generator.state = net.rng.bit_generator.state  # fit permutes with the net's generator
+    beta_1, beta_2, eps = 0.9, 0.999, 1e-8
+    moments = {
+        key: [np.zeros(getattr(layer, key[1]).shape) for layer in net.layers[1:]]
+        for key in ("mW", "vW", "mb", "vb")
+    }
+    n, t, losses = X.shape[0], 0, []
+    for _ in range(epochs):
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        total = total_share = 0.0
+        for start in range(0, n, batch):
+            rows = order[start : start + batch]
+            w = None if weights is None else weights[rows]
+            share = len(rows) if w is None else float(w.sum())
+            trace = net.backprop(X[rows], Y[rows], sample_weight=w)
+            lam = l2 / share if l2_per_sample else l2
+            Ws = [np.asarray(layer.W, dtype=float) for layer in net.layers[1:]]
+            penalty = 0.5 * lam * sum((W**2).sum() for W in Ws)
+            total += share * (trace.loss + penalty)
+            total_share += share
+            t += 1
+            for i, layer in enumerate(net.layers[1:]):
+                for key, param, grad in (
+                    ("W", Ws[i], trace.grad_W[i + 1] + lam * Ws[i]),
+                    ("b", np.asarray(layer.b, dtype=float), trace.grad_b[i + 1]),
+                ):
+                    m, v = moments["m" + key], moments["v" + key]
+                    m[i] = beta_1 * m[i] + (1 - beta_1) * grad
+                    v[i] = beta_2 * v[i] + (1 - beta_2) * grad**2
+                    m_hat, v_hat = m[i] / (1 - beta_1**t), v[i] / (1 - beta_2**t)
+                    setattr(layer, key, param - lr * m_hat / (np.sqrt(v_hat) + eps))
+        losses.append(total / total_share)
+    return net.params, losses
+
+
+FAST_PATH_CASES = {
+    # name: (hidden, output, loss, dtype, batch, weighted, l2, l2_per_sample)
+    "softmax-ce-f64-minibatch": ("relu", "softmax", "cross_entropy", "float64", 7, False, 0, False),
+    "softmax-ce-f64-weighted-l2": (
+        "relu",
+        "softmax",
+        "cross_entropy",
+        "float64",
+        16,
+        True,
+        0.01,
+        True,
+    ),
+    "sigmoid-squared-f64-sgd": ("tanh", "sigmoid", "squared", "float64", 1, False, 0.001, False),
+    "identity-huber-f64-weighted": (
+        "leaky_relu",
+        "identity",
+        "huber",
+        "float64",
+        5,
+        True,
+        0,
+        False,
+    ),
+    "softmax-ce-f32": ("relu", "softmax", "cross_entropy", "float32", 8, True, 0.001, False),
+}
+
+
+@pytest.mark.parametrize("case", FAST_PATH_CASES.values(), ids=FAST_PATH_CASES)
+@pytest.mark.parametrize("log_rows", [4096, 24], ids=["log-whole-epoch", "log-flushes-often"])
+def test_optimised_loop_equals_a_plain_loop_over_backprop(case, log_rows, monkeypatch):
+    """Same weights and epoch losses after several Adam steps, shuffled, with the extras on."""
+    hidden, output, loss, dtype, batch, weighted, l2, l2_per_sample = case
+    monkeypatch.setattr(bp.training._ErrorLog, "ROWS", log_rows)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(45, 4))
+    labels = rng.integers(0, 3, size=45)
+    Y = np.eye(3)[labels] if output == "softmax" else rng.uniform(0.1, 0.9, size=(45, 3))
+    weights = rng.uniform(0.2, 3.0, size=45) if weighted else None
+    net = bp.Network([4, 6, 5, 3], hidden=hidden, output=output, loss=loss, dtype=dtype, seed=2)
+    options = dict(epochs=3, batch=batch, lr=0.01, l2=l2, l2_per_sample=l2_per_sample)
+    expected, expected_losses = reference_fit(net, X, Y, weights, shuffle=True, **options)
+    history = net.fit(
+        X,
+        Y,
+        epochs=3,
+        batch_size=batch,
+        optimizer="adam",
+        lr=0.01,
+        sample_weight=weights,
+        l2=l2,
+        l2_per_sample=l2_per_sample,
+        warn=False,
+    )
+    rtol = 1e-10 if dtype == "float64" else 2e-4
+    np.testing.assert_allclose(net.params, expected, rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(history.loss, expected_losses, rtol=rtol)
+
+
+@pytest.mark.parametrize("log_rows", [4096, 24], ids=["log-whole-epoch", "log-flushes-often"])
+def test_divergence_names_the_batch_where_the_loss_first_went_non_finite(log_rows, monkeypatch):
+    monkeypatch.setattr(bp.training._ErrorLog, "ROWS", log_rows)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(60, 3)), rng.normal(size=(60, 2))
+    Y[37] = 1e30  # (o − y)² overflows float32 in row 37, which is in batch 37 // 4 = 9
+    net = bp.Network([3, 4, 2], output="identity", loss="squared", dtype="float32", seed=0)
+    before = net.params.copy()
+    with pytest.raises(bp.TrainingDiverged, match=r"epoch 0, batch 9: the loss is inf \(last"):
+        net.fit(X, Y, epochs=2, batch_size=4, shuffle=False, optimizer=bp.SGD(0.01))
+    np.testing.assert_array_equal(net.params, before)

@@ -35,6 +35,7 @@ import numpy as np
 from . import checkpoint as checkpoints
 from .delta_rule import backward, batch_error, forward
 from .diagnosis import ConvergenceWarning, diagnose
+from .losses import per_sample_loss
 from .optimizers import get_optimizer
 from .schedules import clip_by_global_norm, get_schedule
 from .validation import check_X, check_Y
@@ -315,12 +316,11 @@ def _run_epoch(net, batches, order, optimizer, state, rate, settings):
     """One pass over the data; returns the mean batch error and the last batch's layer stats."""
     n, batch = batches.n, batches.size
     start_params = net.params.copy()
-    total, total_weight = 0.0, 0.0
-    last_finite = math.nan
+    errors = _ErrorLog(net, batch, batches.weighted, start_params, state.epoch)
     layer_stats = {key: [math.nan] * net.n_layers for key in ("mean_abs_delta", "grad_norm")}
     for batch_number, start in enumerate(range(0, n, batch)):
         X, Y, weights = batches.get(order, start)
-        share = float(X.shape[0] if weights is None else weights.sum())
+        share = X.shape[0] if weights is None else float(weights.sum())
         if share == 0:
             continue  # every sample here has weight 0: no gradient, no step
         work = net.workspace(X.shape[0])
@@ -328,27 +328,114 @@ def _run_epoch(net, batches, order, optimizer, state, rate, settings):
         forward(net, work, X, training=True, rng=net.rng)
         backward(net, work, Y, training=True)
         l2 = settings["l2"] / share if settings["l2_per_sample"] else settings["l2"]
-        error = batch_error(net, work, Y) + _penalty(net, l2)
-        if not math.isfinite(error):  # non-finite gradients show up here one batch later
-            _diverged(net, start_params, state.epoch, batch_number, error, last_finite)
-        last_finite = error
-        total += error * share
-        total_weight += share
+        errors.add(work, Y, weights, batch_number, share * _penalty(net, l2))
         if start + batch >= n:
             layer_stats = _layer_stats(net, work)
         _update(net, optimizer, state, rate, l2, settings["clip_norm"])
+    loss = errors.epoch_error()
     if not np.isfinite(net.params).all():  # the epoch's last update went non-finite
-        _diverged(net, start_params, state.epoch, batch_number, math.nan, last_finite)
-    return total / total_weight, layer_stats
+        errors.diverged(batch_number, math.nan)
+    return loss, layer_stats
 
 
-def _diverged(net, start_params, epoch, batch_number, error, last_finite):
-    net.params[...] = start_params
-    raise TrainingDiverged(
-        f"training diverged in epoch {epoch}, batch {batch_number}: the loss is {error} "
-        f"(last finite batch loss {last_finite:.6g}); the weights are back at the start of the "
-        f"epoch. Likely causes: a learning rate too high, or inputs that are not scaled."
-    )
+class _ErrorLog:
+    """The epoch's training error E, evaluated a few thousand samples at a time.
+
+    The gradient needs no error value (the delta rule starts from δᴸ); only the history does.
+    So each small batch's output, targets and weights are copied into a log, and Jₙ is computed
+    for the whole log in one vectorised call when it fills. The epoch's error is the mean of the
+    batch errors weighted by each batch's share, Σ_b share_b·E_b / Σ_b share_b, which is
+    Σₙ wₙJₙ / Σₙ wₙ (wₙ = 1 without sample weights), plus each batch's L2 term. Large batches
+    are evaluated straight from the work arrays. A non-finite error stops training with the
+    number of the batch where it first appeared.
+    """
+
+    ROWS = 4096
+
+    def __init__(self, net, batch: int, weighted: bool, start_params, epoch: int):
+        L = net.n_layers
+        self.net, self.batch, self.start_params, self.epoch = net, batch, start_params, epoch
+        self.from_logits = (
+            net.loss.canonical == net.output_activation.name
+            and net.loss.value_from_logits is not None
+        )
+        self.capacity = 0 if batch > self.ROWS // 2 else (self.ROWS // batch) * batch
+        xp, dtype, width = net.xp, net.dtype, net.layers[L].size
+        if self.capacity:
+            self.outputs = xp.empty((self.capacity, width), dtype)
+            self.targets = xp.empty((self.capacity, width), dtype)
+            self.weights = xp.empty(self.capacity, dtype) if weighted else None
+        self.used = 0
+        self.batches: list[tuple[int, int, int, float]] = []  # (number, first row, rows, L2)
+        self.total, self.total_weight, self.last_finite = 0.0, 0.0, math.nan
+
+    def add(self, work, Y, weights, batch_number: int, penalty: float) -> None:
+        """Log one batch; ``penalty`` is its share times its L2 term."""
+        output = work.z[-1] if self.from_logits else work.a[-1]
+        m = Y.shape[0]
+        if not self.capacity:
+            self.batches.append((batch_number, 0, m, penalty))
+            self._evaluate(output, Y, weights)
+            return
+        rows = slice(self.used, self.used + m)
+        xp = self.net.xp
+        xp.copyto(self.outputs[rows], output)
+        xp.copyto(self.targets[rows], Y)
+        if weights is not None:
+            xp.copyto(self.weights[rows], weights)
+        self.batches.append((batch_number, self.used, m, penalty))
+        self.used += m
+        if self.used + self.batch > self.capacity:
+            self._flush()
+
+    def epoch_error(self) -> float:
+        """Σ_b share_b·E_b / Σ_b share_b over the batches logged this epoch."""
+        self._flush()
+        return self.total / self.total_weight
+
+    def _flush(self) -> None:
+        if self.used:
+            weights = None if self.weights is None else self.weights[: self.used]
+            self._evaluate(self.outputs[: self.used], self.targets[: self.used], weights)
+            self.used = 0
+
+    def _evaluate(self, outputs, targets, weights) -> None:
+        net = self.net
+        J = per_sample_loss(net.loss, net.output_activation.name, outputs, outputs, targets)
+        total = float(J.sum() if weights is None else weights @ J)
+        total += sum(penalty for *_, penalty in self.batches)
+        if not math.isfinite(total):
+            self._find_divergence(J, weights)
+        self.total += total
+        self.total_weight += float(J.shape[0] if weights is None else weights.sum())
+        number, first, rows, penalty = self.batches[-1]
+        self.last_finite = self._batch_error(J, weights, first, rows, penalty)
+        self.batches.clear()
+
+    def _batch_error(self, J, weights, first, rows, penalty) -> float:
+        J = J[first : first + rows]
+        if weights is None:
+            return (float(J.sum()) + penalty) / rows
+        w = weights[first : first + rows]
+        share = float(w.sum())
+        return (float(w @ J) + penalty) / share
+
+    def _find_divergence(self, J, weights) -> None:
+        for number, first, rows, penalty in self.batches:
+            error = self._batch_error(J, weights, first, rows, penalty)
+            if not math.isfinite(error):
+                self.diverged(number, error)
+            self.last_finite = error
+        self.diverged(self.batches[-1][0], math.nan)
+
+    def diverged(self, batch_number: int, error: float):
+        net = self.net
+        net.params[...] = self.start_params
+        raise TrainingDiverged(
+            f"training diverged in epoch {self.epoch}, batch {batch_number}: the loss is {error} "
+            f"(last finite batch loss {self.last_finite:.6g}); the weights are back at the start "
+            f"of the epoch. Likely causes: a learning rate too high, or inputs that are not scaled."
+        )
 
 
 def _update(net, optimizer, state, rate, l2, clip_norm) -> None:
@@ -397,6 +484,7 @@ class _Batches:
 
     def __init__(self, data: _Data, size: int):
         self.data, self.size, self.n = data, size, data.X.shape[0]
+        self.weighted = data.weights is not None
         self.X = np.empty((size, data.X.shape[1]), data.X.dtype)
         self.Y = np.empty((size, data.Y.shape[1]), data.Y.dtype)
         self.weights = None if data.weights is None else np.empty(size, data.weights.dtype)
