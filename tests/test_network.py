@@ -539,3 +539,20 @@ def test_pickle_round_trip_keeps_views_tied_to_the_buffers():
     X = np.ones((2, 3))
     clone.fit(X, np.zeros((2, 2)), epochs=2, warn=False)
     assert np.shares_memory(clone.layers[2].W, clone.params)
+
+
+def test_a_trained_network_is_freed_as_soon_as_its_last_reference_goes():
+    # no reference cycle: the buffers go back at once, not at the next garbage collection
+    import gc
+    import weakref
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    gc.disable()
+    try:
+        net = bp.Network([3, 5, 2], output="softmax", loss="cross_entropy", seed=0)
+        net.fit(X, np.arange(40) % 2, epochs=2, batch_size=8, optimizer="adam", warn=False)
+        alive = weakref.ref(net)
+        del net
+        assert alive() is None
+    finally:
+        gc.enable()

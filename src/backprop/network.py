@@ -111,17 +111,20 @@ class Layer:
         self.index: int | None = None
         self.n_in: int | None = None
         self.sources: tuple[tuple[int, slice], ...] = ()
-        self._net: Network | None = None
+        self._views: dict | None = None  # set when a network binds the layer
 
     # -- views into the network's flat buffers ---------------------------------------------
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.pop("_views", None)  # rebuilt by the network on unpickling
+        state["_views"] = None  # rebuilt by the network on unpickling
         return state
 
     def _bind(self, net: Network) -> None:
-        """Make W, b, ∂E/∂W, ∂E/∂b views into ``net``'s flat buffers (made once, then reused)."""
-        self._net = net
+        """Make W, b, ∂E/∂W, ∂E/∂b views into ``net``'s flat buffers (made once, then reused).
+
+        The layer keeps only the views, not the network, so no reference cycle keeps a network's
+        buffers alive after its last reference goes.
+        """
         (w0, w1), (b0, b1) = net._offsets[self.index]["W"], net._offsets[self.index]["b"]
         shape = (self.size, self.n_in)
         self._views = {
@@ -132,7 +135,7 @@ class Layer:
         }
 
     def _view(self, which: str):
-        if self._net is None:
+        if self._views is None:
             raise AttributeError("this layer is not part of a network yet; build a Network first")
         return self._views[which]
 
