@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .backend import row_max, row_sum
+
 
 @dataclass(frozen=True)
 class Activation:
@@ -157,9 +159,9 @@ def _softplus_derivative(z, out):
 
 def _softmax(z, out):
     # aₖ = e^(zₖ − max z) / Σⱼ e^(zⱼ − max z): subtracting the row maximum keeps e^x ≤ 1.
-    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.subtract(z, row_max(z)[:, None], out=out)
     np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
+    out /= row_sum(out)[:, None]
 
 
 def _softmax_jvp(a, g, out):

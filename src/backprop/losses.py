@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .backend import row_max, row_sum
+
 
 @dataclass(frozen=True)
 class Loss:
@@ -72,7 +74,7 @@ def _eps(array) -> float:
 
 def _squared(o, y):
     r = o - y
-    return 0.5 * np.einsum("nk,nk->n", r, r)
+    return 0.5 * row_sum(r * r)
 
 
 def _squared_gradient(o, y, out):
@@ -84,12 +86,12 @@ def _squared_gradient(o, y, out):
 
 def _log_loss(o, y):
     o = np.clip(o, _eps(o), 1 - _eps(o))
-    return -(y * np.log(o) + (1 - y) * np.log1p(-o)).sum(axis=1)
+    return -row_sum(y * np.log(o) + (1 - y) * np.log1p(-o))
 
 
 def _log_loss_from_logits(z, y):
     # log(1 + e^z) − y·z, written as max(z, 0) − y·z + log(1 + e^(−|z|)) so nothing overflows
-    return (np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
+    return row_sum(np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z))))
 
 
 def _log_loss_gradient(o, y, out):
@@ -110,14 +112,15 @@ def _check_probabilities(y, name):
 
 
 def _cross_entropy(o, y):
-    return -(y * np.log(np.maximum(o, _eps(o)))).sum(axis=1)
+    return -row_sum(y * np.log(np.maximum(o, _eps(o))))
 
 
 def _cross_entropy_from_logits(z, y):
     # −Σₖ yₖ log softmax(z)ₖ = Σₖ yₖ (logsumexp(z) − zₖ)
-    z_max = z.max(axis=1, keepdims=True)
-    logsumexp = z_max[:, 0] + np.log(np.exp(z - z_max).sum(axis=1))
-    return logsumexp * y.sum(axis=1) - np.einsum("nk,nk->n", y, z)
+    z_max = row_max(z)
+    shifted = z - z_max[:, None]
+    logsumexp = z_max + np.log(row_sum(np.exp(shifted, out=shifted)))
+    return logsumexp * row_sum(y) - row_sum(y * z)
 
 
 def _cross_entropy_gradient(o, y, out):
@@ -141,7 +144,7 @@ def _check_cross_entropy_targets(y):
 
 
 def _absolute(o, y):
-    return np.abs(o - y).sum(axis=1)
+    return row_sum(np.abs(o - y))
 
 
 def _absolute_gradient(o, y, out):
@@ -163,7 +166,7 @@ def huber(d: float = 1.0) -> Loss:
 
     def value(o, y):
         r = np.abs(o - y)
-        return np.where(r <= d, 0.5 * r * r, d * (r - 0.5 * d)).sum(axis=1)
+        return row_sum(np.where(r <= d, 0.5 * r * r, d * (r - 0.5 * d)))
 
     def gradient(o, y, out):
         np.subtract(o, y, out=out)  # ∂J/∂o = clip(o − y, −d, d)
@@ -181,12 +184,12 @@ def _y_log_y(y):
 
 def _poisson(o, y):
     o = np.maximum(o, _eps(o))
-    return (_y_log_y(y) - y * np.log(o) - y + o).sum(axis=1)
+    return row_sum(_y_log_y(y) - y * np.log(o) - y + o)
 
 
 def _poisson_from_logits(z, y):
     with np.errstate(over="ignore"):
-        return (_y_log_y(y) - y * z - y + np.exp(z)).sum(axis=1)
+        return row_sum(_y_log_y(y) - y * z - y + np.exp(z))
 
 
 def _poisson_gradient(o, y, out):
