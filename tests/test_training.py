@@ -382,3 +382,31 @@ def test_divergence_names_the_batch_where_the_loss_first_went_non_finite(log_row
     with pytest.raises(bp.TrainingDiverged, match=r"epoch 0, batch 9: the loss is inf \(last"):
         net.fit(X, Y, epochs=2, batch_size=4, shuffle=False, optimizer=bp.SGD(0.01))
     np.testing.assert_array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_zero_one_targets_kept_as_uint8_train_exactly_the_same(shuffle, monkeypatch):
+    rng = np.random.default_rng(3)
+    X, labels = rng.normal(size=(90, 4)), rng.integers(0, 3, size=90)
+
+    def train(compact_bytes):
+        monkeypatch.setattr(bp.training._Batches, "COMPACT_BYTES", compact_bytes)
+        net = bp.Network([4, 6, 3], output="softmax", loss="cross_entropy", seed=1)
+        history = net.fit(X, labels, epochs=2, batch_size=16, optimizer="adam", shuffle=shuffle)
+        return net.params, history.loss
+
+    compact_params, compact_loss = train(0)
+    params, loss = train(1 << 40)
+    np.testing.assert_array_equal(compact_params, params)
+    np.testing.assert_array_equal(compact_loss, loss)
+
+
+def test_only_zero_one_targets_are_kept_as_uint8(monkeypatch):
+    monkeypatch.setattr(bp.training._Batches, "COMPACT_BYTES", 0)
+    one_hot = np.eye(3, dtype=np.float32)[[0, 2, 1, 1]]
+    compact = bp.training._Batches(bp.training._Data(np.zeros((4, 2)), one_hot), 2)
+    assert compact.data.Y.dtype == np.uint8
+    np.testing.assert_array_equal(compact.get(np.array([3, 0, 1, 2]), 0)[1], one_hot[[3, 0]])
+    soft = one_hot * 0.5
+    kept = bp.training._Batches(bp.training._Data(np.zeros((4, 2)), soft), 2)
+    assert kept.data.Y.dtype == np.float32

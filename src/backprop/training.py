@@ -230,6 +230,7 @@ def fit(
     if saved is not None:
         checkpoints.restore(saved, net, state, optimizer, schedule)
     batches = _Batches(train, batch)
+    del train  # the batches keep what they need (0/1 targets as uint8)
 
     def save_checkpoint():
         checkpoints.save(checkpoint, net, state, optimizer, schedule, split_rng_state, setup)
@@ -479,15 +480,25 @@ class _Batches:
     """Mini-batches of the training data, in order or gathered through a permutation.
 
     A shuffled batch is gathered into buffers of one batch allocated once, so shuffling costs
-    no copy of the whole data set; an unshuffled batch is a view.
+    no copy of the whole data set; an unshuffled batch is a view. Targets that are all 0 or 1
+    (one-hot classes, binary labels) are kept as uint8 when that saves at least
+    ``COMPACT_BYTES``, and each batch is widened back to the network's dtype.
     """
 
+    COMPACT_BYTES = 1 << 20
+
     def __init__(self, data: _Data, size: int):
-        self.data, self.size, self.n = data, size, data.X.shape[0]
+        self.size, self.n = size, data.X.shape[0]
         self.weighted = data.weights is not None
         self.X = np.empty((size, data.X.shape[1]), data.X.dtype)
         self.Y = np.empty((size, data.Y.shape[1]), data.Y.dtype)
         self.weights = None if data.weights is None else np.empty(size, data.weights.dtype)
+        Y = data.Y
+        self.compact = None
+        if Y.nbytes - Y.size >= self.COMPACT_BYTES and np.all((Y == 0) | (Y == 1)):
+            Y = Y.astype(np.uint8)
+            self.compact = np.empty((size, Y.shape[1]), np.uint8)
+        self.data = _Data(data.X, Y, data.weights)
 
     def get(self, order, start: int):
         """(X, Y, weights) of the batch that starts at ``start``."""
@@ -495,16 +506,24 @@ class _Batches:
         if order is None:
             rows = slice(start, start + self.size)
             weights = None if data.weights is None else data.weights[rows]
-            return data.X[rows], data.Y[rows], weights
+            return data.X[rows], self._widen(data.Y[rows]), weights
         picked = order[start : start + self.size]
         m = picked.shape[0]
         # mode="clip" lets numpy write straight into the buffer; "raise" gathers via a temporary
         X = np.take(data.X, picked, axis=0, out=self.X[:m], mode="clip")
-        Y = np.take(data.Y, picked, axis=0, out=self.Y[:m], mode="clip")
+        Y_buffer = self.Y if self.compact is None else self.compact
+        Y = self._widen(np.take(data.Y, picked, axis=0, out=Y_buffer[:m], mode="clip"))
         weights = None
         if data.weights is not None:
             weights = np.take(data.weights, picked, out=self.weights[:m], mode="clip")
         return X, Y, weights
+
+    def _widen(self, Y):
+        if self.compact is None:
+            return Y
+        out = self.Y[: Y.shape[0]]
+        np.copyto(out, Y)
+        return out
 
 
 def evaluate(net, X, Y, metrics: Sequence[str] = (), *, _checked: bool = False) -> dict:
