@@ -61,7 +61,7 @@ def backward(net, work, Y, training: bool = False) -> None:
             if training and layer.dropout:
                 error *= work.mask[l]  # dropped units pass no error back
             layer.activation.backward(work.z[l], work.a[l], error, delta)  # δˡ = f'(zˡ) ⊙ ∂E/∂aˡ
-        weighted = xp.multiply(delta, work.scale[:, None], out=work.weighted(delta.shape))
+        weighted = xp.multiply(delta, work.weighting, out=work.weighted(delta.shape))  # sₙδₙ
         xp.matmul(weighted.T, work.u[l], out=layer.grad_W)  # ∂E/∂Wˡ = (s ⊙ δˡ)ᵀ·uˡ
         xp.matmul(work.scale, delta, out=layer.grad_b)  # ∂E/∂bˡ = sᵀ·δˡ
         _send_error_back(xp, layer, delta, work, received)

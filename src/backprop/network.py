@@ -222,6 +222,7 @@ class Workspace:
         ]
         self.out = [None] * (L + 1)  # what consumers read: aˡ, or its dropped-out version
         self.scale = xp.empty(n, dtype)
+        self.weighting = None
         widest = max(max(sizes), max(layer.n_in for layer in net.layers[1:]))
         self._scratch = xp.empty(n * widest, dtype)
         self._weighted = xp.empty(n * max(sizes[1:]), dtype)
@@ -235,14 +236,21 @@ class Workspace:
         return self._weighted[: shape[0] * shape[1]].reshape(shape)
 
     def set_scale(self, sample_weight=None) -> None:
-        """sₙ = 1/N, or wₙ / Σw with sample weights (all 0 when every weight is 0)."""
+        """sₙ = 1/N, or wₙ / Σw with sample weights (all 0 when every weight is 0).
+
+        ``weighting`` is what δ is multiplied by to weight each row: sₙ as a column, or the
+        scalar 1/N when every sample counts the same (a cheaper multiplication).
+        """
         if sample_weight is None:
-            self.scale.fill(1.0 / self.n)
+            if self.weighting is None or self.weighting.__class__ is not float:
+                self.scale.fill(1.0 / self.n)
+                self.weighting = 1.0 / self.n
             return
         self.scale[...] = sample_weight
         total = float(sample_weight.sum())
         if total > 0:
             self.scale /= total
+        self.weighting = self.scale[:, None]
 
 
 class Network:
