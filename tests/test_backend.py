@@ -32,7 +32,7 @@ def test_row_max_equals_numpy_max_along_rows(x):
 @given(
     arrays(
         st.sampled_from([np.float32, np.float64]),
-        st.tuples(st.integers(1, 40), st.integers(1, 24)),
+        st.tuples(st.integers(1, 200), st.integers(1, 24)),  # both sides of 64 rows
         elements=st.floats(-1e3, 1e3, width=32),
     )
 )
@@ -44,10 +44,11 @@ def test_row_sum_equals_numpy_sum_along_rows(x):
     assert np.all(np.abs(got - x.sum(axis=1)) <= tolerance * scale)
 
 
-def test_row_reductions_keep_non_finite_values():
-    x = np.array([[1.0, np.nan, 2.0], [np.inf, 1.0, 0.0], [-np.inf, np.inf, 1.0]])
-    np.testing.assert_array_equal(backend.row_max(x), [np.nan, np.inf, np.inf])
-    np.testing.assert_array_equal(backend.row_sum(x), [np.nan, np.inf, np.nan])
+@pytest.mark.parametrize("copies", [1, 40])  # a few rows, and many
+def test_row_reductions_keep_non_finite_values(copies):
+    x = np.array([[1.0, np.nan, 2.0], [np.inf, 1.0, 0.0], [-np.inf, np.inf, 1.0]] * copies)
+    np.testing.assert_array_equal(backend.row_max(x), [np.nan, np.inf, np.inf] * copies)
+    np.testing.assert_array_equal(backend.row_sum(x), [np.nan, np.inf, np.nan] * copies)
 
 
 def test_row_reductions_do_not_change_their_input():
