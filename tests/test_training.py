@@ -410,3 +410,24 @@ def test_only_zero_one_targets_are_kept_as_uint8(monkeypatch):
     soft = one_hot * 0.5
     kept = bp.training._Batches(bp.training._Data(np.zeros((4, 2)), soft), 2)
     assert kept.data.Y.dtype == np.float32
+
+
+@pytest.mark.parametrize("compact_bytes", [0, 1 << 40], ids=["uint8-targets", "float-targets"])
+def test_gathering_per_epoch_or_per_batch_trains_exactly_the_same(compact_bytes, monkeypatch):
+    monkeypatch.setattr(bp.training._Batches, "COMPACT_BYTES", compact_bytes)
+    rng = np.random.default_rng(4)
+    X, labels = rng.normal(size=(70, 4)), rng.integers(0, 3, size=70)
+    weights = rng.uniform(0.5, 2.0, size=70)
+
+    def train(whole_bytes):
+        monkeypatch.setattr(bp.training._Batches, "WHOLE_BYTES", whole_bytes)
+        net = bp.Network([4, 6, 3], output="softmax", loss="cross_entropy", seed=1)
+        history = net.fit(
+            X, labels, epochs=3, batch_size=16, optimizer="adam", sample_weight=weights
+        )
+        return net.params, history.loss
+
+    per_epoch, per_epoch_loss = train(1 << 40)
+    per_batch, per_batch_loss = train(0)
+    np.testing.assert_array_equal(per_epoch, per_batch)
+    np.testing.assert_array_equal(per_epoch_loss, per_batch_loss)

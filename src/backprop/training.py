@@ -479,49 +479,64 @@ def _should_stop(stopper: EarlyStopping, net, state: _LoopState, logs) -> bool:
 class _Batches:
     """Mini-batches of the training data, in order or gathered through a permutation.
 
-    A shuffled batch is gathered into buffers of one batch allocated once, so shuffling costs
-    no copy of the whole data set; an unshuffled batch is a view. Targets that are all 0 or 1
+    A small data set (at most ``WHOLE_BYTES``) is gathered through the permutation once per
+    epoch into buffers allocated once, and its batches are slices of them. A larger one is
+    gathered one batch at a time into buffers of one batch, so shuffling never costs a second
+    copy of the data. Without shuffling, a batch is a view. Targets that are all 0 or 1
     (one-hot classes, binary labels) are kept as uint8 when that saves at least
     ``COMPACT_BYTES``, and each batch is widened back to the network's dtype.
     """
 
     COMPACT_BYTES = 1 << 20
+    WHOLE_BYTES = 1 << 22
 
     def __init__(self, data: _Data, size: int):
         self.size, self.n = size, data.X.shape[0]
         self.weighted = data.weights is not None
-        self.X = np.empty((size, data.X.shape[1]), data.X.dtype)
-        self.Y = np.empty((size, data.Y.shape[1]), data.Y.dtype)
-        self.weights = None if data.weights is None else np.empty(size, data.weights.dtype)
         Y = data.Y
-        self.compact = None
         if Y.nbytes - Y.size >= self.COMPACT_BYTES and np.all((Y == 0) | (Y == 1)):
             Y = Y.astype(np.uint8)
-            self.compact = np.empty((size, Y.shape[1]), np.uint8)
         self.data = _Data(data.X, Y, data.weights)
+        self.whole = data.X.nbytes + Y.nbytes <= self.WHOLE_BYTES
+        self.shuffled = None  # the permutation the whole-set buffers hold
+        rows = self.n if self.whole else size
+        self.X = np.empty((rows, data.X.shape[1]), data.X.dtype)
+        self.Y = np.empty((rows, Y.shape[1]), Y.dtype)
+        self.weights = None if data.weights is None else np.empty(rows, data.weights.dtype)
+        self.widened = (
+            None if Y.dtype == data.Y.dtype else np.empty((size, Y.shape[1]), data.Y.dtype)
+        )
 
     def get(self, order, start: int):
         """(X, Y, weights) of the batch that starts at ``start``."""
-        data = self.data
+        rows = slice(start, start + self.size)
         if order is None:
-            rows = slice(start, start + self.size)
-            weights = None if data.weights is None else data.weights[rows]
-            return data.X[rows], self._widen(data.Y[rows]), weights
-        picked = order[start : start + self.size]
+            source = self.data
+        elif self.whole:
+            if self.shuffled is not order:
+                self._gather(order[:])
+                self.shuffled = order
+            source = self
+        else:
+            m = self._gather(order[rows])
+            source, rows = self, slice(0, m)
+        weights = None if source.weights is None else source.weights[rows]
+        return source.X[rows], self._widen(source.Y[rows]), weights
+
+    def _gather(self, picked) -> int:
         m = picked.shape[0]
+        data = self.data
         # mode="clip" lets numpy write straight into the buffer; "raise" gathers via a temporary
-        X = np.take(data.X, picked, axis=0, out=self.X[:m], mode="clip")
-        Y_buffer = self.Y if self.compact is None else self.compact
-        Y = self._widen(np.take(data.Y, picked, axis=0, out=Y_buffer[:m], mode="clip"))
-        weights = None
+        np.take(data.X, picked, axis=0, out=self.X[:m], mode="clip")
+        np.take(data.Y, picked, axis=0, out=self.Y[:m], mode="clip")
         if data.weights is not None:
-            weights = np.take(data.weights, picked, out=self.weights[:m], mode="clip")
-        return X, Y, weights
+            np.take(data.weights, picked, out=self.weights[:m], mode="clip")
+        return m
 
     def _widen(self, Y):
-        if self.compact is None:
+        if self.widened is None:
             return Y
-        out = self.Y[: Y.shape[0]]
+        out = self.widened[: Y.shape[0]]
         np.copyto(out, Y)
         return out
 
