@@ -135,12 +135,6 @@ class Blockwise:
             or scratch.dtype != like.dtype
             or scratch.shape != shape
         ):
-            xp = np if type(like) is np.ndarray else _module_of(like)
+            xp = array_module(type(like).__module__.split(".")[0])
             scratch = self._scratch = xp.empty(shape, like.dtype)
         return scratch
-
-
-def _module_of(array) -> ModuleType:
-    import importlib
-
-    return importlib.import_module(type(array).__module__.split(".")[0])

@@ -242,7 +242,7 @@ class Workspace:
         scalar 1/N when every sample counts the same (a cheaper multiplication).
         """
         if sample_weight is None:
-            if self.weighting is None or self.weighting.__class__ is not float:
+            if not isinstance(self.weighting, float):  # filled once, not every batch
                 self.scale.fill(1.0 / self.n)
                 self.weighting = 1.0 / self.n
             return

@@ -367,7 +367,7 @@ class _ErrorLog:
             self.targets = xp.empty((self.capacity, width), dtype)
             self.weights = xp.empty(self.capacity, dtype) if weighted else None
         self.used = 0
-        self.batches: list[tuple[int, int, int, float]] = []  # (number, first row, rows, L2)
+        self.logged: list[tuple[int, int, int, float]] = []  # (number, first row, rows, L2)
         self.total, self.total_weight, self.last_finite = 0.0, 0.0, math.nan
 
     def add(self, work, Y, weights, batch_number: int, penalty: float) -> None:
@@ -375,7 +375,7 @@ class _ErrorLog:
         output = work.z[-1] if self.from_logits else work.a[-1]
         m = Y.shape[0]
         if not self.capacity:
-            self.batches.append((batch_number, 0, m, penalty))
+            self.logged.append((batch_number, 0, m, penalty))
             self._evaluate(output, Y, weights)
             return
         rows = slice(self.used, self.used + m)
@@ -384,7 +384,7 @@ class _ErrorLog:
         xp.copyto(self.targets[rows], Y)
         if weights is not None:
             xp.copyto(self.weights[rows], weights)
-        self.batches.append((batch_number, self.used, m, penalty))
+        self.logged.append((batch_number, self.used, m, penalty))
         self.used += m
         if self.used + self.batch > self.capacity:
             self._flush()
@@ -404,14 +404,14 @@ class _ErrorLog:
         net = self.net
         J = per_sample_loss(net.loss, net.output_activation.name, outputs, outputs, targets)
         total = float(J.sum() if weights is None else weights @ J)
-        total += sum(penalty for *_, penalty in self.batches)
+        total += sum(penalty for *_, penalty in self.logged)
         if not math.isfinite(total):
             self._find_divergence(J, weights)
         self.total += total
         self.total_weight += float(J.shape[0] if weights is None else weights.sum())
-        number, first, rows, penalty = self.batches[-1]
+        _, first, rows, penalty = self.logged[-1]
         self.last_finite = self._batch_error(J, weights, first, rows, penalty)
-        self.batches.clear()
+        self.logged.clear()
 
     def _batch_error(self, J, weights, first, rows, penalty) -> float:
         J = J[first : first + rows]
@@ -422,12 +422,12 @@ class _ErrorLog:
         return (float(w @ J) + penalty) / share
 
     def _find_divergence(self, J, weights) -> None:
-        for number, first, rows, penalty in self.batches:
+        for number, first, rows, penalty in self.logged:
             error = self._batch_error(J, weights, first, rows, penalty)
             if not math.isfinite(error):
                 self.diverged(number, error)
             self.last_finite = error
-        self.diverged(self.batches[-1][0], math.nan)
+        self.diverged(self.logged[-1][0], math.nan)
 
     def diverged(self, batch_number: int, error: float):
         net = self.net
@@ -514,7 +514,7 @@ class _Batches:
             source = self.data
         elif self.whole:
             if self.shuffled is not order:
-                self._gather(order[:])
+                self._gather(order)
                 self.shuffled = order
             source = self
         else:
