@@ -431,3 +431,21 @@ def test_gathering_per_epoch_or_per_batch_trains_exactly_the_same(compact_bytes,
     per_batch, per_batch_loss = train(0)
     np.testing.assert_array_equal(per_epoch, per_batch)
     np.testing.assert_array_equal(per_epoch_loss, per_batch_loss)
+
+
+def test_shuffled_training_on_large_data_never_copies_it():
+    import tracemalloc
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(40_000, 50)).astype(np.float32)  # 8 MB: gathered batch by batch
+    labels = rng.integers(0, 10, size=40_000)
+    net = bp.Network([50, 32, 10], hidden="relu", output="softmax", loss="cross_entropy")
+    net.fit(X[:256], labels[:256], epochs=1, batch_size=64, optimizer="adam", warn=False)
+    tracemalloc.start()
+    try:
+        net.fit(X, labels, epochs=2, batch_size=64, optimizer="adam", warn=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert net.params.dtype == np.float32
+    assert peak < X.nbytes / 2  # the one-hot targets (1.6 MB, then uint8) and small buffers
