@@ -47,7 +47,7 @@ def forward(net, work, X, training: bool = False, rng=None):
 def backward(net, work, Y, training: bool = False) -> None:
     """# backward pass: δᴸ, then δˡ for l = L−1 … 1, with ∂E/∂W and ∂E/∂b into ``net.grads``.
 
-    Needs the ``forward`` of the same batch in ``work`` and sₙ in ``work.scale``.
+    Needs the ``forward`` of the same batch in ``work`` and sₙ set by ``work.set_scale``.
     """
     xp, L = net.xp, net.n_layers
     output = net.layers[L]
