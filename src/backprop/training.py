@@ -488,7 +488,7 @@ class _Batches:
     """
 
     COMPACT_BYTES = 1 << 20
-    WHOLE_BYTES = 1 << 22
+    WHOLE_BYTES = 1 << 20
 
     def __init__(self, data: _Data, size: int):
         self.size, self.n = size, data.X.shape[0]
