@@ -235,22 +235,24 @@ class Workspace:
         """A contiguous temporary for sₙ·δₙ."""
         return self._weighted[: shape[0] * shape[1]].reshape(shape)
 
-    def set_scale(self, sample_weight=None) -> None:
+    def set_scale(self, sample_weight=None) -> float:
         """sₙ = 1/N, or wₙ / Σw with sample weights (all 0 when every weight is 0).
 
-        ``weighting`` is what δ is multiplied by to weight each row: sₙ as a column, or the
-        scalar 1/N when every sample counts the same (a cheaper multiplication).
+        Returns the batch's share of the data: N, or Σw. ``weighting`` is what δ is multiplied
+        by to weight each row: sₙ as a column, or the scalar 1/N when every sample counts the
+        same (a cheaper multiplication).
         """
         if sample_weight is None:
             if not isinstance(self.weighting, float):  # filled once, not every batch
                 self.scale.fill(1.0 / self.n)
                 self.weighting = 1.0 / self.n
-            return
+            return self.n
         self.scale[...] = sample_weight
         total = float(sample_weight.sum())
         if total > 0:
             self.scale /= total
         self.weighting = self.scale[:, None]
+        return total
 
 
 class Network:

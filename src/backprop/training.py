@@ -321,11 +321,10 @@ def _run_epoch(net, batches, order, optimizer, state, rate, settings):
     layer_stats = {key: [math.nan] * net.n_layers for key in ("mean_abs_delta", "grad_norm")}
     for batch_number, start in enumerate(range(0, n, batch)):
         X, Y, weights = batches.get(order, start)
-        share = X.shape[0] if weights is None else float(weights.sum())
+        work = net.workspace(X.shape[0])
+        share = work.set_scale(weights)  # N, or Σw
         if share == 0:
             continue  # every sample here has weight 0: no gradient, no step
-        work = net.workspace(X.shape[0])
-        work.set_scale(weights)
         forward(net, work, X, training=True, rng=net.rng)
         backward(net, work, Y, training=True)
         l2 = settings["l2"] / share if settings["l2_per_sample"] else settings["l2"]
