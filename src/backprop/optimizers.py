@@ -381,7 +381,12 @@ def _rmsprop_step(params, grads, v, scratch, lr, rho, epsilon):
     np.multiply(grads, grads, out=scratch)
     scratch *= 1.0 - rho
     v += scratch
-    np.sqrt(v, out=scratch)  # θ ← θ − lr·g / (√v + ε)
+    _step_over_root(params, grads, v, scratch, lr, epsilon)  # θ ← θ − lr·g / (√v + ε)
+
+
+def _step_over_root(params, grads, accumulator, scratch, lr, epsilon):
+    """θ ← θ − lr·g / (√accumulator + ε), the step RMSprop and AdaGrad share."""
+    np.sqrt(accumulator, out=scratch)
     scratch += epsilon
     np.divide(grads, scratch, out=scratch)
     scratch *= lr
@@ -448,11 +453,7 @@ class AdaGrad(Optimizer):
 def _adagrad_step(params, grads, G, scratch, lr, epsilon):
     np.multiply(grads, grads, out=scratch)  # G ← G + g²
     G += scratch
-    np.sqrt(G, out=scratch)  # θ ← θ − lr·g / (√G + ε)
-    scratch += epsilon
-    np.divide(grads, scratch, out=scratch)
-    scratch *= lr
-    params -= scratch
+    _step_over_root(params, grads, G, scratch, lr, epsilon)  # θ ← θ − lr·g / (√G + ε)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
