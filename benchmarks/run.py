@@ -9,7 +9,8 @@ within every repeat (the order rotates from repeat to repeat), so that slow drif
 (thermal, other load) spreads over all of them. A worker
 
 1. imports its framework, creates the data, builds the model and touches the runtime once
-   (a tiny op), then reads ``ru_maxrss`` -- the baseline;
+   (a tiny op; for backprop, one Adam step on four numbers, which loads numba and its compiled
+   kernels when they are installed), then reads ``ru_maxrss`` -- the baseline;
 2. warms up: a short fit on a few batches for backprop / scikit-learn / PyTorch (a fresh model
    is built afterwards with the same seed), the ahead-of-time compile for JAX (compile time is
    excluded from the timing, as asked; its memory is not excluded from the peak);
@@ -52,9 +53,10 @@ CONFIGS = {
 }
 SCALING_SIZES = (10_000, 100_000, 1_000_000)
 SCALING_SIZES_QUICK = (10_000, 100_000)
-FRAMEWORKS = ("backprop", "sklearn", "torch", "jax-step", "jax-scan")
+FRAMEWORKS = ("backprop", "bp-numpy", "sklearn", "torch", "jax-step", "jax-scan")
 REQUIRES = {
     "backprop": ("backprop",),
+    "bp-numpy": ("backprop",),  # backprop with its numpy optimiser kernels (BACKPROP_NUMBA=0)
     "sklearn": ("sklearn",),
     "torch": ("torch",),
     "jax-step": ("jax", "optax"),
@@ -109,6 +111,10 @@ def max_rss_kb() -> int:
 
 def worker_backprop(X, y, sizes, batch):
     import backprop as bp
+    from backprop import fused
+
+    touch = np.ones(4, np.float32)
+    bp.Adam().update(touch, touch.copy(), bp.Adam().init(touch))
 
     def build():
         return bp.Network(
@@ -126,7 +132,8 @@ def worker_backprop(X, y, sizes, batch):
     start = time.perf_counter()
     history = train(net, X, y)
     seconds = time.perf_counter() - start
-    return seconds, float(history.loss[-1]), base, {"dtype": str(net.dtype)}
+    kernels = "numba" if fused.enabled() else "numpy"
+    return seconds, float(history.loss[-1]), base, {"dtype": str(net.dtype), "kernels": kernels}
 
 
 def worker_sklearn(X, y, sizes, batch):
@@ -318,6 +325,7 @@ def worker_jax_scan(X, y, sizes, batch):
 
 WORKERS = {
     "backprop": worker_backprop,
+    "bp-numpy": worker_backprop,
     "sklearn": worker_sklearn,
     "torch": worker_torch,
     "jax-step": worker_jax_step,
@@ -350,6 +358,8 @@ def measure(framework: str, sizes, batch: int, n: int) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     env.setdefault("JAX_PLATFORMS", "cpu")
+    if framework == "bp-numpy":
+        env["BACKPROP_NUMBA"] = "0"
     if THREADS[0]:
         env.update(thread_env(THREADS[0]))
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -458,7 +468,7 @@ def print_machine() -> None:
             print(f"  env {name}={os.environ[name]} (set here; see --unset-openblas-env)")
     if os.environ.get("_BENCH_UNSET_OPENBLAS"):
         print(f"  re-executed without {', '.join(OPENBLAS_VARS)} (--unset-openblas-env)")
-    for module in ("backprop", "sklearn", "torch", "jax", "jaxlib", "optax"):
+    for module in ("backprop", "numba", "sklearn", "torch", "jax", "jaxlib", "optax"):
         print(f"  {module}: {version_of(module)}")
     print()
 
@@ -469,9 +479,12 @@ def print_machine() -> None:
 
 
 def available(framework: str) -> bool:
-    if framework == "backprop":
+    if framework in ("backprop", "bp-numpy"):
         sys.path.insert(0, str(ROOT / "src"))
     return all(importlib.util.find_spec(m) is not None for m in REQUIRES[framework])
+
+
+NOTE_KEYS = ("dtype", "kernels", "note", "threads")
 
 
 def summarise(results: list[dict]) -> dict:
@@ -488,7 +501,7 @@ def summarise(results: list[dict]) -> dict:
         "loss": statistics.median(r["loss"] for r in good),
         "runs": len(good),
         "failed": len(results) - len(good),
-        "notes": {k: v for k, v in good[-1].items() if k in ("dtype", "note", "threads")},
+        "notes": {k: v for k, v in good[-1].items() if k in NOTE_KEYS},
     }
 
 

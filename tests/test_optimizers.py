@@ -24,6 +24,8 @@ from backprop.optimizers import (
     get_optimizer,
 )
 
+pytestmark = pytest.mark.usefixtures("kernels")  # every test: numpy kernels, then compiled
+
 N_PARAMS = 23
 N_STEPS = 5
 
@@ -251,7 +253,8 @@ def test_float32_matches_float64_to_float32_precision(opt):
 
 
 @pytest.mark.parametrize("opt", _all_optimizers(), ids=repr)
-def test_hundred_updates_allocate_nothing(opt):
+def test_hundred_updates_allocate_nothing(opt, kernels):
+    opt = copy.deepcopy(opt)  # no scratch array left over from another test
     rng = np.random.default_rng(4)
     size = 100_000  # 800 kB per float64 array: any per-step temporary would show up below
     params = rng.normal(size=size)
@@ -272,11 +275,14 @@ def test_hundred_updates_allocate_nothing(opt):
     assert id(params) == params_id
     assert [id(a) for a in _state_arrays(state)] == state_ids
     assert opt._blockwise._scratch is scratch
+    if kernels == "numba":
+        assert scratch is None  # the compiled pass needs no scratch array
     if isinstance(opt, Adam):
         assert state.step == 101
 
 
-def test_scratch_follows_a_change_of_shape_or_dtype():
+def test_scratch_follows_a_change_of_shape_or_dtype(monkeypatch):
+    monkeypatch.setenv("BACKPROP_NUMBA", "0")
     opt = RMSprop()
     for params in (np.ones(4), np.ones(6), np.ones(6, dtype=np.float32)):
         state = opt.init(params)
@@ -287,6 +293,7 @@ def test_scratch_follows_a_change_of_shape_or_dtype():
 
 @pytest.mark.parametrize("opt", _all_optimizers(), ids=repr)
 def test_blocks_give_bit_for_bit_the_result_of_one_pass(opt, monkeypatch):
+    monkeypatch.setenv("BACKPROP_NUMBA", "0")
     block = backend.BLOCK
     size = 3 * block + 17  # three full blocks and a ragged one
     rng = np.random.default_rng(8)

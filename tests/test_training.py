@@ -342,6 +342,7 @@ FAST_PATH_CASES = {
 
 @pytest.mark.parametrize("case", FAST_PATH_CASES.values(), ids=FAST_PATH_CASES)
 @pytest.mark.parametrize("log_rows", [4096, 24], ids=["log-whole-epoch", "log-flushes-often"])
+@pytest.mark.usefixtures("kernels")
 def test_optimised_loop_equals_a_plain_loop_over_backprop(case, log_rows, monkeypatch):
     """Same weights and epoch losses after several Adam steps, shuffled, with the extras on."""
     hidden, output, loss, dtype, batch, weighted, l2, l2_per_sample = case

@@ -5,11 +5,12 @@ state (a NamedTuple of arrays, easy to checkpoint and to restore bit for bit) an
 ``update(params, grads, state)`` applies one step and returns the new state. Unlike optax, the
 step is written straight into ``params`` and into the state's arrays, so a training loop
 allocates nothing per step; the scratch array an update needs is made on first use and kept on
-the optimiser object (it is never part of the state). Each step is an element-wise kernel run
-block by block over the flat buffers, so that scratch array is one block long, not a copy of
-the parameters.
+the optimiser object (it is never part of the state).
 
-Only array methods and numpy ufuncs with ``out=`` are used, so the same code runs on any array
+Each step is an element-wise kernel over the flat buffers. With numba installed (the ``[fast]``
+extra) it runs as one compiled pass (``backprop.fused``); otherwise as a few numpy ufuncs with
+``out=``, block by block, so their scratch array is one block long, not a copy of the
+parameters. The numpy kernels use only array methods and ufuncs, so they also run on any array
 type that implements numpy's dispatch protocols (CuPy included).
 
 >>> from backprop.optimizers import get_optimizer
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import fused
 from .backend import Blockwise
 from .validation import fraction, non_negative_number, positive_number
 
@@ -105,13 +107,20 @@ class Optimizer:
         args = ", ".join(f"{key}={value!r}" for key, value in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
 
-    def _apply(self, kernel, arrays, *constants) -> None:
-        """Run an element-wise step ``kernel(*blocks, scratch, *constants)`` over the buffers.
+    def _apply(self, name: str, arrays, *constants) -> None:
+        """Run the element-wise step called ``name`` over the buffers, with ``constants``.
 
-        Large buffers go through in blocks (``backend.Blockwise``), so the scratch array is one
-        block long; the result is bit for bit that of one pass over everything.
+        With numba installed the step is one compiled pass (``fused``). Otherwise it is the
+        numpy kernel ``_STEPS[name](*blocks, scratch, *constants)``, and large buffers go
+        through it in blocks (``backend.Blockwise``), so the scratch array is one block long;
+        the result is bit for bit that of one call over everything.
         """
-        self._blockwise.run(kernel, arrays, *constants)
+        step = fused.compiled(name) if fused.accepts(arrays) else None
+        if step is not None:
+            scalar = arrays[0].dtype.type  # float32 buffers keep float32 arithmetic
+            step(*arrays, *[scalar(constant) for constant in constants])
+            return
+        self._blockwise.run(_STEPS[name], arrays, *constants)
 
     def _step_lr(self, lr: float | None) -> float:
         if lr is None:
@@ -199,12 +208,12 @@ class SGD(Optimizer):
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
         if self.momentum == 0.0:
-            self._apply(_sgd_step, [params, grads], lr)
+            self._apply("sgd", [params, grads], lr)
             return state
         if state.velocity is None:
             raise ValueError("state has no velocity: it was not made by this optimiser's init")
-        kernel = _nesterov_step if self.nesterov else _momentum_step
-        self._apply(kernel, [params, grads, state.velocity], lr, self.momentum)
+        name = "nesterov" if self.nesterov else "momentum"
+        self._apply(name, [params, grads, state.velocity], lr, self.momentum)
         return state
 
 
@@ -297,28 +306,31 @@ class Adam(Optimizer):
         # the bias corrections cost no pass over the buffers.
         root_correction = math.sqrt(1.0 - self.beta_2**t)
         self._apply(
-            _adam_step,
+            "adam",
             [params, grads, state.m, state.v],
             self.beta_1,
+            1.0 - self.beta_1,
             self.beta_2,
+            1.0 - self.beta_2,
             self.epsilon * root_correction,
             lr / (1.0 - self.beta_1**t) * root_correction,
         )
         return AdamState(step=t, m=state.m, v=state.v)
 
 
-def _adam_step(params, grads, m, v, scratch, beta_1, beta_2, scaled_epsilon, scaled_step):
-    np.multiply(grads, 1.0 - beta_1, out=scratch)  # m ← β₁·m + (1 − β₁)·g
+def _adam_step(params, grads, m, v, scratch, beta_1, rest_1, beta_2, rest_2, eps_c, step_c):
+    """One Adam step; ``rest_k`` is 1 − βₖ, given so that it is not rounded from βₖ."""
+    np.multiply(grads, rest_1, out=scratch)  # m ← β₁·m + (1 − β₁)·g
     m *= beta_1
     m += scratch
     scratch *= scratch  # v ← β₂·v + (1 − β₂)·g², with g² = ((1 − β₁)·g)² / (1 − β₁)²
-    scratch *= (1.0 - beta_2) / (1.0 - beta_1) ** 2
+    scratch *= rest_2 / rest_1**2
     v *= beta_2
     v += scratch
     np.sqrt(v, out=scratch)  # θ ← θ − lr_t·c · m / (√v + ε·c)
-    scratch += scaled_epsilon
+    scratch += eps_c
     np.divide(m, scratch, out=scratch)
-    scratch *= scaled_step
+    scratch *= step_c
     params -= scratch
 
 
@@ -372,14 +384,15 @@ class RMSprop(Optimizer):
         """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
-        self._apply(_rmsprop_step, [params, grads, state.v], lr, self.rho, self.epsilon)
+        self._apply("rmsprop", [params, grads, state.v], lr, self.rho, 1.0 - self.rho, self.epsilon)
         return state
 
 
-def _rmsprop_step(params, grads, v, scratch, lr, rho, epsilon):
+def _rmsprop_step(params, grads, v, scratch, lr, rho, rest, epsilon):
+    """One RMSprop step; ``rest`` is 1 − ρ, given so that it is not rounded from ρ."""
     v *= rho  # v ← ρ·v + (1 − ρ)·g²
     np.multiply(grads, grads, out=scratch)
-    scratch *= 1.0 - rho
+    scratch *= rest
     v += scratch
     _step_over_root(params, grads, v, scratch, lr, epsilon)  # θ ← θ − lr·g / (√v + ε)
 
@@ -446,7 +459,7 @@ class AdaGrad(Optimizer):
         """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
-        self._apply(_adagrad_step, [params, grads, state.G], lr, self.epsilon)
+        self._apply("adagrad", [params, grads, state.G], lr, self.epsilon)
         return state
 
 
@@ -455,6 +468,16 @@ def _adagrad_step(params, grads, G, scratch, lr, epsilon):
     G += scratch
     _step_over_root(params, grads, G, scratch, lr, epsilon)  # θ ← θ − lr·g / (√G + ε)
 
+
+_STEPS = {
+    "sgd": _sgd_step,
+    "momentum": _momentum_step,
+    "nesterov": _nesterov_step,
+    "adam": _adam_step,
+    "rmsprop": _rmsprop_step,
+    "adagrad": _adagrad_step,
+}
+"""The numpy kernels, by the names of their compiled twins in ``fused``."""
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
