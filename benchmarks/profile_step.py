@@ -8,7 +8,11 @@ shuffled epoch, timing each phase, and prints microseconds per batch. Next to it
 * **minimal numpy loop**: the same epoch written as one flat function of numpy calls with
   nothing but the arithmetic (no validation, no loss, no layers or tables), the least that
   numpy's per-call cost allows for this network;
-* **Adam alone**: one update of the flat buffers, to separate it from the rest.
+* **Adam alone**: one update of the flat buffers, to separate it from the rest, with the numpy
+  kernels and (numba installed) the compiled pass.
+
+The step runs with the kernels the environment selects (``BACKPROP_NUMBA=0``: numpy's); the
+minimal loop always uses numpy's Adam.
 
 Usage::
 
@@ -20,13 +24,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import numpy as np
 from run import CONFIGS, gemm_bound
 
 import backprop as bp
-from backprop import training
+from backprop import fused, training
 from backprop.backend import row_max, row_sum
 from backprop.delta_rule import backward, forward
 
@@ -129,8 +134,20 @@ def minimal_loop(sizes, batch, n, seed=0):
     return (time.perf_counter() - start_time) / (n // batch)
 
 
-def adam_alone(size, repeats=200):
-    """Median seconds of one Adam update of ``size`` float32 parameters."""
+def adam_alone(size, kernels, repeats=200):
+    """Median seconds of one Adam update of ``size`` float32 parameters with ``kernels``."""
+    previous = os.environ.get("BACKPROP_NUMBA")
+    os.environ["BACKPROP_NUMBA"] = "1" if kernels == "numba" else "0"
+    try:
+        return _time_adam(size, repeats)
+    finally:
+        if previous is None:
+            del os.environ["BACKPROP_NUMBA"]
+        else:
+            os.environ["BACKPROP_NUMBA"] = previous
+
+
+def _time_adam(size, repeats):
     rng = np.random.default_rng(0)
     params = rng.standard_normal(size, dtype=np.float32)
     grads = rng.standard_normal(size, dtype=np.float32) * 1e-2
@@ -156,14 +173,17 @@ def main() -> None:
     total = sum(spent.values())
     n_params = sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
     print(f"{args.config}: {'-'.join(map(str, sizes))}, batch {batch}, {n:,} samples")
-    print(f"backprop step: {total * 1e6:8.1f} us/batch ({batch / total:,.0f} samples/s)")
+    kernels = "numba" if fused.enabled() else "numpy"
+    print(f"backprop step: {total * 1e6:8.1f} us/batch ({batch / total:,.0f} samples/s, {kernels})")
     for key, seconds in spent.items():
         print(f"  {key:10s} {seconds * 1e6:8.1f} us  {100 * seconds / total:5.1f}%")
     bound = gemm_bound(sizes, batch)
     print(f"GEMM only:     {batch / bound * 1e6:8.1f} us/batch ({bound:,.0f} samples/s)")
     floor = minimal_loop(sizes, batch, n)
     print(f"minimal numpy: {floor * 1e6:8.1f} us/batch ({batch / floor:,.0f} samples/s)")
-    print(f"Adam alone:    {adam_alone(n_params) * 1e6:8.1f} us for {n_params:,} parameters")
+    for kernels in ("numpy", "numba") if fused.enabled() else ("numpy",):
+        seconds = adam_alone(n_params, kernels)
+        print(f"Adam alone:    {seconds * 1e6:8.1f} us for {n_params:,} parameters ({kernels})")
 
 
 if __name__ == "__main__":

@@ -139,3 +139,16 @@ def test_every_numpy_kernel_has_a_compiled_twin():
     from backprop.optimizers import _STEPS
 
     assert set(fused._load()) == set(_STEPS)
+
+
+def test_without_a_writable_cache_the_kernels_are_compiled_uncached():
+    class NumbaWithoutCache:
+        @staticmethod
+        def njit(**options):
+            if options.get("cache"):
+                raise RuntimeError("cannot cache function: no locator available")
+            return lambda kernel: ("compiled", kernel, options)
+
+    compiled = fused._jit(NumbaWithoutCache, fused._sgd)
+    assert compiled[:2] == ("compiled", fused._sgd)
+    assert compiled[2]["error_model"] == "numpy"  # no per-entry checks, so the loop vectorises

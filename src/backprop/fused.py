@@ -42,18 +42,23 @@ def compiled(name: str):
 
 
 def accepts(arrays) -> bool:
-    """True when ``arrays`` are 1-D C-contiguous numpy arrays of one float dtype."""
+    """True when ``arrays`` are 1-D contiguous numpy arrays of one float dtype and length."""
     first = arrays[0]
-    if type(first) is not np.ndarray or first.dtype not in (np.float32, np.float64):
+    if type(first) is not np.ndarray or first.dtype not in _FLOATS or first.ndim != 1:
         return False
-    return all(
-        type(a) is np.ndarray
-        and a.ndim == 1
-        and a.flags.c_contiguous
-        and a.dtype == first.dtype
-        and a.shape == first.shape
-        for a in arrays
-    )
+    step = (first.itemsize,)
+    for array in arrays:
+        if (
+            type(array) is not np.ndarray
+            or array.dtype != first.dtype
+            or array.shape != first.shape
+            or (array.strides != step and array.shape[0] > 1)
+        ):
+            return False
+    return True
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _load() -> dict:
@@ -65,9 +70,17 @@ def _load() -> dict:
         except Exception:  # not installed, or built for another numpy
             _kernels = {}
         else:
-            jit = numba.njit(cache=True, error_model="numpy", nogil=True)
-            _kernels = {name: jit(kernel) for name, kernel in _KERNELS.items()}
+            _kernels = {name: _jit(numba, kernel) for name, kernel in _KERNELS.items()}
     return _kernels
+
+
+def _jit(numba, kernel):
+    """numba's dispatcher for ``kernel``, caching its machine code on disk where it can."""
+    options = {"error_model": "numpy", "nogil": True}  # numpy's model: no checks in the loop
+    try:
+        return numba.njit(cache=True, **options)(kernel)
+    except RuntimeError:  # no writable cache directory: compile in every process instead
+        return numba.njit(**options)(kernel)
 
 
 # Each kernel updates its arrays in place, entry by entry, with the arguments of its numpy twin
