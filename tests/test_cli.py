@@ -51,6 +51,22 @@ def test_bad_usage_exits_2_without_traceback(args):
     assert "Traceback" not in result.stderr and result.stderr.strip()
 
 
+def test_version_names_the_optimiser_kernels():
+    from backprop import __version__
+
+    result = run("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"backprop {__version__} (numpy ")
+    assert "updates: " in result.stdout
+
+
+def test_version_says_when_the_compiled_kernels_are_turned_off(monkeypatch):
+    monkeypatch.setenv("BACKPROP_NUMBA", "0")
+    result = run("--version")
+    assert result.returncode == 0, result.stderr
+    assert "updates: numpy (BACKPROP_NUMBA=0)" in result.stdout
+
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 

@@ -153,3 +153,19 @@ def test_without_a_writable_cache_the_kernels_are_compiled_uncached():
     compiled = fused._jit(NumbaWithoutCache, fused._sgd)
     assert compiled[:2] == ("compiled", fused._sgd)
     assert compiled[2]["error_model"] == "numpy"  # no per-entry checks, so the loop vectorises
+
+
+def test_describe_says_which_kernels_run(monkeypatch):
+    monkeypatch.setenv("BACKPROP_NUMBA", "0")
+    assert fused.describe() == "numpy (BACKPROP_NUMBA=0)"
+    monkeypatch.delenv("BACKPROP_NUMBA")
+    monkeypatch.setattr(fused, "_kernels", {})
+    assert "pip install 'backprop[fast]'" in fused.describe()
+
+
+@needs_numba
+def test_describe_names_numba_and_its_version(monkeypatch):
+    import numba
+
+    monkeypatch.delenv("BACKPROP_NUMBA", raising=False)
+    assert fused.describe() == f"compiled by numba {numba.__version__}"

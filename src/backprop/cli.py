@@ -718,10 +718,25 @@ def _add_csv_commands(commands) -> None:
         _report_errors_in_one_line(parser)
 
 
+class _Version(argparse.Action):
+    """``--version``: versions and the optimiser kernels in use (numba is imported only here)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, help="show the versions and exit", **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from . import __version__, fused
+
+        print(f"backprop {__version__} (numpy {np.__version__}; updates: {fused.describe()})")
+        parser.exit(0)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backprop", description="Backpropagation written out, and made fast."
     )
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train on a built-in dataset and show the result")
     demo.add_argument("dataset", nargs="?", default="xor", choices=sorted(DEMOS))

@@ -41,6 +41,17 @@ def compiled(name: str):
     return _load().get(name) if enabled() else None
 
 
+def describe() -> str:
+    """Which optimiser kernels run, in words (for ``backprop --version``)."""
+    if os.environ.get("BACKPROP_NUMBA", "1").strip() == "0":
+        return "numpy (BACKPROP_NUMBA=0)"
+    if not _load():
+        return "numpy (pip install 'backprop[fast]' for compiled updates)"
+    import numba
+
+    return f"compiled by numba {numba.__version__}"
+
+
 def accepts(arrays) -> bool:
     """True when ``arrays`` are 1-D contiguous numpy arrays of one float dtype and length."""
     first = arrays[0]
