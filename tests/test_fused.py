@@ -169,3 +169,35 @@ def test_describe_names_numba_and_its_version(monkeypatch):
 
     monkeypatch.delenv("BACKPROP_NUMBA", raising=False)
     assert fused.describe() == f"compiled by numba {numba.__version__}"
+
+
+def test_read_only_buffers_are_not_accepted():
+    frozen = np.zeros(4)
+    frozen.flags.writeable = False
+    assert not fused.accepts([np.zeros(4), frozen])
+
+
+@pytest.mark.usefixtures("kernels")
+@pytest.mark.parametrize("frozen", ["params", "state"])
+def test_a_read_only_buffer_is_a_clear_error_and_nothing_changes(frozen):
+    opt = Adam()
+    params = np.ones(5, np.float32)
+    state = opt.init(params)
+    target = params if frozen == "params" else state.v
+    target.flags.writeable = False
+    grads = np.full(5, 0.5, np.float32)  # a read-only gradient is fine: it is only read
+    grads.flags.writeable = False
+    with pytest.raises(ValueError, match=f"{frozen} is a read-only array"):
+        opt.update(params, grads, state)
+    np.testing.assert_array_equal(params, 1.0)
+    np.testing.assert_array_equal(state.m, 0.0)
+    np.testing.assert_array_equal(state.v, 0.0)
+
+
+@pytest.mark.usefixtures("kernels")
+def test_a_read_only_gradient_trains():
+    opt = SGD(lr=0.5)
+    params, grads = np.ones(3), np.full(3, 0.5)
+    grads.flags.writeable = False
+    opt.update(params, grads, opt.init(params))
+    np.testing.assert_allclose(params, 0.75)

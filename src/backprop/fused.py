@@ -53,7 +53,7 @@ def describe() -> str:
 
 
 def accepts(arrays) -> bool:
-    """True when ``arrays`` are 1-D contiguous numpy arrays of one float dtype and length."""
+    """True for writeable 1-D contiguous numpy arrays of one float dtype and one length."""
     first = arrays[0]
     if type(first) is not np.ndarray or first.dtype not in _FLOATS or first.ndim != 1:
         return False
@@ -64,6 +64,7 @@ def accepts(arrays) -> bool:
             or array.dtype != first.dtype
             or array.shape != first.shape
             or (array.strides != step and array.shape[0] > 1)
+            or not array.flags.writeable
         ):
             return False
     return True

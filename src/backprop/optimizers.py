@@ -115,6 +115,9 @@ class Optimizer:
         through it in blocks (``backend.Blockwise``), so the scratch array is one block long;
         the result is bit for bit that of one call over everything.
         """
+        for which, array in (("params", arrays[0]), *(("state", a) for a in arrays[2:])):
+            if not getattr(array.flags, "writeable", True):  # CuPy arrays have no such flag
+                raise ValueError(f"{which} is a read-only array; the update writes into it")
         step = fused.compiled(name) if fused.accepts(arrays) else None
         if step is not None:
             scalar = arrays[0].dtype.type  # float32 buffers keep float32 arithmetic
