@@ -33,7 +33,11 @@ _kernels: dict | None = None
 
 def enabled() -> bool:
     """True when the compiled kernels can be used: numba imports and ``BACKPROP_NUMBA`` != 0."""
-    return os.environ.get("BACKPROP_NUMBA", "1").strip() != "0" and bool(_load())
+    return not _turned_off() and bool(_load())
+
+
+def _turned_off() -> bool:
+    return os.environ.get("BACKPROP_NUMBA", "1").strip() == "0"
 
 
 def compiled(name: str):
@@ -43,7 +47,7 @@ def compiled(name: str):
 
 def describe() -> str:
     """Which optimiser kernels run, in words (for ``backprop --version``)."""
-    if os.environ.get("BACKPROP_NUMBA", "1").strip() == "0":
+    if _turned_off():
         return "numpy (BACKPROP_NUMBA=0)"
     if not _load():
         return "numpy (pip install 'backprop[fast]' for compiled updates)"
