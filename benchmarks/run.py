@@ -109,6 +109,22 @@ def max_rss_kb() -> int:
 # ------------------------------------------------------------------------------------------
 
 
+def warm_then_time(build, train, X, y, batch):
+    """(seconds, what ``train`` returned, baseline KiB, model) for one timed epoch.
+
+    A model is built before the baseline is read; a throwaway model then warms up on four
+    batches, and a fresh model trains the timed epoch.
+    """
+    model = build()
+    base = max_rss_kb()
+    warm = min(len(X), 4 * batch)
+    train(build(), X[:warm], y[:warm])
+    model = build()
+    start = time.perf_counter()
+    result = train(model, X, y)
+    return time.perf_counter() - start, result, base, model
+
+
 def worker_backprop(X, y, sizes, batch):
     import backprop as bp
     from backprop import fused
@@ -124,14 +140,7 @@ def worker_backprop(X, y, sizes, batch):
     def train(net, X, y):
         return net.fit(X, y, epochs=1, batch_size=batch, optimizer="adam", lr=LR, warn=False)
 
-    net = build()
-    base = max_rss_kb()
-    warm = min(len(X), 4 * batch)
-    train(build(), X[:warm], y[:warm])
-    net = build()
-    start = time.perf_counter()
-    history = train(net, X, y)
-    seconds = time.perf_counter() - start
+    seconds, history, base, net = warm_then_time(build, train, X, y, batch)
     kernels = "numba" if fused.enabled() else "numpy"
     return seconds, float(history.loss[-1]), base, {"dtype": str(net.dtype), "kernels": kernels}
 
@@ -206,14 +215,7 @@ def worker_torch(X, y, sizes, batch):
 
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     torch.zeros(1).sum()
-    model = build()
-    base = max_rss_kb()
-    warm = min(len(X), 4 * batch)
-    train(build(), Xt[:warm], yt[:warm])
-    model = build()
-    start = time.perf_counter()
-    loss = train(model, Xt, yt)
-    seconds = time.perf_counter() - start
+    seconds, loss, base, model = warm_then_time(build, train, Xt, yt, batch)
     notes = {"dtype": str(next(model.parameters()).dtype), "version": torch.__version__}
     notes["threads"] = torch.get_num_threads()
     return seconds, loss, base, notes

@@ -68,16 +68,18 @@ def test_version_says_when_the_compiled_kernels_are_turned_off(monkeypatch):
 
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+# explain on Mazur's published network, with his input and target
+EXPLAIN_MAZUR = (
+    "explain",
+    str(EXAMPLES / "mazur.json"),
+    *("--input", "0.05,0.10"),
+    *("--target", "0.01,0.99"),
+)
 
 
 def test_explain_mazur_prints_the_published_numbers():
     result = run(
-        "explain",
-        str(EXAMPLES / "mazur.json"),
-        "--input",
-        "0.05,0.10",
-        "--target",
-        "0.01,0.99",
+        *EXPLAIN_MAZUR,
         "--lr",
         "0.5",
         "--precision",
@@ -90,12 +92,7 @@ def test_explain_mazur_prints_the_published_numbers():
 
 def test_explain_steps_tabulates_a_falling_error():
     result = run(
-        "explain",
-        str(EXAMPLES / "mazur.json"),
-        "--input",
-        "0.05,0.10",
-        "--target",
-        "0.01,0.99",
+        *EXPLAIN_MAZUR,
         "--lr",
         "0.5",
         "--steps",
@@ -168,24 +165,14 @@ def test_explain_saves_the_network_picture(tmp_path):
     pytest.importorskip("matplotlib")
     picture = tmp_path / "mazur.svg"
     result = run(
-        "explain",
-        str(EXAMPLES / "mazur.json"),
-        "--input",
-        "0.05,0.10",
-        "--target",
-        "0.01,0.99",
+        *EXPLAIN_MAZUR,
         "--plot",
         str(picture),
     )
     assert result.returncode == 0, result.stderr
     assert picture.read_text().lstrip().startswith("<?xml")
     bad = run(
-        "explain",
-        str(EXAMPLES / "mazur.json"),
-        "--input",
-        "0.05,0.10",
-        "--target",
-        "0.01,0.99",
+        *EXPLAIN_MAZUR,
         "--plot",
         str(tmp_path / "x.gif"),
     )
