@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import row_max, row_sum
+from .validation import look_up
 
 
 @dataclass(frozen=True)
@@ -247,11 +248,4 @@ def register_activation(
 
 def get_activation(spec: str | Activation) -> Activation:
     """Look an activation up by name (or pass an ``Activation`` through)."""
-    if isinstance(spec, Activation):
-        return spec
-    if not isinstance(spec, str):
-        raise TypeError(f"activation must be a name or an Activation, got {type(spec).__name__}")
-    name = ALIASES.get(spec.lower(), spec.lower())
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {spec!r}; known: {', '.join(sorted(ACTIVATIONS))}")
-    return ACTIVATIONS[name]
+    return look_up("activation", spec, Activation, ACTIVATIONS, ALIASES)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import row_max, row_sum
+from .validation import look_up
 
 
 @dataclass(frozen=True)
@@ -276,14 +277,7 @@ def register_loss(name: str, J: Callable, dJ_do: Callable, *, overwrite: bool = 
 
 def get_loss(spec: str | Loss) -> Loss:
     """Look a loss up by name (or pass a ``Loss`` through)."""
-    if isinstance(spec, Loss):
-        return spec
-    if not isinstance(spec, str):
-        raise TypeError(f"loss must be a name or a Loss, got {type(spec).__name__}")
-    name = ALIASES.get(spec.lower(), spec.lower())
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {spec!r}; known: {', '.join(sorted(LOSSES))}")
-    return LOSSES[name]
+    return look_up("loss", spec, Loss, LOSSES, ALIASES)
 
 
 def per_sample_loss(loss: Loss, output_activation: str, z, o, y):

@@ -229,3 +229,24 @@ def decay_factor(name: str, value: object, *, allow_one: bool) -> float:
         bound = "<=" if allow_one else "<"
         raise ValueError(f"{name} must satisfy 0 < {name} {bound} 1, got {value!r}")
     return value
+
+
+def look_up(kind: str, spec: object, cls: type, table: dict, aliases: dict):
+    """The entry of ``table`` named ``spec`` (any case, aliases allowed), or a ``cls`` as is.
+
+    >>> look_up("colour", "RED", str, {"red": "#f00"}, {})
+    'RED'
+    >>> look_up("colour", "Crimson", int, {"red": "#f00"}, {"crimson": "red"})
+    '#f00'
+    """
+    if isinstance(spec, cls):
+        return spec
+    if not isinstance(spec, str):
+        article = "an" if cls.__name__[0] in "AEIOU" else "a"
+        raise TypeError(
+            f"{kind} must be a name or {article} {cls.__name__}, got {type(spec).__name__}"
+        )
+    name = aliases.get(spec.lower(), spec.lower())
+    if name not in table:
+        raise ValueError(f"unknown {kind} {spec!r}; known: {', '.join(sorted(table))}")
+    return table[name]
