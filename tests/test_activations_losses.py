@@ -144,6 +144,22 @@ def test_relu_values():
     np.testing.assert_array_equal(relu.derivative(z, relu(z)), [[0.0, 0.0, 0.0, 1.0, 1.0]])
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.sampled_from([1, 7, 32, 63, 64, 256]),  # both sides of the small-array form
+    seed=st.integers(0, 2**32 - 1),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_relu_derivative_is_one_exactly_where_z_is_positive(rows, seed, dtype):
+    relu = activations.get_activation("relu")
+    rng = np.random.default_rng(seed)
+    z = rng.choice([-1.0, -1e-30, -0.0, 0.0, 1e-30, 2.0], size=(rows, 32)).astype(dtype)
+    z *= rng.uniform(0.5, 2.0, size=z.shape).astype(dtype)
+    derivative = relu.derivative(z, relu(z))
+    assert derivative.dtype == dtype
+    np.testing.assert_array_equal(derivative, (z > 0).astype(dtype))
+
+
 def test_leaky_relu_default_slope():
     act = activations.get_activation("leaky_relu")
     assert act.params == {"slope": 0.01}

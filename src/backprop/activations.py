@@ -4,8 +4,8 @@ Each entry knows two things: the forward map ``a = f(z)`` and how to turn the er
 a layer's outputs, g = ∂E/∂a, into the layer's delta, δ = ∂E/∂z.
 
 * For an element-wise f this is δ = f'(z) ⊙ g. The derivative may be written in terms of z
-  (relu: 1 where z > 0) or, where cheaper, in terms of a = f(z) (sigmoid: a(1 − a),
-  tanh: 1 − a²); ``derivative_of`` says which.
+  (softplus: σ(z)) or, where cheaper, in terms of a = f(z) (sigmoid: a(1 − a), tanh: 1 − a²,
+  relu: 1 where a > 0); ``derivative_of`` says which.
 * Softmax couples its outputs, so f'(z) is a Jacobian, J = diag(a) − a·aᵀ, and the delta is the
   Jacobian-vector product δ = J·g = a ⊙ (g − Σₖ gₖ aₖ). This is what lets softmax serve with
   any loss, not only cross-entropy.
@@ -137,8 +137,14 @@ def _relu(z, out):
         np.maximum(z, 0, out=out)
 
 
-def _relu_derivative(z, out):
-    np.greater(z, 0, out=out)  # f'(z) = 1 where z > 0, else 0
+def _relu_derivative(a, out):
+    # f'(z) = 1 where z > 0, else 0, read off a = max(z, 0): a > 0 exactly where z > 0. As a ≥ 0
+    # that is also sign(a), numpy's cheaper call on small arrays (greater is vectorised, sign
+    # is not, so large arrays use greater). A NaN z gives a NaN a: sign passes it on.
+    if a.size < 2048:
+        np.sign(a, out=out)
+    else:
+        np.greater(a, 0, out=out)
 
 
 def _exp(z, out):
@@ -203,7 +209,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "identity": Activation("identity", _identity, _identity_derivative, "z"),
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, "a"),
     "tanh": Activation("tanh", _tanh, _tanh_derivative, "a"),
-    "relu": Activation("relu", _relu, _relu_derivative, "z"),
+    "relu": Activation("relu", _relu, _relu_derivative, "a"),
     "leaky_relu": leaky_relu(0.01),
     "softplus": Activation("softplus", _softplus, _softplus_derivative, "z"),
     "exp": Activation("exp", _exp, _exp_derivative, "a"),

@@ -11,6 +11,7 @@ dtype('float32')
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
 
 import numpy as np
@@ -58,15 +59,22 @@ def to_numpy(array) -> np.ndarray:
 
 
 def row_sum(x):
-    """Σₖ x[n, k] for every row n, as the product x·1 (plain sum for a few rows).
+    """Σₖ x[n, k] for every row n, as the product x·1.
 
     >>> import numpy as np
     >>> row_sum(np.array([[1.0, 2.0], [3.0, 4.0]]))
     array([3., 7.])
     """
-    if x.shape[0] < 64:  # a few rows: the plain reduction is cheaper than making the ones
-        return x.sum(axis=1)
-    return x @ np.ones_like(x, shape=(x.shape[1],))
+    if type(x) is np.ndarray:
+        return x @ _ones(x.shape[1], x.dtype)
+    return x @ np.ones_like(x, shape=(x.shape[1],))  # CuPy: the ones on its device
+
+
+@functools.lru_cache(maxsize=32)
+def _ones(width: int, dtype) -> np.ndarray:
+    ones = np.ones(width, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def row_max(x):
@@ -76,10 +84,11 @@ def row_max(x):
     >>> row_max(np.array([[1.0, 5.0, 2.0], [4.0, 3.0, 0.0]]))
     array([5., 4.])
     """
-    if x.shape[1] > 16 or x.shape[1] == 0:
+    n, k = x.shape
+    if k < 2 or k > min(16, 2 + n // 16):  # one call per column costs more than it saves
         return x.max(axis=1)
-    out = x[:, 0].copy()
-    for column in range(1, x.shape[1]):
+    out = np.maximum(x[:, 0], x[:, 1])
+    for column in range(2, k):
         np.maximum(out, x[:, column], out=out)
     return out
 

@@ -17,7 +17,7 @@ kernel on its first use for each dtype and caches the machine code on disk.
 >>> params, grads = np.ones(3, np.float32), np.full(3, 0.5, np.float32)
 >>> step = fused.compiled("sgd")
 >>> if step is not None:  # numba installed
-...     step(params, grads, np.float32(0.1))
+...     step(params, grads, np.array([0.1], np.float32))  # θ ← θ − lr·g, lr = 0.1
 ...     assert np.allclose(params, 0.95)
 """
 
@@ -42,7 +42,12 @@ def _turned_off() -> bool:
 
 def compiled(name: str):
     """The compiled kernel called ``name`` (``"adam"``, ``"sgd"``, ...), or ``None``."""
-    return _load().get(name) if enabled() else None
+    return None if _turned_off() else _load().get(name)
+
+
+def kernel_for(name: str, arrays):
+    """``compiled(name)`` where it can update ``arrays`` (see ``accepts``), else ``None``."""
+    return compiled(name) if accepts(arrays) else None
 
 
 def describe() -> str:
@@ -59,17 +64,14 @@ def describe() -> str:
 def accepts(arrays) -> bool:
     """True for writeable 1-D contiguous numpy arrays of one float dtype and one length."""
     first = arrays[0]
-    if type(first) is not np.ndarray or first.dtype not in _FLOATS or first.ndim != 1:
+    if type(first) is not np.ndarray or first.ndim != 1 or first.dtype not in _FLOATS:
         return False
-    step = (first.itemsize,)
+    dtype, shape = first.dtype, first.shape
     for array in arrays:
-        if (
-            type(array) is not np.ndarray
-            or array.dtype != first.dtype
-            or array.shape != first.shape
-            or (array.strides != step and array.shape[0] > 1)
-            or not array.flags.writeable
-        ):
+        if type(array) is not np.ndarray or array.dtype != dtype or array.shape != shape:
+            return False
+        flags = array.flags
+        if not (flags.c_contiguous and flags.writeable):
             return False
     return True
 
@@ -100,24 +102,28 @@ def _jit(numba, kernel):
 
 
 # Each kernel updates its arrays in place, entry by entry, with the arguments of its numpy twin
-# less the scratch array. The scalars arrive in the arrays' dtype, so float32 buffers are
-# updated in float32 arithmetic, as numpy does; 1 − β arrives computed, as rounding it from a
-# float32 β would be off by up to 5e-5 relative for β = 0.999.
+# less the scratch array. The scalars arrive together as one small array of the buffers' dtype:
+# so float32 buffers are updated in float32 arithmetic, as numpy does, and numba types one array
+# argument much faster than six scalars, which matters for small networks. 1 − β arrives
+# computed, as rounding it from a float32 β would be off by up to 5e-5 relative for β = 0.999.
 
 
-def _sgd(params, grads, lr):
+def _sgd(params, grads, constants):
+    (lr,) = constants
     for i in range(params.shape[0]):
         params[i] -= lr * grads[i]  # θ ← θ − lr·g
 
 
-def _momentum(params, grads, velocity, lr, mu):
+def _momentum(params, grads, velocity, constants):
+    lr, mu = constants
     for i in range(params.shape[0]):
         v = mu * velocity[i] + grads[i]  # v ← μ·v + g
         velocity[i] = v
         params[i] -= lr * v  # θ ← θ − lr·v
 
 
-def _nesterov(params, grads, velocity, lr, mu):
+def _nesterov(params, grads, velocity, constants):
+    lr, mu = constants
     for i in range(params.shape[0]):
         g = grads[i]
         v = mu * velocity[i] + g  # v ← μ·v + g
@@ -125,7 +131,8 @@ def _nesterov(params, grads, velocity, lr, mu):
         params[i] -= lr * (g + mu * v)  # θ ← θ − lr·(g + μ·v)
 
 
-def _adam(params, grads, m, v, beta_1, rest_1, beta_2, rest_2, eps_c, step_c):
+def _adam(params, grads, m, v, constants):
+    beta_1, rest_1, beta_2, rest_2, eps_c, step_c = constants
     for i in range(params.shape[0]):
         g = grads[i]
         m_i = beta_1 * m[i] + rest_1 * g  # m ← β₁·m + (1 − β₁)·g
@@ -135,7 +142,8 @@ def _adam(params, grads, m, v, beta_1, rest_1, beta_2, rest_2, eps_c, step_c):
         params[i] -= step_c * (m_i / (math.sqrt(v_i) + eps_c))  # θ ← θ − lr_t·c·m / (√v + ε·c)
 
 
-def _rmsprop(params, grads, v, lr, rho, rest, epsilon):
+def _rmsprop(params, grads, v, constants):
+    lr, rho, rest, epsilon = constants
     for i in range(params.shape[0]):
         g = grads[i]
         v_i = rho * v[i] + rest * (g * g)  # v ← ρ·v + (1 − ρ)·g²
@@ -143,7 +151,8 @@ def _rmsprop(params, grads, v, lr, rho, rest, epsilon):
         params[i] -= lr * (g / (math.sqrt(v_i) + epsilon))  # θ ← θ − lr·g / (√v + ε)
 
 
-def _adagrad(params, grads, G, lr, epsilon):
+def _adagrad(params, grads, G, constants):
+    lr, epsilon = constants
     for i in range(params.shape[0]):
         g = grads[i]
         G_i = G[i] + g * g  # G ← G + g²

@@ -223,9 +223,12 @@ class Workspace:
         self.out = [None] * (L + 1)  # what consumers read: aˡ, or its dropped-out version
         self.scale = xp.empty(n, dtype)
         self.weighting = None
+        # 1/N as a 0-d array: numpy multiplies by it faster than by a Python float
+        self._uniform = xp.full((), 1.0 / n, dtype)
         widest = max(max(sizes), max(layer.n_in for layer in net.layers[1:]))
         self._scratch = xp.empty(n * widest, dtype)
         self._weighted = xp.empty(n * max(sizes[1:]), dtype)
+        self._weighted_views: dict = {}
 
     def scratch(self, shape):
         """A contiguous temporary of ``shape`` (rows ≤ n), valid until the next call."""
@@ -233,19 +236,23 @@ class Workspace:
 
     def weighted(self, shape):
         """A contiguous temporary for sₙ·δₙ."""
-        return self._weighted[: shape[0] * shape[1]].reshape(shape)
+        view = self._weighted_views.get(shape)
+        if view is None:
+            view = self._weighted[: shape[0] * shape[1]].reshape(shape)
+            self._weighted_views[shape] = view
+        return view
 
     def set_scale(self, sample_weight=None) -> float:
         """sₙ = 1/N, or wₙ / Σw with sample weights (all 0 when every weight is 0).
 
         Returns the batch's share of the data: N, or Σw. ``weighting`` is what δ is multiplied
-        by to weight each row: sₙ as a column, or the scalar 1/N when every sample counts the
-        same (a cheaper multiplication).
+        by to weight each row: sₙ as a column, or the scalar 1/N (a 0-d array) when every sample
+        counts the same (a cheaper multiplication).
         """
         if sample_weight is None:
-            if not isinstance(self.weighting, float):  # filled once, not every batch
+            if self.weighting is not self._uniform:  # filled once, not every batch
                 self.scale.fill(1.0 / self.n)
-                self.weighting = 1.0 / self.n
+                self.weighting = self._uniform
             return self.n
         self.scale[...] = sample_weight
         total = float(sample_weight.sum())

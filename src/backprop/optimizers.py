@@ -115,13 +115,14 @@ class Optimizer:
         through it in blocks (``backend.Blockwise``), so the scratch array is one block long;
         the result is bit for bit that of one call over everything.
         """
-        for which, array in (("params", arrays[0]), *(("state", a) for a in arrays[2:])):
-            if not getattr(array.flags, "writeable", True):  # CuPy arrays have no such flag
-                raise ValueError(f"{which} is a read-only array; the update writes into it")
-        step = fused.compiled(name) if fused.accepts(arrays) else None
-        if step is not None:
-            scalar = arrays[0].dtype.type  # float32 buffers keep float32 arithmetic
-            step(*arrays, *[scalar(constant) for constant in constants])
+        if not _writeable(arrays[0]):
+            raise ValueError("params is a read-only array; the update writes into it")
+        for state in arrays[2:]:  # the gradient is only read
+            if not _writeable(state):
+                raise ValueError("state is a read-only array; the update writes into it")
+        step = fused.kernel_for(name, arrays)
+        if step is not None:  # the constants in the buffers' dtype: float32 stays float32
+            step(*arrays, np.array(constants, dtype=arrays[0].dtype))
             return
         self._blockwise.run(_STEPS[name], arrays, *constants)
 
@@ -319,6 +320,10 @@ class Adam(Optimizer):
             lr / (1.0 - self.beta_1**t) * root_correction,
         )
         return AdamState(step=t, m=state.m, v=state.v)
+
+
+def _writeable(array) -> bool:
+    return getattr(array.flags, "writeable", True)  # CuPy arrays have no such flag
 
 
 def _adam_step(params, grads, m, v, scratch, beta_1, rest_1, beta_2, rest_2, eps_c, step_c):
