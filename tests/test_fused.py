@@ -103,6 +103,16 @@ def test_only_flat_contiguous_numpy_buffers_of_one_float_dtype_are_accepted():
 
 
 @needs_numba
+def test_kernel_for_gives_the_compiled_kernel_only_where_it_can_run(monkeypatch):
+    monkeypatch.delenv("BACKPROP_NUMBA", raising=False)
+    flat = [np.zeros(6, np.float32), np.ones(6, np.float32)]
+    assert fused.kernel_for("sgd", flat) is fused.compiled("sgd") is not None
+    assert fused.kernel_for("sgd", [flat[0][::2], flat[1][::2]]) is None
+    monkeypatch.setenv("BACKPROP_NUMBA", "0")
+    assert fused.kernel_for("sgd", flat) is None
+
+
+@needs_numba
 def test_a_strided_buffer_takes_the_numpy_kernel_and_gets_the_same_step(monkeypatch):
     monkeypatch.delenv("BACKPROP_NUMBA", raising=False)
     storage = np.arange(12.0)
