@@ -6,13 +6,13 @@ shuffled epoch, timing each phase, and prints microseconds per batch. Next to it
 
 * **GEMM only**: the same matrix products and nothing else (``run.py``'s bound);
 * **minimal numpy loop**: the same epoch written as one flat function of numpy calls with
-  nothing but the arithmetic (no validation, no loss, no layers or tables), the least that
-  numpy's per-call cost allows for this network;
+  nothing but the arithmetic (no validation, no loss, no layers or tables) and the same
+  optimiser kernel as the step, the least that numpy's per-call cost allows for this network;
 * **Adam alone**: one update of the flat buffers, to separate it from the rest, with the numpy
   kernels and (numba installed) the compiled pass.
 
-The step runs with the kernels the environment selects (``BACKPROP_NUMBA=0``: numpy's); the
-minimal loop always uses numpy's Adam.
+The step and the minimal loop run with the optimiser kernels the environment selects
+(``BACKPROP_NUMBA=0``: numpy's).
 
 Usage::
 
@@ -86,11 +86,12 @@ def minimal_loop(sizes, batch, n, seed=0):
         b.append(params[k + o * i : k + o * i + o])
         gb.append(grads[k + o * i : k + o * i + o])
         k += o * i + o
-    z = [np.empty((batch, o), np.float32) for _, o in pairs]
-    a = [np.empty((batch, o), np.float32) for _, o in pairs]
-    d = [np.empty((batch, o), np.float32) for _, o in pairs]
+    z, a, d, f = ([np.empty((batch, o), np.float32) for _, o in pairs] for _ in range(4))
     Xb, Yb = np.empty((batch, sizes[0]), np.float32), np.empty((batch, sizes[-1]), np.float32)
     L = len(pairs)
+    inverse_n, zero = np.full((), 1.0 / batch, np.float32), np.zeros((), np.float32)
+    ones = np.ones(batch, np.float32)
+    adam = fused.compiled("adam")
     order = rng.permutation(n)
     start_time = time.perf_counter()
     for step, start in enumerate(range(0, n - batch + 1, batch), 1):
@@ -104,21 +105,29 @@ def minimal_loop(sizes, batch, n, seed=0):
             if l < L - 1 and z[l].size >= 8192:
                 np.clip(z[l], 0, np.inf, out=a[l])  # the fastest ReLU for large arrays
             elif l < L - 1:
-                np.maximum(z[l], 0, out=a[l])
+                np.maximum(z[l], zero, out=a[l])
             else:
                 np.subtract(z[l], row_max(z[l])[:, None], out=a[l])
                 np.exp(a[l], out=a[l])
                 np.divide(a[l], row_sum(a[l])[:, None], out=a[l])
             u = a[l]
         np.subtract(a[-1], Yb, out=d[-1])
-        np.multiply(d[-1], 1.0 / batch, out=d[-1])
+        np.multiply(d[-1], inverse_n, out=d[-1])
         for l in reversed(range(L)):
             np.matmul(d[l].T, a[l - 1] if l else Xb, out=gW[l])
-            np.sum(d[l], axis=0, out=gb[l])
+            np.matmul(ones, d[l], out=gb[l])
             if l:
                 np.matmul(d[l], W[l], out=d[l - 1])
-                np.multiply(d[l - 1], z[l - 1] > 0, out=d[l - 1])
+                if a[l - 1].size < 2048:  # ReLU'(z) read off a, the fastest forms
+                    np.sign(a[l - 1], out=f[l - 1])
+                else:
+                    np.greater(a[l - 1], 0, out=f[l - 1])
+                np.multiply(d[l - 1], f[l - 1], out=d[l - 1])
         c = math.sqrt(1 - 0.999**step)
+        if adam is not None:
+            constants = [0.9, 0.1, 0.999, 0.001, 1e-8 * c, 1e-3 / (1 - 0.9**step) * c]
+            adam(params, grads, m, v, np.array(constants, np.float32))
+            continue
         np.multiply(grads, 0.1, out=s)
         np.multiply(m, 0.9, out=m)
         np.add(m, s, out=m)
@@ -180,7 +189,7 @@ def main() -> None:
     bound = gemm_bound(sizes, batch)
     print(f"GEMM only:     {batch / bound * 1e6:8.1f} us/batch ({bound:,.0f} samples/s)")
     floor = minimal_loop(sizes, batch, n)
-    print(f"minimal numpy: {floor * 1e6:8.1f} us/batch ({batch / floor:,.0f} samples/s)")
+    print(f"minimal numpy: {floor * 1e6:8.1f} us/batch ({batch / floor:,.0f} samples/s, {kernels})")
     for kernels in ("numpy", "numba") if fused.enabled() else ("numpy",):
         seconds = adam_alone(n_params, kernels)
         print(f"Adam alone:    {seconds * 1e6:8.1f} us for {n_params:,} parameters ({kernels})")
