@@ -244,6 +244,7 @@ def test_sigkill_at_random_moments_never_leaves_a_torn_checkpoint(tmp_path):
         time.sleep(delay)
         process.kill()
         process.wait(timeout=30)
+        process.stdout.close()
         saved = bp.checkpoint.read(path)  # never raises: the latest or the previous is whole
         if saved is not None:
             assert saved.meta["kind"] == "backprop-checkpoint" and np.isfinite(saved.params).all()
