@@ -115,15 +115,15 @@ class Optimizer:
         through it in blocks (``backend.Blockwise``), so the scratch array is one block long;
         the result is bit for bit that of one call over everything.
         """
+        step = fused.kernel_for(name, arrays)  # only ever for writeable buffers
+        if step is not None:  # the constants in the buffers' dtype: float32 stays float32
+            step(*arrays, np.array(constants, dtype=arrays[0].dtype))
+            return
         if not _writeable(arrays[0]):
             raise ValueError("params is a read-only array; the update writes into it")
         for state in arrays[2:]:  # the gradient is only read
             if not _writeable(state):
                 raise ValueError("state is a read-only array; the update writes into it")
-        step = fused.kernel_for(name, arrays)
-        if step is not None:  # the constants in the buffers' dtype: float32 stays float32
-            step(*arrays, np.array(constants, dtype=arrays[0].dtype))
-            return
         self._blockwise.run(_STEPS[name], arrays, *constants)
 
     def _step_lr(self, lr: float | None) -> float:
