@@ -222,6 +222,9 @@ KILL_SCRIPT = textwrap.dedent(
     X, Y = bp.datasets.two_moons(n_samples=2000, noise=0.2, seed=1)[:2]
     net = bp.Network([2, 256, 256, 2], hidden="relu", output="softmax", loss="cross_entropy",
                      seed=3)
+    # a first epoch loads what the first update loads (numba's kernels: most of a second), so
+    # that after READY a checkpoint is written every few milliseconds
+    net.fit(X, Y, epochs=1, batch_size=2000, optimizer="adam", warn=False)
     print("READY", flush=True)
     net.fit(X, Y, epochs=100000, batch_size=2000, optimizer="adam", warn=False,
             checkpoint=sys.argv[1])
