@@ -227,6 +227,42 @@ def test_lbfgs_beats_one_epoch_of_sgd(blobs):
     assert lbfgs.loss_ < sgd.loss_ and lbfgs.n_iter_ >= 1
 
 
+def _blas_threads():
+    """{filepath: threads} of every BLAS library loaded, and numpy's own paths."""
+    import os
+
+    from threadpoolctl import ThreadpoolController
+
+    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    numpy_dir = os.path.dirname(np.__file__)
+    threads = {library.filepath: library.num_threads for library in libraries}
+    return threads, {path for path in threads if path.startswith(numpy_dir)}
+
+
+def test_lbfgs_runs_scipys_own_blas_on_one_thread(blobs, monkeypatch):
+    from backprop import sklearn as backprop_sklearn
+
+    before, numpy_paths = _blas_threads()
+    others = set(before) - numpy_paths
+    if not numpy_paths or not others:
+        pytest.skip("numpy and scipy share one BLAS here: nothing to limit")
+    seen = []
+    call = backprop_sklearn._LbfgsObjective.__call__
+
+    def recording(self, theta):
+        seen.append(_blas_threads()[0])
+        return call(self, theta)
+
+    monkeypatch.setattr(backprop_sklearn._LbfgsObjective, "__call__", recording)
+    X, y = blobs
+    MLPClassifier((8,), solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
+    assert seen, "the objective was never evaluated"
+    for threads in seen:  # during the fit: the others on one thread, numpy's untouched
+        assert all(threads[path] == 1 for path in others)
+        assert all(threads[path] == before[path] for path in numpy_paths)
+    assert _blas_threads()[0] == before  # restored afterwards
+
+
 @pytest.mark.parametrize("learning_rate", ["constant", "invscaling", "adaptive"])
 def test_sgd_learning_rates(learning_rate, blobs):
     X, y = blobs
