@@ -49,7 +49,10 @@ def blobs():
 
 def test_pipeline_grid_search_and_cross_val(blobs):
     X, y = blobs
-    pipe = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=300, random_state=0))
+    # lr 0.01: trained to convergence, so the scores do not hang on one initial draw
+    # (with the default 1e-3, 300 full-batch steps leave about a quarter of draws short of 0.9)
+    clf = MLPClassifier((8,), learning_rate_init=0.01, max_iter=300, random_state=0)
+    pipe = make_pipeline(StandardScaler(), clf)
     grid = {"mlpclassifier__alpha": [1e-4, 1e-2], "mlpclassifier__hidden_layer_sizes": [(4,), (8,)]}
     search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
     assert set(search.best_params_) == set(grid)
@@ -225,6 +228,18 @@ def test_lbfgs_beats_one_epoch_of_sgd(blobs):
     sgd = MLPClassifier((8,), solver="sgd", max_iter=1, random_state=0).fit(X, y)
     lbfgs = MLPClassifier((8,), solver="lbfgs", max_iter=50, random_state=0).fit(X, y)
     assert lbfgs.loss_ < sgd.loss_ and lbfgs.n_iter_ >= 1
+
+
+@pytest.mark.parametrize("activation, factor", [("relu", 6.0), ("tanh", 6.0), ("logistic", 2.0)])
+def test_initial_weights_are_drawn_as_scikit_learn_draws_them(activation, factor):
+    X, y = make_blobs(300, centers=3, n_features=20, random_state=0)
+    clf = MLPClassifier((60, 40), activation=activation, learning_rate_init=1e-12, max_iter=1)
+    clf.set_params(random_state=0).fit(X, y)  # one step of 1e-12 leaves the initial draw
+    for W, b in zip(clf.coefs_, clf.intercepts_, strict=True):
+        bound = np.sqrt(factor / (W.shape[0] + W.shape[1]))  # coefs_ are (fan_in, fan_out)
+        assert 0.9 * bound < np.abs(W).max() <= bound * (1 + 1e-6)
+        assert np.var(W) == pytest.approx(bound**2 / 3, rel=0.15)  # uniform on ±bound
+        assert 0.5 * bound < np.abs(b).max() <= bound * (1 + 1e-6)  # drawn too, not zeros
 
 
 def _blas_threads():
