@@ -139,16 +139,17 @@ class _Stopper:
         return True
 
 
-def _initialize_as_scikit_learn(net: Network, activations, seed: int) -> None:
+def _initialize_as_scikit_learn(net: Network, activations) -> None:
     """Draw W and b as scikit-learn's MLPs do: uniform in ±√(k / (fan_in + fan_out)).
 
     k is 2 for a layer of logistic units and 6 otherwise; the output layer takes the last
     hidden layer's k (scikit-learn takes k from its one ``activation`` for every layer). The
     biases are drawn too. Started from the same distribution, the estimators need about as
     many epochs as scikit-learn's to converge (He initialisation of ReLU layers, ``Network``'s
-    default, needed up to twice as many with these hyperparameters).
+    default, needed up to twice as many with these hyperparameters). The draws come from the
+    network's own generator, which goes on to shuffle the batches.
     """
-    rng = np.random.default_rng(seed)
+    rng = net.rng
     factors = [2.0 if activation == "logistic" else 6.0 for activation in activations]
     factors.append(factors[-1] if factors else 6.0)  # the output layer
     for layer, factor in zip(net.layers[1:], factors, strict=True):
@@ -307,7 +308,7 @@ class _BaseMLP(BaseEstimator):
         out_activation, loss = self._output_spec(n_out)
         layers.append(Layer(n_out, out_activation))
         net = Network([n_in, *layers], loss=loss, dtype=dtype, seed=int(seed))
-        _initialize_as_scikit_learn(net, activations, seed)
+        _initialize_as_scikit_learn(net, activations)
         return net
 
     def _reset_state(self, X, Y):
@@ -526,7 +527,7 @@ def _other_blas_single_threaded():
     blas = ThreadpoolController().select(user_api="blas")
     paths = [library.filepath for library in blas.lib_controllers]
     others = [path for path in paths if not path.startswith(numpy_dir)]
-    if len(others) == len(paths) or not others:  # numpy's not found, or no other BLAS
+    if not others or len(others) == len(paths):  # no other BLAS, or numpy's not found
         return contextlib.nullcontext()
     return blas.select(filepath=others).limit(limits=1)
 
