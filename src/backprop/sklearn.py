@@ -36,6 +36,7 @@ Differences from scikit-learn worth knowing:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import warnings
@@ -523,13 +524,24 @@ def _other_blas_single_threaded():
     that made an L-BFGS fit 2.7x slower. Where numpy and scipy share one BLAS, nothing is
     limited.
     """
+    others = _other_blas()
+    return contextlib.nullcontext() if others is None else others.limit(limits=1)
+
+
+@functools.lru_cache(maxsize=1)
+def _other_blas():
+    """threadpoolctl's controller of the BLAS libraries other than numpy's, or None.
+
+    Found once per process: the scan of the loaded libraries takes about 4 ms, as long as a
+    whole small fit.
+    """
     numpy_dir = os.path.dirname(np.__file__)  # also the prefix of the wheel's numpy.libs
     blas = ThreadpoolController().select(user_api="blas")
     paths = [library.filepath for library in blas.lib_controllers]
     others = [path for path in paths if not path.startswith(numpy_dir)]
     if not others or len(others) == len(paths):  # no other BLAS, or numpy's not found
-        return contextlib.nullcontext()
-    return blas.select(filepath=others).limit(limits=1)
+        return None
+    return blas.select(filepath=others)
 
 
 class _LbfgsObjective:
