@@ -156,6 +156,10 @@ def test_partial_fit_improves_and_keeps_adam_state(blobs):
     assert clf.n_iter_ == 61
     with pytest.raises(ValueError, match="features"):
         clf.partial_fit(X[:, :3], y)
+    params, step = clf.network_.params.copy(), clf.optimizer_state_.step
+    with pytest.raises(ValueError, match=r"classes \[3\] not in classes_"):
+        clf.partial_fit(X[:5], [0, 1, 2, 3, 0])
+    assert np.array_equal(clf.network_.params, params) and clf.optimizer_state_.step == step
 
 
 def test_warm_start_continues(blobs):
