@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-WORKDIR = tempfile.mkdtemp(prefix="backprop-cli-")  # the demo saves its pictures in the cwd
+_WORKDIR = tempfile.TemporaryDirectory(prefix="backprop-cli-")
+WORKDIR = _WORKDIR.name  # the demo saves its pictures in the cwd
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_workdir():
+    yield
+    _WORKDIR.cleanup()
 
 
 def run(*args):
