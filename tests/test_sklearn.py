@@ -28,15 +28,18 @@ def test_check_estimator_reports_no_failure(estimator):
 # --- our behaviours -------------------------------------------------------------------------
 
 import pickle  # noqa: E402
+import re  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from sklearn.datasets import make_blobs, make_classification, make_regression  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.preprocessing import LabelBinarizer, StandardScaler  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -160,6 +163,41 @@ def test_partial_fit_improves_and_keeps_adam_state(blobs):
     with pytest.raises(ValueError, match=r"classes \[3\] not in classes_"):
         clf.partial_fit(X[:5], [0, 1, 2, 3, 0])
     assert np.array_equal(clf.network_.params, params) and clf.optimizer_state_.step == step
+
+
+LABELS = {
+    "int": [-3, 0, 2, 7, 11, 40],
+    "str": ["ant", "bee", "cat", "dog", "eel", "fox"],
+    "bool": [False, True],
+    "float": [-3.0, 0.0, 2.0, 7.0, 11.0, 40.0],  # integral: other floats are not labels
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_labels_are_encoded_as_label_binarizer_encodes_them(data):
+    pool = LABELS[data.draw(st.sampled_from(sorted(LABELS)))]
+    classes = data.draw(st.lists(st.sampled_from(pool), min_size=2, max_size=6, unique=True))
+    first, later = (
+        np.asarray(data.draw(st.lists(st.sampled_from(classes), min_size=1, max_size=30)))
+        for _ in range(2)
+    )
+    expected = LabelBinarizer().fit(classes)
+    clf = MLPClassifier()
+    got_first = clf._encode_y(first, first=True, classes=classes)
+    np.testing.assert_array_equal(got_first, expected.transform(first))
+    np.testing.assert_array_equal(clf._encode_y(later), expected.transform(later))
+    assert got_first.dtype == np.float64
+
+
+def test_unknown_labels_are_refused_by_name(blobs):
+    X, y = blobs
+    clf = MLPClassifier((4,), max_iter=1).partial_fit(X, y, classes=[0, 1, 2])
+    for bad, shown in (([0, 5, 5, 1], "[5]"), ([0.5, 1], "[0.5]"), (["a", "b"], "['a', 'b']")):
+        with pytest.raises(ValueError, match=re.escape(f"y has classes {shown} not in")):
+            clf.partial_fit(X[: len(bad)], bad)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.partial_fit(X[:2], np.array([None, 1], dtype=object))
 
 
 def test_warm_start_continues(blobs):
