@@ -11,7 +11,8 @@ after each fit), their ratios (scikit-learn's time / backprop's), the epochs eac
 its stopping rule (or ``max_iter``) ended it, and the final training loss and held-out score
 of each: the time to a model of the same quality, not only the time per epoch. Both draw
 their initial weights from the same distribution, from different random streams, so their
-epochs and losses differ by the draw.
+epochs and losses differ by the draw. Last, it times one pass of ``partial_fit`` calls on 32
+rows each, per call: what streaming a data set through an estimator costs.
 
 Data: Gaussian X (float64, as a data frame would give it, or float32 with ``--float32``),
 7 classes from a noisy random linear teacher, or the teacher's first output for regression,
@@ -112,6 +113,32 @@ def warm_up(train: Data, test: Data) -> None:
         fit_once(module, "default", train, test, max_iter=1)
 
 
+def partial_fit_call(module, train: Data, rows: int = 32) -> float:
+    """Median seconds of one ``partial_fit`` call on ``rows`` samples, over one pass."""
+    estimator = module.MLPClassifier(hidden_layer_sizes=(100,), random_state=0)
+    estimator.partial_fit(train.X[:rows], train.labels[:rows], classes=np.arange(N_CLASSES))
+    seconds = []
+    for first in range(rows, train.X.shape[0] - rows + 1, rows):
+        batch = slice(first, first + rows)
+        start = time.perf_counter()
+        estimator.partial_fit(train.X[batch], train.labels[batch])
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
+def compare_partial_fit(train: Data, repeats: int) -> tuple[float, float]:
+    """Medians of ``partial_fit_call`` for backprop and scikit-learn, alternating."""
+    import sklearn.neural_network as scikit
+
+    import backprop.sklearn as ours
+
+    calls = {ours: [], scikit: []}
+    for _ in range(repeats):
+        for module in calls:
+            calls[module].append(partial_fit_call(module, train))
+    return statistics.median(calls[ours]), statistics.median(calls[scikit])
+
+
 def compare(setting: str, train: Data, test: Data, max_iter: int, repeats: int) -> dict:
     """Alternate the two libraries ``repeats`` times; medians of every measurement."""
     import sklearn.neural_network as scikit
@@ -168,6 +195,11 @@ def main() -> None:
             f"| {ours['score']:.4f} / {theirs['score']:.4f} |",
             flush=True,
         )
+    ours, theirs = (seconds * 1e6 for seconds in compare_partial_fit(train, args.repeats))
+    print(
+        f"\npartial_fit on 32 rows, median per call: backprop {ours:,.0f} µs, "
+        f"scikit-learn {theirs:,.0f} µs ({theirs / ours:.2f}x)"
+    )
 
 
 if __name__ == "__main__":
