@@ -892,7 +892,7 @@ def test_get_loss_passes_loss_through_and_rejects_unknown():
         losses.get_loss(1.0)
 
 
-@pytest.mark.parametrize("rows", [3, 200])  # a few rows and many (the zeros are cached per shape)
+@pytest.mark.parametrize("rows", [3, 200])  # below and above the size where relu uses clip
 def test_relu_is_max_z_0_at_every_size_with_non_finite_values(rows):
     z = np.random.default_rng(0).normal(size=(rows, 64)).astype(np.float32)
     z[0, :4] = [np.nan, np.inf, -np.inf, -0.0]

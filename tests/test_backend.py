@@ -53,15 +53,6 @@ def test_row_reductions_keep_non_finite_values(copies):
     np.testing.assert_array_equal(sums, [np.nan, np.inf, np.nan] * copies)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_zeros_are_cached_read_only_and_zero(dtype):
-    first = backend.zeros((7, 5), np.dtype(dtype))
-    assert first.shape == (7, 5) and first.dtype == dtype and not first.any()
-    assert backend.zeros((7, 5), np.dtype(dtype)) is first
-    with pytest.raises(ValueError, match="read-only"):
-        first[0, 0] = 1.0
-
-
 def test_row_reductions_do_not_change_their_input():
     x = np.random.default_rng(0).normal(size=(50, 3))
     before = x.copy()
