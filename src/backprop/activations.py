@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import row_max, row_sum, zeros
+from .backend import row_max, row_sum
 from .validation import look_up
 
 
@@ -128,11 +128,12 @@ def _tanh_derivative(a, out):
 
 
 def _relu(z, out):
-    # a = max(z, 0), against an array of zeros: numpy's maximum has a vectorised loop for two
-    # arrays and not for an array and a scalar (128 x 512: 4.8 µs against 23, clip 7.3).
-    if type(z) is np.ndarray:
-        np.maximum(z, zeros(z.shape, z.dtype), out=out)
-    else:  # CuPy: its own kernel, with the scalar on its device
+    # a = max(z, 0). numpy's clip with two bounds has a vectorised loop and its maximum against
+    # a scalar does not (three times slower on a 128 x 512 batch); for small arrays maximum's
+    # lower call cost wins.
+    if z.size >= 8192:
+        np.clip(z, 0, np.inf, out=out)
+    else:
         np.maximum(z, 0, out=out)
 
 
