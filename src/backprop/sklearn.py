@@ -684,7 +684,8 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
                 return self._one_hot(y)
             except TypeError:  # labels that cannot be ordered with classes_: checked below
                 pass
-        check_classification_targets(y)
+        if not first:  # the first call checked them above
+            check_classification_targets(y)
         if type_of_target(y) != "multilabel-indicator":
             self._refuse_unseen(y, np.isin(y, self.classes_))
         return self._binarizer.transform(y).astype(np.float64)
