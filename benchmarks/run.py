@@ -18,6 +18,10 @@ within every repeat (the order rotates from repeat to repeat), so that slow drif
 4. reports the samples/s, the epoch's mean training loss as the framework itself reports it, and
    the peak RSS increase ``ru_maxrss(end) - ru_maxrss(baseline)``.
 
+Ratios are given two ways: medians over medians, and paired, the median over repeats of
+backprop's rate over the other's in the same repeat (the GEMM-only bound is measured right
+after backprop's run in each repeat, so it has a pair too).
+
 Usage::
 
     PYTHONPATH=src python benchmarks/run.py [--quick] [--configs tiny,tabular,mnist-like,scaling]
@@ -507,6 +511,16 @@ def summarise(results: list[dict]) -> dict:
     }
 
 
+def paired_ratios(ours: list[dict], theirs: list[dict]) -> list[float]:
+    """backprop's samples/s over the other's, repeat by repeat: runs close in time, so a drift of
+    the machine that slows both cancels out of each ratio."""
+    return [
+        a["samples_per_s"] / b["samples_per_s"]
+        for a, b in zip(ours, theirs, strict=False)
+        if "error" not in a and "error" not in b
+    ]
+
+
 def fmt_rate(x: float) -> str:
     return f"{x:,.0f}"
 
@@ -514,17 +528,22 @@ def fmt_rate(x: float) -> str:
 def run_config(name, sizes, batch, n, frameworks, repeats) -> dict:
     print(f"## {name}: {'-'.join(map(str, sizes))}, batch {batch}, {n:,} samples, 1 epoch")
     runs: dict[str, list[dict]] = {f: [] for f in frameworks}
-    bounds = []  # measured in every repeat, between the frameworks, so drift spreads over it too
+    bounds = []  # one per repeat, right after backprop's run: its pair for the % of the bound
     for r in range(repeats):
         order = frameworks[r % len(frameworks) :] + frameworks[: r % len(frameworks)]
         for framework in order:
             runs[framework].append(measure(framework, sizes, batch, n))
-        bounds.append(gemm_bound(sizes, batch))
+            if framework == "backprop":
+                bounds.append(gemm_bound(sizes, batch))
+        if "backprop" not in frameworks:
+            bounds.append(gemm_bound(sizes, batch))
     summary = {f: summarise(runs[f]) for f in frameworks}
     bound = statistics.median(bounds)
+    paired = {f: paired_ratios(runs.get("backprop", []), runs[f]) for f in frameworks}
+    of_bound = paired_ratios(runs.get("backprop", []), [{"samples_per_s": b} for b in bounds])
     load = os.getloadavg()[0]
     ours = summary.get("backprop", {}).get("median")
-    head = f"{'framework':<10} {'samples/s median [min-max]':>34} {'bp/peer':>8}"
+    head = f"{'framework':<10} {'samples/s median [min-max]':>34} {'bp/peer':>8} {'paired':>7}"
     print(head + f" {'peak MiB':>9} {'loss':>8}  notes")
     for framework, s in summary.items():
         if "error" in s:
@@ -532,11 +551,13 @@ def run_config(name, sizes, batch, n, frameworks, repeats) -> dict:
             continue
         spread = f"{fmt_rate(s['median'])} [{fmt_rate(s['min'])}-{fmt_rate(s['max'])}]"
         ratio = f"{ours / s['median']:.2f}x" if ours else "-"
+        by_repeat = paired[framework]
+        ratio += f" {statistics.median(by_repeat):>6.2f}x" if by_repeat else "       -"
         notes = ", ".join(f"{k}={v}" for k, v in s["notes"].items())
         if s["failed"]:
             notes += f", {s['failed']} runs failed"
         print(
-            f"{framework:<10} {spread:>34} {ratio:>8} {s['peak_mib']:>9.1f} {s['loss']:>8.4f}  "
+            f"{framework:<10} {spread:>34} {ratio:>16} {s['peak_mib']:>9.1f} {s['loss']:>8.4f}  "
             + notes
         )
     line = (
@@ -545,6 +566,9 @@ def run_config(name, sizes, batch, n, frameworks, repeats) -> dict:
     )
     if ours:
         line += f"; backprop reaches {100 * ours / bound:.1f}% of it"
+    if of_bound:
+        low, mid, high = (100 * f(of_bound) for f in (min, statistics.median, max))
+        line += f"\n  repeat by repeat: {mid:.1f}% [{low:.1f}-{high:.1f}%]"
     print(line)
     cores = n_cores(pinned=False)
     print(f"load average (1 min) after this configuration: {load:.2f} on {cores} cores")
@@ -561,6 +585,8 @@ def run_config(name, sizes, batch, n, frameworks, repeats) -> dict:
         "raw": runs,
         "gemm_bound": bound,
         "gemm_bounds": bounds,
+        "paired_ratios": paired,
+        "of_bound_by_repeat": of_bound,
     }
 
 
