@@ -31,9 +31,9 @@ import numpy as np
 from run import CONFIGS, gemm_bound
 
 import backprop as bp
-from backprop import fused, training
-from backprop.backend import row_max, row_sum
-from backprop.delta_rule import backward, forward
+from backprop import training
+from backprop.engine.backend import fused, row_max, row_sum
+from backprop.engine.delta_rule import backward, forward
 
 
 def phases(sizes, batch, n, seed=0):

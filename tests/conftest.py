@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backprop import fused
+from backprop.engine.backend import fused
 
 
 @pytest.fixture(params=["numpy", "numba"])

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from backprop import backend
+from backprop.engine import backend
 
 special = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e-30])
 values = st.one_of(st.floats(-1e6, 1e6, width=32), special)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
+from backprop.training import checkpoint as checkpoints
 
 pytest.importorskip("safetensors")
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -60,7 +61,7 @@ def test_every_part_of_the_state_matters(tmp_path, monkeypatch):
     path = tmp_path / "run.ckpt"
     reference, _ = uninterrupted()
     network().fit(X, Y, epochs=3, checkpoint=path, **options())
-    real_restore = bp.checkpoint.restore
+    real_restore = bp.training.checkpoint.restore
     for forget in ("optimizer", "rng"):
 
         def partial_restore(saved, net, loop, optimizer, schedule, forget=forget):
@@ -72,7 +73,7 @@ def test_every_part_of_the_state_matters(tmp_path, monkeypatch):
             else:
                 net.rng.bit_generator.state = state
 
-        monkeypatch.setattr(bp.checkpoint, "restore", partial_restore)
+        monkeypatch.setattr(bp.training.checkpoint, "restore", partial_restore)
         broken = network()
         broken.fit(X, Y, epochs=6, checkpoint=path, resume=True, **options())
         assert not np.array_equal(broken.params, reference.params), forget
@@ -248,7 +249,9 @@ def test_sigkill_at_random_moments_never_leaves_a_torn_checkpoint(tmp_path):
         process.kill()
         process.wait(timeout=30)
         process.stdout.close()
-        saved = bp.checkpoint.read(path)  # never raises: the latest or the previous is whole
+        saved = bp.training.checkpoint.read(
+            path
+        )  # never raises: the latest or the previous is whole
         if saved is not None:
             assert saved.meta["kind"] == "backprop-checkpoint" and np.isfinite(saved.params).all()
-    assert bp.checkpoint.read(path) is not None  # the latest, or the previous during a swap
+    assert checkpoints.read(path) is not None  # the latest, or the previous during a swap

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from backprop.losses import get_loss
 
 import backprop as bp
-from backprop.losses import get_loss
 
 
 def mazur_network(dtype="float64"):

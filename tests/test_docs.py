@@ -13,7 +13,7 @@ import backprop
 README = Path(__file__).resolve().parents[1] / "README.md"
 MODULES = sorted(
     name
-    for _, name, _ in pkgutil.iter_modules(backprop.__path__, "backprop.")
+    for _, name, _ in pkgutil.walk_packages(backprop.__path__, "backprop.")
     if not name.endswith("__main__")
 )
 

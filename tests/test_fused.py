@@ -6,11 +6,11 @@ import copy
 
 import numpy as np
 import pytest
+from backprop.optimizers import SGD, AdaGrad, Adam, RMSprop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backprop import fused
-from backprop.optimizers import SGD, AdaGrad, Adam, RMSprop
+from backprop.engine.backend import fused
 
 needs_numba = pytest.mark.skipif(not fused.enabled(), reason="numba is not installed")
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from backprop.activations import leaky_relu
+from backprop.losses import huber
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import backprop as bp
 from backprop import io
-from backprop.activations import leaky_relu
-from backprop.losses import huber
 
 pytest.importorskip("safetensors")  # the optional dependency: pip install "backprop[io]"
 
@@ -104,7 +104,7 @@ def test_round_trip_is_bitwise(tmp_path, name):
     assert again.params.dtype == net.params.dtype
     assert np.array_equal(again.params, net.params)
     assert np.array_equal(again.predict(X), net.predict(X))
-    assert io._network_config(again) == io._network_config(net)
+    assert io.model_file._network_config(again) == io.model_file._network_config(net)
     assert repr(again) == repr(net)
 
 

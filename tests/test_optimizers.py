@@ -9,8 +9,6 @@ import tracemalloc
 
 import numpy as np
 import pytest
-
-from backprop import backend, optimizers
 from backprop.optimizers import (
     OPTIMIZERS,
     SGD,
@@ -23,6 +21,9 @@ from backprop.optimizers import (
     SGDState,
     get_optimizer,
 )
+
+from backprop import optimizers
+from backprop.engine import backend
 
 pytestmark = pytest.mark.usefixtures("kernels")  # every test: numpy kernels, then compiled
 

@@ -8,8 +8,6 @@ import math
 
 import numpy as np
 import pytest
-
-from backprop import schedules
 from backprop.schedules import (
     SCHEDULES,
     Constant,
@@ -22,6 +20,8 @@ from backprop.schedules import (
     clip_by_global_norm,
     get_schedule,
 )
+
+from backprop import schedules
 
 # --- fixed schedules -------------------------------------------------------------------------
 

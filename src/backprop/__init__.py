@@ -6,27 +6,54 @@
 >>> history = net.fit(X, y, epochs=500, batch_size=None, optimizer=bp.SGD(lr=1.0))
 >>> net.predict_classes(X).tolist()
 [0, 1, 1, 0]
+
+The package is built in layers whose imports point one way: ``engine`` (backend, activations,
+losses, network, delta rule, trace, gradcheck) <- ``io`` (model files) <- ``training`` (step,
+loop, optimisers, schedules, checkpoints) <- the faces (``explain``, ``plot``, ``sklearn``,
+``cli``). The modules users import by name keep their short paths: ``backprop.activations``,
+``backprop.losses``, ``backprop.optimizers``, ``backprop.schedules``.
 """
 
-from . import activations, datasets, losses, optimizers, schedules
-from .activations import Activation, register_activation
-from .diagnosis import ConvergenceWarning
-from .gradcheck import compare_gradients, gradcheck
+import sys
+
+from . import datasets, explain, io, training
+from ._version import __version__
+from .engine import activations, losses
+from .engine.activations import Activation, register_activation
+from .engine.gradcheck import compare_gradients, gradcheck
+from .engine.losses import Loss, register_loss
+from .engine.network import Input, Layer, Network
+from .engine.trace import Trace
 from .io import load, load_with_metadata
-from .losses import Loss, register_loss
-from .network import Input, Layer, Network
-from .optimizers import SGD, AdaGrad, Adam, RMSprop
 from .single_layer import DeltaRuleUnit, Perceptron
-from .trace import Trace
-from .training import EarlyStopping, History, TrainingDiverged, evaluate, fit
+from .training import (
+    ConvergenceWarning,
+    EarlyStopping,
+    History,
+    TrainingDiverged,
+    evaluate,
+    fit,
+    optimizers,
+    schedules,
+)
+from .training.optimizers import SGD, AdaGrad, Adam, RMSprop
+
+for _name, _module in {
+    "activations": activations,
+    "losses": losses,
+    "optimizers": optimizers,
+    "schedules": schedules,
+}.items():
+    sys.modules[f"{__name__}.{_name}"] = _module  # the short import paths of the public modules
+del _name, _module
 
 __all__ = [
     "SGD",
     "Activation",
     "AdaGrad",
+    "Adam",
     "ConvergenceWarning",
     "DeltaRuleUnit",
-    "Adam",
     "EarlyStopping",
     "History",
     "Input",
@@ -37,12 +64,15 @@ __all__ = [
     "RMSprop",
     "Trace",
     "TrainingDiverged",
+    "__version__",
     "activations",
     "compare_gradients",
     "datasets",
     "evaluate",
+    "explain",
     "fit",
     "gradcheck",
+    "io",
     "load",
     "load_with_metadata",
     "losses",
@@ -50,5 +80,5 @@ __all__ = [
     "register_activation",
     "register_loss",
     "schedules",
+    "training",
 ]
-__version__ = "0.1.0"

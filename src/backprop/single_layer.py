@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_X, positive_number
+from .engine.validation import check_X, positive_number
 
 
 class _SingleUnit:

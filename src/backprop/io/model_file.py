@@ -63,10 +63,11 @@ from typing import Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS, Activation, get_activation, leaky_relu
-from .backend import to_numpy
-from .losses import LOSSES, Loss, get_loss, huber
-from .network import Layer, Network
+from .._version import __version__
+from ..engine.activations import ACTIVATIONS, Activation, get_activation, leaky_relu
+from ..engine.backend import to_numpy
+from ..engine.losses import LOSSES, Loss, get_loss, huber
+from ..engine.network import Layer, Network
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "load_with_metadata", "save"]
 
@@ -316,13 +317,11 @@ def save(
         raise TypeError(f"save needs a Network, got {type(net).__name__}")
     path = os.fspath(path)
     safetensors = _safetensors()
-    import backprop  # read lazily: backprop/__init__ may import this module
-
     extras = _extra_tensors(tensors)
     header = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
-        "backprop_version": str(backprop.__version__),
+        "backprop_version": __version__,
         "network": _dumps(_network_config(net)),
         "tensors": _dumps(sorted(extras)),
         "user": _user_json(metadata),

@@ -35,6 +35,7 @@ import numpy as np
 from .activations import Activation, get_activation
 from .backend import array_module, resolve_dtype, to_numpy
 from .delta_rule import forward
+from .extensions import provided
 from .losses import Loss, get_loss
 from .trace import trace
 from .validation import check_finite, check_sample_weight, check_X, check_Y
@@ -530,15 +531,11 @@ class Network:
 
         See ``backprop.io.save`` for the options (metadata, extra tensors).
         """
-        from .io import save  # model files sit above the engine; this method forwards
-
-        save(self, path, **options)
+        provided("save")(self, path, **options)
 
     def fit(self, X, Y, **options):
         """Train by gradient descent; see ``backprop.training.fit`` for the options."""
-        from .training import fit  # training sits above the engine; this method forwards to it
-
-        return fit(self, X, Y, **options)
+        return provided("fit")(self, X, Y, **options)
 
     def __repr__(self) -> str:
         parts = [str(self.n_inputs)] + [layer.describe() for layer in self.layers[1:]]

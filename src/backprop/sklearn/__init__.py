@@ -62,12 +62,12 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
-from . import io as model_files
-from .delta_rule import backward, batch_error, forward
-from .network import Layer, Network
-from .optimizers import SGD, Adam
-from .schedules import Schedule
-from .training import fit as _train
+from ..engine.delta_rule import backward, batch_error, forward
+from ..engine.network import Layer, Network
+from ..io import model_file as model_files
+from ..training import fit as _train
+from ..training.optimizers import SGD, Adam
+from ..training.schedules import Schedule
 
 __all__ = ["MLPClassifier", "MLPRegressor", "load"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import io as model_files
+from ..io import model_file as model_files
 
 FORMAT = "backprop-checkpoint"
 

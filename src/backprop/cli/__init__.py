@@ -29,13 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets, tabular
-from .activations import get_activation
-from .network import Layer, Network
-from .optimizers import SGD, Adam, get_optimizer
-from .single_layer import Perceptron
-from .tabular import CLASSIFICATION, LABEL_TYPES, REGRESSION
-from .training import TrainingDiverged, fit
+from .. import datasets
+from ..engine.activations import get_activation
+from ..engine.network import Layer, Network
+from ..io import model_file as model_io
+from ..io import tabular
+from ..io.tabular import CLASSIFICATION, LABEL_TYPES, REGRESSION
+from ..single_layer import Perceptron
+from ..training import TrainingDiverged, fit
+from ..training.optimizers import SGD, Adam, get_optimizer
 
 
 class UsageError(Exception):
@@ -112,7 +114,7 @@ def _save_figures(folder: str, figures: dict) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        from . import plot
+        from .. import plot
     except ImportError:
         raise UsageError('pictures need matplotlib: pip install "backprop[plot]"') from None
     target = Path(folder)
@@ -419,7 +421,6 @@ def _train(args) -> str:
         scores={"part": part, **scores},
     )
     metadata["training"] = settings
-    from . import io as model_io
 
     try:
         model_io.save(
@@ -478,7 +479,6 @@ class _Model:
 
 
 def _read_model_file(path: str):
-    from . import io as model_io
 
     if not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
@@ -619,7 +619,6 @@ def _evaluate(args) -> str:
 
 
 def _file_format(path: str) -> str:
-    from . import io as model_io
 
     try:
         import safetensors
@@ -726,7 +725,8 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, help="show the versions and exit", **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        from . import __version__, fused
+        from .._version import __version__
+        from ..engine.backend import fused
 
         print(f"backprop {__version__} (numpy {np.__version__}; updates: {fused.describe()})")
         parser.exit(0)

@@ -4,7 +4,7 @@ All array math in the engine goes through one handle, ``xp``: numpy by default, 
 network is placed on a GPU. Code takes the handle from the network (``net.xp``) instead of
 importing numpy for arithmetic, so the same lines run on either device.
 
->>> from backprop.backend import resolve_dtype
+>>> from backprop.engine.backend import resolve_dtype
 >>> resolve_dtype("float32")
 dtype('float32')
 """

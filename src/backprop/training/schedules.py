@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .validation import decay_factor, integer_at_least, non_negative_number, real_number
+from ..engine.validation import decay_factor, integer_at_least, non_negative_number, real_number
 
 __all__ = [
     "SCHEDULES",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import io as model_files
+from . import model_file as model_files
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"

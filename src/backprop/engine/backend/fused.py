@@ -13,7 +13,7 @@ to import, ``BACKPROP_NUMBA=0`` in the environment) keeps the numpy kernels. num
 kernel on its first use for each dtype and caches the machine code on disk.
 
 >>> import numpy as np
->>> from backprop import fused
+>>> from backprop.engine.backend import fused
 >>> params, grads = np.ones(3, np.float32), np.full(3, 0.5, np.float32)
 >>> step = fused.compiled("sgd")
 >>> if step is not None:  # numba installed

@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..engine.delta_rule import backward, batch_error, forward
+from ..engine.losses import per_sample_loss
+from ..engine.validation import check_X, check_Y
 from . import checkpoint as checkpoints
-from .delta_rule import backward, batch_error, forward
 from .diagnosis import ConvergenceWarning, diagnose
-from .losses import per_sample_loss
 from .optimizers import get_optimizer
 from .schedules import clip_by_global_norm, get_schedule
-from .validation import check_X, check_Y
 
 CLASSIFICATION_LOSSES = ("log_loss", "cross_entropy")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .delta_rule import backward, batch_error, forward
+from .extensions import provided
 
 
 @dataclass
@@ -57,9 +58,7 @@ class Trace:
         self, format: str = "text", precision: int = 6, lr: float | None = None, max_units: int = 8
     ) -> str:
         """This iteration written out with numbers; see ``backprop.explain``."""
-        from .explain import explain  # explain reads traces; traces do not depend on it
-
-        return explain(self, format, precision, lr, max_units)
+        return provided("explain")(self, format, precision, lr, max_units)
 
     @property
     def output(self):

@@ -26,9 +26,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import fused
-from .backend import Blockwise
-from .validation import fraction, non_negative_number, positive_number
+from ..engine.backend import Blockwise, fused
+from ..engine.validation import fraction, non_negative_number, positive_number
 
 __all__ = [
     "OPTIMIZERS",

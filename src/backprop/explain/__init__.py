@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import get_activation
+from ..engine.activations import get_activation
+from ..engine.extensions import provide
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -405,3 +406,6 @@ def _summary(trace, out, lr) -> str:
     if lr is not None:
         _second_pass(trace, out, lr)
     return out.text()
+
+
+provide("explain", explain)
