@@ -36,12 +36,23 @@ from .validation import look_up
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation function f with what backpropagation needs of it.
+    """One activation function f, and everything the library says or does with it.
 
-    ``forward(z, out)`` writes a = f(z) into ``out``. For element-wise functions
-    ``derivative_into(x, out)`` writes f'(z) into ``out``, where x is z or a as
-    ``derivative_of`` says. Functions whose derivative is a Jacobian (softmax) give
+    What backpropagation needs: ``forward(z, out)`` writes a = f(z) into ``out``; for
+    element-wise functions ``derivative_into(x, out)`` writes f'(z), where x is z or a as
+    ``derivative_of`` says; functions whose derivative is a Jacobian (softmax) give
     ``jvp(a, g, out)`` instead, writing δ = J·g.
+
+    What the rest of the library reads from here, never from tables of its own:
+
+    * ``symbol`` / ``symbol_latex``: f's name in a formula (σ, tanh, relu, ...);
+    * ``derivative_text`` / ``derivative_latex``: f'(z) written out, parameters substituted;
+    * ``kink``: for a function whose derivative jumps, ``kink(z)`` says which side of the jump
+      each z is on (finite differences must not straddle it); None when f is smooth;
+    * ``init_family``: ``"he"`` (fan-in, for ReLU-like units) or ``"glorot"``;
+    * ``params`` and ``factory``: the constructor arguments and the function that rebuilds an
+      equal activation from them (model files store the name and the params);
+    * ``onnx``: the ONNX operator and its attributes, ``(op_type, {attribute: value})``.
     """
 
     name: str
@@ -50,6 +61,20 @@ class Activation:
     derivative_of: str = "z"
     jvp: Callable | None = None
     params: dict = field(default_factory=dict)
+    symbol: str = ""
+    symbol_latex: str = ""
+    derivative_text: str = "f'(z)"
+    derivative_latex: str = "f'(z)"
+    kink: Callable | None = None
+    init_family: str = "glorot"
+    factory: Callable | None = None
+    onnx: tuple | None = None
+
+    def __post_init__(self):
+        if not self.symbol:
+            object.__setattr__(self, "symbol", self.name)
+        if not self.symbol_latex:
+            object.__setattr__(self, "symbol_latex", rf"\mathrm{{{self.symbol}}}")
 
     def __call__(self, z):
         """a = f(z), as a new array."""
@@ -82,15 +107,28 @@ class Activation:
             self.derivative_into(z if self.derivative_of == "z" else a, out)
             out *= g
 
+    def rebuild(self, params: dict) -> Activation:
+        """An activation like this one with other constructor arguments (``factory(**params)``)."""
+        if set(params) != set(self.params):
+            raise ValueError(
+                f"activation {self.name!r} needs parameters {sorted(self.params)}, "
+                f"got {sorted(params)}"
+            )
+        return self if self.factory is None else self.factory(**params)
+
     def __reduce__(self):
         # pickled by name (and factory arguments), never as code
-        if self.name == "leaky_relu":
-            return leaky_relu, (self.params["slope"],)
+        if self.factory is not None:
+            return _rebuild_activation, (self.name, dict(self.params))
         return get_activation, (self.name,)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"Activation({self.name!r}{', ' + args if args else ''})"
+
+
+def _rebuild_activation(name: str, params: dict) -> Activation:
+    return get_activation(name).rebuild(params)
 
 
 # --- the built-in functions, each next to its derivative -------------------------------
@@ -189,9 +227,14 @@ def leaky_relu(slope: float = 0.01) -> Activation:
 
     >>> leaky_relu(0.1)(np.array([[-2.0, 3.0]]))
     array([[-0.2,  3. ]])
+    >>> leaky_relu(0.2).derivative_text
+    '1 if z > 0 else 0.2'
     """
+    if isinstance(slope, bool) or not isinstance(slope, (int, float, np.floating, np.integer)):
+        raise TypeError(f"leaky_relu slope must be a number, got {slope!r}")
     if not 0 <= slope < 1:
         raise ValueError(f"leaky_relu slope must be in [0, 1), got {slope!r}")
+    slope = float(slope)
 
     def forward(z, out):
         np.multiply(z, slope, out=out)
@@ -202,18 +245,95 @@ def leaky_relu(slope: float = 0.01) -> Activation:
         out *= 1 - slope
         out += slope
 
-    return Activation("leaky_relu", forward, derivative, "z", params={"slope": slope})
+    return Activation(
+        "leaky_relu",
+        forward,
+        derivative,
+        "z",
+        params={"slope": slope},
+        derivative_text=f"1 if z > 0 else {slope:g}",
+        derivative_latex=rf"[z>0] + {slope:g}\,[z\le 0]",
+        kink=_positive,
+        init_family="he",
+        factory=leaky_relu,
+        onnx=("LeakyRelu", {"alpha": slope}),
+    )
+
+
+def _positive(z):
+    return z > 0  # the side of the kink at z = 0
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "identity": Activation("identity", _identity, _identity_derivative, "z"),
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, "a"),
-    "tanh": Activation("tanh", _tanh, _tanh_derivative, "a"),
-    "relu": Activation("relu", _relu, _relu_derivative, "a"),
+    "identity": Activation(
+        "identity",
+        _identity,
+        _identity_derivative,
+        "z",
+        symbol="id",
+        derivative_text="1",
+        derivative_latex="1",
+        onnx=("Identity", {}),
+    ),
+    "sigmoid": Activation(
+        "sigmoid",
+        _sigmoid,
+        _sigmoid_derivative,
+        "a",
+        symbol="σ",
+        symbol_latex=r"\sigma",
+        derivative_text="a(1 − a)",
+        derivative_latex="a(1-a)",
+        onnx=("Sigmoid", {}),
+    ),
+    "tanh": Activation(
+        "tanh",
+        _tanh,
+        _tanh_derivative,
+        "a",
+        symbol_latex=r"\tanh",
+        derivative_text="1 − a²",
+        derivative_latex="1-a^2",
+        onnx=("Tanh", {}),
+    ),
+    "relu": Activation(
+        "relu",
+        _relu,
+        _relu_derivative,
+        "a",
+        derivative_text="1 if z > 0 else 0",
+        derivative_latex="[z>0]",
+        kink=_positive,
+        init_family="he",
+        onnx=("Relu", {}),
+    ),
     "leaky_relu": leaky_relu(0.01),
-    "softplus": Activation("softplus", _softplus, _softplus_derivative, "z"),
-    "exp": Activation("exp", _exp, _exp_derivative, "a"),
-    "softmax": Activation("softmax", _softmax, jvp=_softmax_jvp),
+    "softplus": Activation(
+        "softplus",
+        _softplus,
+        _softplus_derivative,
+        "z",
+        derivative_text="σ(z)",
+        derivative_latex=r"\sigma(z)",
+        onnx=("Softplus", {}),
+    ),
+    "exp": Activation(
+        "exp",
+        _exp,
+        _exp_derivative,
+        "a",
+        derivative_text="eᶻ = a",
+        derivative_latex="e^{z}",
+        onnx=("Exp", {}),
+    ),
+    "softmax": Activation(
+        "softmax",
+        _softmax,
+        jvp=_softmax_jvp,
+        derivative_text="diag(a) − a·aᵀ",
+        derivative_latex=r"\mathrm{diag}(a) - a a^T",
+        onnx=("Softmax", {"axis": -1}),
+    ),
 }
 ALIASES = {"logistic": "sigmoid", "linear": "identity"}
 BUILTIN_NAMES = frozenset(ACTIVATIONS) | frozenset(ALIASES)

@@ -30,7 +30,6 @@ from .delta_rule import backward, batch_error, forward
 
 _STEPS = (1e-2, 1e-3, 1e-4, 1e-5)
 _OFFSETS = (-3, -2, -1, 1, 2, 3)
-_KINKED = ("relu", "leaky_relu")
 
 
 @dataclass
@@ -105,14 +104,13 @@ def gradcheck(net, X, Y, sample_weight=None, *, training: bool = False, seed: in
 
 
 def _kink_pattern(net, work, Y) -> np.ndarray:
-    """Which side of each kink every unit and output sits on."""
+    """Which side of each kink every unit and output sits on (each function says where its
+    kinks are: ``Activation.kink``, ``Loss.kink``)."""
     sides = [
-        work.z[layer.index] > 0 for layer in net.layers[1:] if layer.activation.name in _KINKED
+        layer.activation.kink(work.z[layer.index])
+        for layer in net.layers[1:]
+        if layer.activation.kink is not None
     ]
-    L = net.n_layers
-    residual = work.a[L] - Y
-    if net.loss.name == "absolute":
-        sides.append(residual > 0)
-    elif net.loss.name == "huber":
-        sides.append(np.abs(residual) <= net.loss.params["d"])
+    if net.loss.kink is not None:
+        sides.append(net.loss.kink(work.a[net.n_layers], Y))
     return np.concatenate([s.ravel() for s in sides]) if sides else np.empty(0, dtype=bool)

@@ -38,7 +38,13 @@ class Loss:
     """One loss: per-sample ``value(o, y)`` of shape (N,), ``gradient(o, y, out)`` writing ∂J/∂o.
 
     ``canonical`` names the output activation with which δ = o − y, and ``value_from_logits(z, y)``
-    gives J computed stably from that activation's net input z.
+    gives J computed stably from that activation's net input z. ``check_targets(y)`` refuses
+    targets the loss cannot take.
+
+    What the rest of the library reads from here, never from tables of its own: ``text`` /
+    ``latex`` (the error E written out), ``gradient_text`` / ``gradient_latex`` (∂J/∂o),
+    ``kink`` (``kink(o, y)`` says which side of a jump in ∂J/∂o each output is on; None when
+    smooth), and ``params`` with the ``factory`` that rebuilds an equal loss from them.
     """
 
     name: str
@@ -48,6 +54,18 @@ class Loss:
     value_from_logits: Callable | None = None
     check_targets: Callable | None = None
     params: dict = field(default_factory=dict)
+    text: str = ""
+    latex: str = ""
+    gradient_text: str = "∂J/∂o"
+    gradient_latex: str = r"\partial J/\partial o"
+    kink: Callable | None = None
+    factory: Callable | None = None
+
+    def __post_init__(self):
+        if not self.text:
+            object.__setattr__(self, "text", f"E = {self.name}(o, y)")
+        if not self.latex:
+            object.__setattr__(self, "latex", rf"E = \mathrm{{{self.name}}}(o, y)")
 
     def derivative(self, o, y):
         """∂J/∂o as a new array."""
@@ -55,15 +73,27 @@ class Loss:
         self.gradient(o, y, out)
         return out
 
+    def rebuild(self, params: dict) -> Loss:
+        """A loss like this one with other constructor arguments (``factory(**params)``)."""
+        if set(params) != set(self.params):
+            raise ValueError(
+                f"loss {self.name!r} needs parameters {sorted(self.params)}, got {sorted(params)}"
+            )
+        return self if self.factory is None else self.factory(**params)
+
     def __reduce__(self):
         # pickled by name (and factory arguments), never as code
-        if self.name == "huber":
-            return huber, (self.params["d"],)
+        if self.factory is not None:
+            return _rebuild_loss, (self.name, dict(self.params))
         return get_loss, (self.name,)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"Loss({self.name!r}{', ' + args if args else ''})"
+
+
+def _rebuild_loss(name: str, params: dict) -> Loss:
+    return get_loss(name).rebuild(params)
 
 
 def _eps(array) -> float:
@@ -162,8 +192,11 @@ def huber(d: float = 1.0) -> Loss:
     >>> huber(1.0).value(np.array([[3.0]]), np.array([[0.0]]))
     array([2.5])
     """
+    if isinstance(d, bool) or not isinstance(d, (int, float, np.floating, np.integer)):
+        raise TypeError(f"huber threshold d must be a number, got {d!r}")
     if not d > 0:
         raise ValueError(f"huber threshold d must be > 0, got {d!r}")
+    d = float(d)
 
     def value(o, y):
         r = np.abs(o - y)
@@ -173,7 +206,18 @@ def huber(d: float = 1.0) -> Loss:
         np.subtract(o, y, out=out)  # ∂J/∂o = clip(o − y, −d, d)
         np.clip(out, -d, d, out=out)
 
-    return Loss("huber", value, gradient, params={"d": d})
+    return Loss(
+        "huber",
+        value,
+        gradient,
+        params={"d": d},
+        text="E = Σₖ huber(oₖ − yₖ)",
+        latex=r"E = \sum_k \mathrm{huber}(o_k - y_k)",
+        gradient_text=f"clip(o − y, −{d:g}, {d:g})",
+        gradient_latex=rf"\mathrm{{clip}}(o-y,-{d:g},{d:g})",
+        kink=lambda o, y: abs(o - y) <= d,
+        factory=huber,
+    )
 
 
 # --- poisson (half deviance): J = Σₖ [y log(y/o) − y + o] ------------------------------------
@@ -206,7 +250,16 @@ def _check_counts(y):
 
 
 LOSSES: dict[str, Loss] = {
-    "squared": Loss("squared", _squared, _squared_gradient, canonical="identity"),
+    "squared": Loss(
+        "squared",
+        _squared,
+        _squared_gradient,
+        canonical="identity",
+        text="E = ½ Σₖ (yₖ − oₖ)²",
+        latex=r"E = \tfrac12 \sum_k (y_k - o_k)^2",
+        gradient_text="o − y",
+        gradient_latex="o-y",
+    ),
     "log_loss": Loss(
         "log_loss",
         _log_loss,
@@ -214,6 +267,10 @@ LOSSES: dict[str, Loss] = {
         canonical="sigmoid",
         value_from_logits=_log_loss_from_logits,
         check_targets=lambda y: _check_probabilities(y, "log_loss"),
+        text="E = −Σₖ [yₖ log oₖ + (1 − yₖ) log(1 − oₖ)]",
+        latex=r"E = -\sum_k \left[y_k \log o_k + (1-y_k)\log(1-o_k)\right]",
+        gradient_text="(o − y)/(o(1 − o))",
+        gradient_latex=r"\frac{o-y}{o(1-o)}",
     ),
     "cross_entropy": Loss(
         "cross_entropy",
@@ -222,8 +279,21 @@ LOSSES: dict[str, Loss] = {
         canonical="softmax",
         value_from_logits=_cross_entropy_from_logits,
         check_targets=_check_cross_entropy_targets,
+        text="E = −Σₖ yₖ log oₖ",
+        latex=r"E = -\sum_k y_k \log o_k",
+        gradient_text="−y/o",
+        gradient_latex=r"-\frac{y}{o}",
     ),
-    "absolute": Loss("absolute", _absolute, _absolute_gradient),
+    "absolute": Loss(
+        "absolute",
+        _absolute,
+        _absolute_gradient,
+        text="E = Σₖ |oₖ − yₖ|",
+        latex=r"E = \sum_k |o_k - y_k|",
+        gradient_text="sign(o − y)",
+        gradient_latex=r"\mathrm{sign}(o-y)",
+        kink=lambda o, y: o - y > 0,
+    ),
     "huber": huber(1.0),
     "poisson": Loss(
         "poisson",
@@ -232,6 +302,10 @@ LOSSES: dict[str, Loss] = {
         canonical="exp",
         value_from_logits=_poisson_from_logits,
         check_targets=_check_counts,
+        text="E = Σₖ [yₖ log(yₖ/oₖ) − yₖ + oₖ]",
+        latex=r"E = \sum_k [y_k\log(y_k/o_k) - y_k + o_k]",
+        gradient_text="1 − y/o",
+        gradient_latex=r"1-\frac{y}{o}",
     ),
 }
 ALIASES = {

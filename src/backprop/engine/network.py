@@ -42,7 +42,6 @@ from .validation import check_finite, check_sample_weight, check_X, check_Y
 
 INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros")
 _INIT_ALIASES = {"glorot": "glorot_uniform", "xavier": "glorot_uniform", "he": "he_normal"}
-_RELU_LIKE = ("relu", "leaky_relu")
 
 
 class Input:
@@ -550,7 +549,7 @@ def _draw_weights(rng: np.random.Generator, layer: Layer) -> np.ndarray:
     fan_in, fan_out = layer.n_in, layer.size
     scheme = layer.init
     if scheme == "auto":
-        scheme = "he_normal" if layer.activation.name in _RELU_LIKE else "glorot_uniform"
+        scheme = "he_normal" if layer.activation.init_family == "he" else "glorot_uniform"
     shape = (fan_out, fan_in)
     if scheme == "zeros":
         return np.zeros(shape)

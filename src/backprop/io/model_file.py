@@ -64,9 +64,9 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..engine.activations import ACTIVATIONS, Activation, get_activation, leaky_relu
+from ..engine.activations import ACTIVATIONS, Activation
 from ..engine.backend import to_numpy
-from ..engine.losses import LOSSES, Loss, get_loss, huber
+from ..engine.losses import LOSSES, Loss
 from ..engine.network import Layer, Network
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "load_with_metadata", "save"]
@@ -80,9 +80,6 @@ _DTYPE_CODES = {"float32": "F32", "float64": "F64"}
 _NETWORK_KEYS = {"n_inputs", "dtype", "seed", "loss", "layers"}
 _LAYER_KEYS = {"size", "activation", "inputs", "combine", "dropout", "init"}
 _FUNCTION_KEYS = {"name", "params"}
-# Activations and losses with parameters, rebuilt from their factory: name -> (factory, params).
-_ACTIVATION_FACTORIES = {"leaky_relu": (leaky_relu, ("slope",))}
-_LOSS_FACTORIES = {"huber": (huber, ("d",))}
 # numpy dtypes an extra tensor may have (what safetensors' numpy bindings write).
 _EXTRA_KINDS = "biuf"
 
@@ -112,20 +109,20 @@ def _number(value: Any, what: str) -> int | float:
     return number
 
 
-def _function_config(function: Activation | Loss, table: dict, factories: dict, kind: str) -> dict:
+def _function_config(function: Activation | Loss, table: dict, kind: str) -> dict:
     """{"name", "params"} for an activation or loss, checking that a load can rebuild it."""
     name = function.name
     params = {
         str(key): _number(value, f"{kind} {name!r} parameter {key!r}")
         for key, value in sorted(function.params.items())
     }
-    if name in factories:
-        expected = sorted(factories[name][1])
-        if sorted(params) != expected:
-            raise ValueError(
-                f"{kind} {name!r} must have parameters {expected}, has {sorted(params)}"
-            )
-    elif table.get(name) is not function:
+    registered = table.get(name)
+    rebuildable = registered is function or (
+        registered is not None
+        and registered.factory is not None
+        and registered.factory is function.factory
+    )
+    if not rebuildable:
         raise ValueError(
             f"{kind} {name!r} cannot be saved: it is not the one registered under that name; "
             f"register it (register_{kind}) so that a file can refer to it by name"
@@ -145,9 +142,7 @@ def _network_config(net: Network) -> dict:
         layers.append(
             {
                 "size": int(layer.size),
-                "activation": _function_config(
-                    layer.activation, ACTIVATIONS, _ACTIVATION_FACTORIES, "activation"
-                ),
+                "activation": _function_config(layer.activation, ACTIVATIONS, "activation"),
                 "inputs": None if layer.inputs is None else [int(i) for i in layer.inputs],
                 "combine": layer.combine,
                 "dropout": float(layer.dropout),
@@ -158,7 +153,7 @@ def _network_config(net: Network) -> dict:
         "n_inputs": int(net.n_inputs),
         "dtype": net.dtype.name,
         "seed": seed,
-        "loss": _function_config(net.loss, LOSSES, _LOSS_FACTORIES, "loss"),
+        "loss": _function_config(net.loss, LOSSES, "loss"),
         "layers": layers,
     }
 
@@ -392,34 +387,31 @@ class _Reader:
             raise self.error(f"{what} must be a string, got {value!r}")
         return value
 
-    def function(self, spec: Any, table: dict, factories: dict, lookup, kind: str, what: str):
+    def function(self, spec: Any, table: dict, kind: str, what: str):
         """Rebuild an activation or loss from {"name", "params"}: table look-ups only."""
         spec = self.expect_dict(spec, _FUNCTION_KEYS, what)
         name = self.expect_str(spec["name"], f"{what} name")
         params = self.expect_dict(spec["params"], None, f"{what} params")
         for key, value in params.items():
             self.expect_number(value, f"{what} parameter {key!r}")
-        if name in factories:
-            factory, keys = factories[name]
-            if set(params) != set(keys):
-                raise self.error(f"{what} {name!r} needs parameters {sorted(keys)}, got {params}")
-            try:
-                return factory(*(params[key] for key in keys))
-            except (TypeError, ValueError) as error:
-                raise self.error(f"{what}: {error}") from None
         if name not in table:
             known = ", ".join(sorted(table))
             raise self.error(
                 f"{what}: unknown {kind} {name!r} (known: {known}); a custom {kind} must be "
                 f"registered again (register_{kind}) before loading a file that uses it"
             )
-        function = lookup(name)
-        if function.name != name or dict(function.params) != params:
+        registered = table[name]
+        if registered.factory is not None:
+            try:
+                return registered.rebuild(params)
+            except (TypeError, ValueError) as error:
+                raise self.error(f"{what}: {error}") from None
+        if dict(registered.params) != params:
             raise self.error(
                 f"{what}: {kind} {name!r} with parameters {params} does not match the "
-                f"registered one ({dict(function.params)})"
+                f"registered one ({dict(registered.params)})"
             )
-        return function
+        return registered
 
     def network_config(self, text: str) -> dict:
         config = self.expect_dict(self.json(text, "the network config"), _NETWORK_KEYS, "network")
@@ -460,16 +452,11 @@ class _Reader:
         return total
 
     def build(self, config: dict) -> Network:
-        loss = self.function(config["loss"], LOSSES, _LOSS_FACTORIES, get_loss, "loss", "loss")
+        loss = self.function(config["loss"], LOSSES, "loss", "loss")
         layers = []
         for l, spec in enumerate(config["layers"], start=1):
             activation = self.function(
-                spec["activation"],
-                ACTIVATIONS,
-                _ACTIVATION_FACTORIES,
-                get_activation,
-                "activation",
-                f"layer {l} activation",
+                spec["activation"], ACTIVATIONS, "activation", f"layer {l} activation"
             )
             try:
                 layers.append(
