@@ -14,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 import backprop as bp
 from backprop import activations, losses
+from backprop.engine.backend import NUMPY
 
 ELEMENTWISE = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "exp"]
 KINKED = ("relu", "leaky_relu")
@@ -557,7 +558,7 @@ def test_canonical_pairs():
     for name, canonical in expected.items():
         loss = losses.get_loss(name)
         assert loss.canonical == canonical
-        assert (loss.value_from_logits is not None) == (name in FROM_LOGITS)
+        assert (loss.per_sample_from_logits is not None) == (name in FROM_LOGITS)
 
 
 @pytest.mark.parametrize("name", sorted(FROM_LOGITS))
@@ -754,11 +755,11 @@ def test_per_sample_loss_uses_logits_for_canonical_pairs(name):
     z = rng.uniform(-2, 2, size=(5, 3))
     _, y = _loss_data(name, rng, n=5, k=3)
     unrelated_o = np.full_like(z, 0.3)  # deliberately not f(z)
-    result = losses.per_sample_loss(loss, loss.canonical, z, unrelated_o, y)
+    result = losses.per_sample_loss(NUMPY, loss, loss.canonical, z, unrelated_o, y)
     np.testing.assert_array_equal(result, loss.value_from_logits(z, y))
     assert not np.allclose(result, loss.value(unrelated_o, y))
     # any other activation: computed from o
-    other = losses.per_sample_loss(loss, "tanh", z, unrelated_o, y)
+    other = losses.per_sample_loss(NUMPY, loss, "tanh", z, unrelated_o, y)
     np.testing.assert_array_equal(other, loss.value(unrelated_o, y))
 
 
@@ -768,7 +769,9 @@ def test_per_sample_loss_without_logit_form_uses_o(name):
     rng = np.random.default_rng(14)
     z, o, y = rng.normal(size=(3, 4, 2))
     for act in ("identity", "sigmoid", "tanh"):
-        np.testing.assert_array_equal(losses.per_sample_loss(loss, act, z, o, y), loss.value(o, y))
+        np.testing.assert_array_equal(
+            losses.per_sample_loss(NUMPY, loss, act, z, o, y), loss.value(o, y)
+        )
 
 
 def test_per_sample_loss_stable_where_o_saturates():
@@ -776,7 +779,9 @@ def test_per_sample_loss_stable_where_o_saturates():
     z = np.array([[-800.0], [800.0]])
     o = activations.get_activation("sigmoid")(z)  # exactly 0 and 1
     y = np.array([[1.0], [0.0]])
-    np.testing.assert_allclose(losses.per_sample_loss(loss, "sigmoid", z, o, y), [800.0, 800.0])
+    np.testing.assert_allclose(
+        losses.per_sample_loss(NUMPY, loss, "sigmoid", z, o, y), [800.0, 800.0]
+    )
 
 
 # --- registering and looking up losses -----------------------------------------------------
@@ -797,7 +802,7 @@ def test_register_loss(per_sample):
     assert isinstance(loss, bp.Loss)
     assert losses.get_loss("my_cubic") is loss
     assert losses.get_loss("MY_CUBIC") is loss
-    assert loss.canonical is None and loss.value_from_logits is None
+    assert loss.canonical is None and loss.per_sample_from_logits is None
     o, y = np.array([[2.0, 1.0], [0.5, -1.0]]), np.zeros((2, 2))
     np.testing.assert_allclose(loss.value(o, y), [9.0, 1.125])
     np.testing.assert_allclose(loss.derivative(o, y), [[12.0, 3.0], [0.75, -3.0]])

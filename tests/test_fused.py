@@ -122,7 +122,7 @@ def test_a_strided_buffer_takes_the_numpy_kernel_and_gets_the_same_step(monkeypa
     step = 0.1 * 0.5 / (0.5 + 1e-8)  # lr·m̂ / (√v̂ + ε) on the first step
     np.testing.assert_allclose(storage[::2], np.arange(0.0, 12.0, 2.0) - step, rtol=1e-12)
     np.testing.assert_array_equal(storage[1::2], np.arange(1.0, 12.0, 2.0))  # untouched
-    assert opt._blockwise._scratch is not None  # the numpy kernel ran
+    assert opt._scratch.array is not None  # the numpy kernel ran
 
 
 def test_environment_variable_turns_the_compiled_kernels_off(monkeypatch):
@@ -132,7 +132,7 @@ def test_environment_variable_turns_the_compiled_kernels_off(monkeypatch):
     opt = Adam()
     params = np.ones(4, np.float32)
     opt.update(params, np.ones(4, np.float32), opt.init(params))
-    assert opt._blockwise._scratch is not None
+    assert opt._scratch.array is not None
 
 
 def test_missing_numba_leaves_the_numpy_kernels(monkeypatch):

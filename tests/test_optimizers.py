@@ -23,7 +23,7 @@ from backprop.optimizers import (
 )
 
 from backprop import optimizers
-from backprop.engine import backend
+from backprop.engine.backend import numpy_backend as backend
 
 pytestmark = pytest.mark.usefixtures("kernels")  # every test: numpy kernels, then compiled
 
@@ -264,7 +264,7 @@ def test_hundred_updates_allocate_nothing(opt, kernels):
     state = opt.init(params)
     state_ids = [id(a) for a in _state_arrays(state)]
     state = opt.update(params, grads, state)  # first call allocates the scratch buffer
-    scratch = opt._blockwise._scratch
+    scratch = opt._scratch.array
     tracemalloc.start()
     try:
         for _ in range(100):
@@ -275,7 +275,7 @@ def test_hundred_updates_allocate_nothing(opt, kernels):
     assert peak < 50_000
     assert id(params) == params_id
     assert [id(a) for a in _state_arrays(state)] == state_ids
-    assert opt._blockwise._scratch is scratch
+    assert opt._scratch.array is scratch
     if kernels == "numba":
         assert scratch is None  # the compiled pass needs no scratch array
     if isinstance(opt, Adam):
@@ -288,7 +288,7 @@ def test_scratch_follows_a_change_of_shape_or_dtype(monkeypatch):
     for params in (np.ones(4), np.ones(6), np.ones(6, dtype=np.float32)):
         state = opt.init(params)
         opt.update(params, np.full_like(params, 0.5), state)
-        assert opt._blockwise._scratch.dtype == params.dtype
+        assert opt._scratch.array.dtype == params.dtype
         np.testing.assert_allclose(params, 1 - 0.01 * 0.5 / (np.sqrt(0.01 * 0.25) + 1e-8))
 
 
@@ -307,7 +307,7 @@ def test_blocks_give_bit_for_bit_the_result_of_one_pass(opt, monkeypatch):
         state = fresh.init(params)
         for g in grads:
             state = fresh.update(params, g, state)
-        return params, state, fresh._blockwise._scratch
+        return params, state, fresh._scratch.array
 
     blocked, blocked_state, scratch = train(block)
     whole, whole_state, _ = train(size)
@@ -352,7 +352,7 @@ def test_checkpointed_state_resumes_bit_for_bit():
         state = first.update(resumed, g, state)
     saved = pickle.dumps((resumed, state, first))
     resumed, state, second = pickle.loads(saved)
-    assert second._blockwise._scratch is None  # the scratch cache is not part of a pickle
+    assert second._scratch.array is None  # the scratch cache is not part of a pickle
     for g in grads[2:]:
         state = second.update(resumed, g, state)
     np.testing.assert_array_equal(resumed, straight)

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import backprop as bp
+from backprop.engine.backend import NUMPY
+from backprop.training.batches import Batches, Data
 
 
 def toy_problem(n=10, seed=0):
@@ -341,12 +343,14 @@ FAST_PATH_CASES = {
 
 
 @pytest.mark.parametrize("case", FAST_PATH_CASES.values(), ids=FAST_PATH_CASES)
-@pytest.mark.parametrize("log_rows", [4096, 24], ids=["log-whole-epoch", "log-flushes-often"])
+@pytest.mark.parametrize(
+    "log_rows", [4096, 24, None], ids=["log-whole-epoch", "log-flushes-often", "log-read-per-epoch"]
+)
 @pytest.mark.usefixtures("kernels")
 def test_optimised_loop_equals_a_plain_loop_over_backprop(case, log_rows, monkeypatch):
     """Same weights and epoch losses after several Adam steps, shuffled, with the extras on."""
     hidden, output, loss, dtype, batch, weighted, l2, l2_per_sample = case
-    monkeypatch.setattr(bp.training.loop._ErrorLog, "ROWS", log_rows)
+    monkeypatch.setattr(NUMPY, "loss_log_rows", log_rows)
     rng = np.random.default_rng(5)
     X = rng.normal(size=(45, 4))
     labels = rng.integers(0, 3, size=45)
@@ -372,9 +376,11 @@ def test_optimised_loop_equals_a_plain_loop_over_backprop(case, log_rows, monkey
     np.testing.assert_allclose(history.loss, expected_losses, rtol=rtol)
 
 
-@pytest.mark.parametrize("log_rows", [4096, 24], ids=["log-whole-epoch", "log-flushes-often"])
+@pytest.mark.parametrize(
+    "log_rows", [4096, 24, None], ids=["log-whole-epoch", "log-flushes-often", "log-read-per-epoch"]
+)
 def test_divergence_names_the_batch_where_the_loss_first_went_non_finite(log_rows, monkeypatch):
-    monkeypatch.setattr(bp.training.loop._ErrorLog, "ROWS", log_rows)
+    monkeypatch.setattr(NUMPY, "loss_log_rows", log_rows)
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(60, 3)), rng.normal(size=(60, 2))
     Y[37] = 1e30  # (o − y)² overflows float32 in row 37, which is in batch 37 // 4 = 9
@@ -391,7 +397,7 @@ def test_zero_one_targets_kept_as_uint8_train_exactly_the_same(shuffle, monkeypa
     X, labels = rng.normal(size=(90, 4)), rng.integers(0, 3, size=90)
 
     def train(compact_bytes):
-        monkeypatch.setattr(bp.training.loop._Batches, "COMPACT_BYTES", compact_bytes)
+        monkeypatch.setattr(Batches, "COMPACT_BYTES", compact_bytes)
         net = bp.Network([4, 6, 3], output="softmax", loss="cross_entropy", seed=1)
         history = net.fit(X, labels, epochs=2, batch_size=16, optimizer="adam", shuffle=shuffle)
         return net.params, history.loss
@@ -403,25 +409,25 @@ def test_zero_one_targets_kept_as_uint8_train_exactly_the_same(shuffle, monkeypa
 
 
 def test_only_zero_one_targets_are_kept_as_uint8(monkeypatch):
-    monkeypatch.setattr(bp.training.loop._Batches, "COMPACT_BYTES", 0)
+    monkeypatch.setattr(Batches, "COMPACT_BYTES", 0)
     one_hot = np.eye(3, dtype=np.float32)[[0, 2, 1, 1]]
-    compact = bp.training.loop._Batches(bp.training.loop._Data(np.zeros((4, 2)), one_hot), 2)
+    compact = Batches(NUMPY, Data(np.zeros((4, 2)), one_hot), 2)
     assert compact.data.Y.dtype == np.uint8
     np.testing.assert_array_equal(compact.get(np.array([3, 0, 1, 2]), 0)[1], one_hot[[3, 0]])
     soft = one_hot * 0.5
-    kept = bp.training.loop._Batches(bp.training.loop._Data(np.zeros((4, 2)), soft), 2)
+    kept = Batches(NUMPY, Data(np.zeros((4, 2)), soft), 2)
     assert kept.data.Y.dtype == np.float32
 
 
 @pytest.mark.parametrize("compact_bytes", [0, 1 << 40], ids=["uint8-targets", "float-targets"])
 def test_gathering_per_epoch_or_per_batch_trains_exactly_the_same(compact_bytes, monkeypatch):
-    monkeypatch.setattr(bp.training.loop._Batches, "COMPACT_BYTES", compact_bytes)
+    monkeypatch.setattr(Batches, "COMPACT_BYTES", compact_bytes)
     rng = np.random.default_rng(4)
     X, labels = rng.normal(size=(70, 4)), rng.integers(0, 3, size=70)
     weights = rng.uniform(0.5, 2.0, size=70)
 
     def train(whole_bytes):
-        monkeypatch.setattr(bp.training.loop._Batches, "WHOLE_BYTES", whole_bytes)
+        monkeypatch.setattr(Batches, "WHOLE_BYTES", whole_bytes)
         net = bp.Network([4, 6, 3], output="softmax", loss="cross_entropy", seed=1)
         history = net.fit(
             X, labels, epochs=3, batch_size=16, optimizer="adam", sample_weight=weights

@@ -10,7 +10,8 @@ a layer's outputs, g = ∂E/∂a, into the layer's delta, δ = ∂E/∂z.
   Jacobian-vector product δ = J·g = a ⊙ (g − Σₖ gₖ aₖ). This is what lets softmax serve with
   any loss, not only cross-entropy.
 
-All built-ins write into ``out`` and allocate nothing per batch except softmax's per-row sums.
+All built-ins write into ``out`` through the backend ``xp`` and allocate nothing per batch
+except softmax's per-row sums.
 
 >>> import numpy as np
 >>> from backprop.activations import get_activation
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import row_max, row_sum
+from .backend import backend_for
 from .validation import look_up
 
 
@@ -38,10 +39,12 @@ from .validation import look_up
 class Activation:
     """One activation function f, and everything the library says or does with it.
 
-    What backpropagation needs: ``forward(z, out)`` writes a = f(z) into ``out``; for
-    element-wise functions ``derivative_into(x, out)`` writes f'(z), where x is z or a as
-    ``derivative_of`` says; functions whose derivative is a Jacobian (softmax) give
-    ``jvp(a, g, out)`` instead, writing δ = J·g.
+    What backpropagation needs, as functions of the backend ``xp`` (the network's array
+    module): ``function(xp, z, out)`` writes a = f(z) into ``out``; for element-wise functions
+    ``derivative_function(xp, x, out)`` writes f'(z), where x is z or a as ``derivative_of``
+    says; functions whose derivative is a Jacobian (softmax) give ``jacobian_product(xp, a, g,
+    out)`` instead, writing δ = J·g. The methods ``forward``, ``backward``, ``derivative`` and
+    calling the object apply them on the backend given, or on the one that owns the arrays.
 
     What the rest of the library reads from here, never from tables of its own:
 
@@ -56,10 +59,10 @@ class Activation:
     """
 
     name: str
-    forward: Callable
-    derivative_into: Callable | None = None
+    function: Callable
+    derivative_function: Callable | None = None
     derivative_of: str = "z"
-    jvp: Callable | None = None
+    jacobian_product: Callable | None = None
     params: dict = field(default_factory=dict)
     symbol: str = ""
     symbol_latex: str = ""
@@ -76,35 +79,43 @@ class Activation:
         if not self.symbol_latex:
             object.__setattr__(self, "symbol_latex", rf"\mathrm{{{self.symbol}}}")
 
-    def __call__(self, z):
+    def __call__(self, z, xp=None):
         """a = f(z), as a new array."""
-        out = np.empty_like(z)
-        self.forward(z, out)
+        xp = backend_for(z) if xp is None else xp
+        out = xp.empty_like(z)
+        self.function(xp, z, out)
         return out
+
+    def forward(self, z, out, xp=None) -> None:
+        """a = f(z) written into ``out``."""
+        self.function(backend_for(z) if xp is None else xp, z, out)
 
     @property
     def elementwise(self) -> bool:
-        return self.jvp is None
+        return self.jacobian_product is None
 
-    def derivative(self, z, a):
+    def derivative(self, z, a, xp=None):
         """f'(z) as a new array (element-wise activations only)."""
         if not self.elementwise:
             raise ValueError(f"{self.name}'s derivative is a Jacobian; use backward() instead")
-        out = np.empty_like(z)
-        self.derivative_into(z if self.derivative_of == "z" else a, out)
+        xp = backend_for(z) if xp is None else xp
+        out = xp.empty_like(z)
+        self.derivative_function(xp, z if self.derivative_of == "z" else a, out)
         return out
 
-    def backward(self, z, a, g, out) -> None:
+    def backward(self, z, a, g, out, xp=None) -> None:
         """δ = f'(z) ⊙ g (or the Jacobian product J·g) written into ``out``; ``out`` may be g."""
-        if self.jvp is not None:
-            self.jvp(a, g, out)
+        xp = backend_for(z) if xp is None else xp
+        if self.jacobian_product is not None:
+            self.jacobian_product(xp, a, g, out)
             return
+        x = z if self.derivative_of == "z" else a
         if out is g:
-            scratch = np.empty_like(g)
-            self.derivative_into(z if self.derivative_of == "z" else a, scratch)
+            scratch = xp.empty_like(g)
+            self.derivative_function(xp, x, scratch)
             g *= scratch
         else:
-            self.derivative_into(z if self.derivative_of == "z" else a, out)
+            self.derivative_function(xp, x, out)
             out *= g
 
     def rebuild(self, params: dict) -> Activation:
@@ -134,91 +145,80 @@ def _rebuild_activation(name: str, params: dict) -> Activation:
 # --- the built-in functions, each next to its derivative -------------------------------
 
 
-def _identity(z, out):
-    np.copyto(out, z)  # a = z
+def _identity(xp, z, out):
+    xp.copyto(out, z)  # a = z
 
 
-def _identity_derivative(z, out):
+def _identity_derivative(xp, z, out):
     out.fill(1)  # f'(z) = 1
 
 
-def _sigmoid(z, out):
+def _sigmoid(xp, z, out):
     # a = 1 / (1 + e^(-z)); e^(-z) may overflow to inf for z << 0, which gives exactly a = 0.
-    with np.errstate(over="ignore"):
-        np.negative(z, out=out)
-        np.exp(out, out=out)
+    with xp.errstate(over="ignore"):
+        xp.negative(z, out=out)
+        xp.exp(out, out=out)
     out += 1
-    np.reciprocal(out, out=out)
+    xp.reciprocal(out, out=out)
 
 
-def _sigmoid_derivative(a, out):
-    np.subtract(1, a, out=out)  # f'(z) = a (1 − a)
+def _sigmoid_derivative(xp, a, out):
+    xp.subtract(1, a, out=out)  # f'(z) = a (1 − a)
     out *= a
 
 
-def _tanh(z, out):
-    np.tanh(z, out=out)
+def _tanh(xp, z, out):
+    xp.tanh(z, out=out)
 
 
-def _tanh_derivative(a, out):
-    np.multiply(a, a, out=out)  # f'(z) = 1 − a²
-    np.subtract(1, out, out=out)
+def _tanh_derivative(xp, a, out):
+    xp.multiply(a, a, out=out)  # f'(z) = 1 − a²
+    xp.subtract(1, out, out=out)
 
 
-def _relu(z, out):
-    # a = max(z, 0). numpy's clip with two bounds has a vectorised loop and its maximum against
-    # a scalar does not (three times slower on a 128 x 512 batch); for small arrays maximum's
-    # lower call cost wins.
-    if z.size >= 8192:
-        np.clip(z, 0, np.inf, out=out)
-    else:
-        np.maximum(z, 0, out=out)
+def _relu(xp, z, out):
+    xp.positive_part(z, out)  # a = max(z, 0)
 
 
-def _relu_derivative(a, out):
-    # f'(z) = 1 where z > 0, else 0, read off a = max(z, 0): a > 0 exactly where z > 0. As a ≥ 0
-    # that is also sign(a), numpy's cheaper call on small arrays (greater is vectorised, sign
-    # is not, so large arrays use greater). A NaN z gives a NaN a: sign passes it on.
-    if a.size < 2048:
-        np.sign(a, out=out)
-    else:
-        np.greater(a, 0, out=out)
+def _relu_derivative(xp, a, out):
+    # f'(z) = 1 where z > 0, else 0, read off a = max(z, 0): a > 0 exactly where z > 0.
+    xp.positive_indicator(a, out)
 
 
-def _exp(z, out):
+def _exp(xp, z, out):
     # a = e^z, the canonical output for the poisson loss; overflow to inf is caught by training.
-    with np.errstate(over="ignore"):
-        np.exp(z, out=out)
+    with xp.errstate(over="ignore"):
+        xp.exp(z, out=out)
 
 
-def _exp_derivative(a, out):
-    np.copyto(out, a)  # f'(z) = e^z = a
+def _exp_derivative(xp, a, out):
+    xp.copyto(out, a)  # f'(z) = e^z = a
 
 
-def _softplus(z, out):
+def _softplus(xp, z, out):
     # a = log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)): never overflows.
-    np.abs(z, out=out)
-    np.negative(out, out=out)
-    np.exp(out, out=out)
-    np.log1p(out, out=out)
-    out += np.maximum(z, 0)
+    xp.abs(z, out=out)
+    xp.negative(out, out=out)
+    xp.exp(out, out=out)
+    xp.log1p(out, out=out)
+    out += xp.maximum(z, 0)
 
 
-def _softplus_derivative(z, out):
-    _sigmoid(z, out)  # f'(z) = σ(z)
+def _softplus_derivative(xp, z, out):
+    _sigmoid(xp, z, out)  # f'(z) = σ(z)
 
 
-def _softmax(z, out):
+def _softmax(xp, z, out):
     # aₖ = e^(zₖ − max z) / Σⱼ e^(zⱼ − max z): subtracting the row maximum keeps e^x ≤ 1.
-    np.subtract(z, row_max(z)[:, None], out=out)
-    np.exp(out, out=out)
-    out /= row_sum(out)[:, None]
+    xp.subtract(z, xp.row_max(z)[:, None], out=out)
+    xp.exp(out, out=out)
+    out /= xp.row_sum(out)[:, None]
 
 
-def _softmax_jvp(a, g, out):
+def _softmax_jacobian_product(xp, a, g, out):
     # δ = J·g with J = diag(a) − a aᵀ, i.e. δᵢ = aᵢ (gᵢ − Σₖ gₖ aₖ)
-    weighted_sum = np.einsum("nk,nk->n", g, a)[:, None]
-    np.subtract(g, weighted_sum, out=out)
+    weighted_sum = xp.einsum("nk,nk->n", g, a)[:, None]
+    xp.subtract(g, weighted_sum, out=out)
     out *= a
 
 
@@ -236,12 +236,12 @@ def leaky_relu(slope: float = 0.01) -> Activation:
         raise ValueError(f"leaky_relu slope must be in [0, 1), got {slope!r}")
     slope = float(slope)
 
-    def forward(z, out):
-        np.multiply(z, slope, out=out)
-        np.maximum(z, out, out=out)  # for 0 ≤ slope < 1, max(z, slope·z) is the leaky ReLU
+    def forward(xp, z, out):
+        xp.multiply(z, slope, out=out)
+        xp.maximum(z, out, out=out)  # for 0 ≤ slope < 1, max(z, slope·z) is the leaky ReLU
 
-    def derivative(z, out):
-        np.greater(z, 0, out=out)
+    def derivative(xp, z, out):
+        xp.greater(z, 0, out=out)
         out *= 1 - slope
         out += slope
 
@@ -329,7 +329,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "softmax": Activation(
         "softmax",
         _softmax,
-        jvp=_softmax_jvp,
+        jacobian_product=_softmax_jacobian_product,
         derivative_text="diag(a) − a·aᵀ",
         derivative_latex=r"\mathrm{diag}(a) - a a^T",
         onnx=("Softmax", {"axis": -1}),
@@ -361,10 +361,10 @@ def register_activation(
     if name in BUILTIN_NAMES or (name in ACTIVATIONS and not overwrite):
         raise ValueError(f"activation {name!r} already exists; pick another name")
 
-    def forward(z, out):
+    def forward(xp, z, out):
         out[...] = f(z)
 
-    def derivative(x, out):
+    def derivative(xp, x, out):
         out[...] = df(x)
 
     activation = Activation(name, forward, derivative, derivative_of)

@@ -20,7 +20,8 @@ sends connections to. The deltas are per sample (row n is ∂Jₙ/∂zˡₙ); th
 only where the gradients are summed over the batch.
 
 Every array is written with ``out=`` into the network's workspace, so a training step allocates
-nothing per batch beyond a few scalars.
+nothing per batch beyond a few scalars, and every array call goes through the network's backend
+``xp`` (numpy, or a GPU array module), so the same lines run on either device.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def forward(net, work, X, training: bool = False, rng=None):
         u = _layer_input(xp, layer, work)  # uˡ
         z = xp.matmul(u, layer.W.T, out=work.z[l])  # zˡ = uˡ·Wˡᵀ
         z += layer.b  # + bˡ
-        layer.activation.forward(z, work.a[l])  # aˡ = f(zˡ)
+        layer.activation.function(xp, z, work.a[l])  # aˡ = f(zˡ)
         work.out[l] = work.a[l]
         if training and layer.dropout:
             work.out[l] = _drop(xp, layer.dropout, work.a[l], work.mask[l], work.dropped[l], rng)
@@ -60,7 +61,8 @@ def backward(net, work, Y, training: bool = False) -> None:
             error = work.error[l]  # ∂E/∂aˡ = Σ_c δᶜ·Wᶜ[:, cols], summed below
             if training and layer.dropout:
                 error *= work.mask[l]  # dropped units pass no error back
-            layer.activation.backward(work.z[l], work.a[l], error, delta)  # δˡ = f'(zˡ) ⊙ ∂E/∂aˡ
+            activation = layer.activation
+            activation.backward(work.z[l], work.a[l], error, delta, xp)  # δˡ = f'(zˡ) ⊙ ∂E/∂aˡ
         weighted = xp.multiply(delta, work.weighting, out=work.weighted(delta.shape))  # sₙδₙ
         xp.matmul(weighted.T, work.u[l], out=layer.grad_W)  # ∂E/∂Wˡ = (s ⊙ δˡ)ᵀ·uˡ
         xp.matmul(work.scale, delta, out=layer.grad_b)  # ∂E/∂bˡ = sᵀ·δˡ
@@ -76,8 +78,8 @@ def _output_delta(xp, loss, activation, work, Y) -> None:
         # ∂J/∂o cancel to δᴸ = o − y, with o computed stably from z in the forward pass.
         xp.subtract(a, Y, out=delta)
     else:
-        loss.gradient(a, Y, error)  # ∂J/∂aᴸ
-        activation.backward(z, a, error, delta)  # δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ (J·g for softmax)
+        loss.gradient_function(xp, a, Y, error)  # ∂J/∂aᴸ
+        activation.backward(z, a, error, delta, xp)  # δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ (J·g for softmax)
 
 
 def _send_error_back(xp, layer, delta, work, received) -> None:
@@ -120,14 +122,15 @@ def _layer_input(xp, layer, work):
 
 def _drop(xp, p, a, mask, dropped, rng):
     """Inverted dropout: keep each unit with probability 1 − p and scale survivors by 1/(1 − p)."""
-    rng.random(dtype=mask.dtype, out=mask)
+    xp.uniform_into(rng, mask)
     xp.greater_equal(mask, p, out=mask)
     mask *= 1.0 / (1.0 - p)
     return xp.multiply(a, mask, out=dropped)
 
 
-def batch_error(net, work, Y) -> float:
-    """E = Σₙ sₙ Jₙ for the batch just run forward (J from the logits for canonical pairs)."""
+def batch_error(net, work, Y):
+    """E = Σₙ sₙ Jₙ for the batch just run forward (J from the logits for canonical pairs), as
+    a scalar of the backend: ``float()`` it where the host needs the number."""
     L = net.n_layers
-    J = per_sample_loss(net.loss, net.output_activation.name, work.z[L], work.a[L], Y)
-    return float(work.scale @ J)
+    J = per_sample_loss(net.xp, net.loss, net.output_activation.name, work.z[L], work.a[L], Y)
+    return work.scale @ J

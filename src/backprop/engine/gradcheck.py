@@ -57,13 +57,13 @@ def compare_gradients(
     With ``training=True`` dropout is on, with the same masks (drawn from ``seed``) in every
     evaluation, so the check covers the dropout backward pass too.
     """
-    net64 = net.copy("float64")
+    net64 = net.copy("float64", backend="numpy")  # on the host: one parameter at a time
     X, Y, weights = net64.check_data(X, Y, sample_weight)
     work = net64.workspace(X.shape[0])
     work.set_scale(weights)
 
     def run_forward():
-        forward(net64, work, X, training, np.random.default_rng(seed))
+        forward(net64, work, X, training, net64.backend.random_generator(seed))
 
     run_forward()
     backward(net64, work, Y, training)
@@ -74,7 +74,7 @@ def compare_gradients(
         saved = net64.params[i]
         net64.params[i] = value
         run_forward()
-        result = batch_error(net64, work, Y), _kink_pattern(net64, work, Y)
+        result = float(batch_error(net64, work, Y)), _kink_pattern(net64, work, Y)
         net64.params[i] = saved
         return result
 

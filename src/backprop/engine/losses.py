@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import row_max, row_sum
+from .backend import backend_for
 from .validation import look_up
 
 
@@ -37,9 +37,11 @@ from .validation import look_up
 class Loss:
     """One loss: per-sample ``value(o, y)`` of shape (N,), ``gradient(o, y, out)`` writing ∂J/∂o.
 
-    ``canonical`` names the output activation with which δ = o − y, and ``value_from_logits(z, y)``
-    gives J computed stably from that activation's net input z. ``check_targets(y)`` refuses
-    targets the loss cannot take.
+    The work is done by functions of the backend ``xp`` (the network's array module):
+    ``per_sample(xp, o, y)`` gives Jₙ, ``gradient_function(xp, o, y, out)`` writes ∂J/∂o.
+    ``canonical`` names the output activation with which δ = o − y, and
+    ``per_sample_from_logits(xp, z, y)`` gives J computed stably from that activation's net
+    input z. ``check_targets(y)`` refuses (host) targets the loss cannot take.
 
     What the rest of the library reads from here, never from tables of its own: ``text`` /
     ``latex`` (the error E written out), ``gradient_text`` / ``gradient_latex`` (∂J/∂o),
@@ -48,10 +50,10 @@ class Loss:
     """
 
     name: str
-    value: Callable
-    gradient: Callable
+    per_sample: Callable
+    gradient_function: Callable
     canonical: str | None = None
-    value_from_logits: Callable | None = None
+    per_sample_from_logits: Callable | None = None
     check_targets: Callable | None = None
     params: dict = field(default_factory=dict)
     text: str = ""
@@ -67,10 +69,25 @@ class Loss:
         if not self.latex:
             object.__setattr__(self, "latex", rf"E = \mathrm{{{self.name}}}(o, y)")
 
-    def derivative(self, o, y):
+    def value(self, o, y, xp=None):
+        """Jₙ for every sample, shape (N,)."""
+        return self.per_sample(backend_for(o) if xp is None else xp, o, y)
+
+    def value_from_logits(self, z, y, xp=None):
+        """Jₙ computed from the canonical output activation's net input z."""
+        if self.per_sample_from_logits is None:
+            raise ValueError(f"{self.name} has no canonical output activation to start from")
+        return self.per_sample_from_logits(backend_for(z) if xp is None else xp, z, y)
+
+    def gradient(self, o, y, out, xp=None) -> None:
+        """∂J/∂o written into ``out``."""
+        self.gradient_function(backend_for(o) if xp is None else xp, o, y, out)
+
+    def derivative(self, o, y, xp=None):
         """∂J/∂o as a new array."""
-        out = np.empty_like(o)
-        self.gradient(o, y, out)
+        xp = backend_for(o) if xp is None else xp
+        out = xp.empty_like(o)
+        self.gradient_function(xp, o, y, out)
         return out
 
     def rebuild(self, params: dict) -> Loss:
@@ -103,31 +120,31 @@ def _eps(array) -> float:
 # --- squared: J = ½ Σₖ (oₖ − yₖ)² -------------------------------------------------------------
 
 
-def _squared(o, y):
+def _squared(xp, o, y):
     r = o - y
-    return 0.5 * row_sum(r * r)
+    return 0.5 * xp.row_sum(r * r)
 
 
-def _squared_gradient(o, y, out):
-    np.subtract(o, y, out=out)  # ∂J/∂o = o − y
+def _squared_gradient(xp, o, y, out):
+    xp.subtract(o, y, out=out)  # ∂J/∂o = o − y
 
 
 # --- log_loss (binary cross-entropy, summed over outputs): J = −Σₖ [y log o + (1−y) log(1−o)]
 
 
-def _log_loss(o, y):
-    o = np.clip(o, _eps(o), 1 - _eps(o))
-    return -row_sum(y * np.log(o) + (1 - y) * np.log1p(-o))
+def _log_loss(xp, o, y):
+    o = xp.clip(o, _eps(o), 1 - _eps(o))
+    return -xp.row_sum(y * xp.log(o) + (1 - y) * xp.log1p(-o))
 
 
-def _log_loss_from_logits(z, y):
+def _log_loss_from_logits(xp, z, y):
     # log(1 + e^z) − y·z, written as max(z, 0) − y·z + log(1 + e^(−|z|)) so nothing overflows
-    return row_sum(np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z))))
+    return xp.row_sum(xp.maximum(z, 0) - y * z + xp.log1p(xp.exp(-xp.abs(z))))
 
 
-def _log_loss_gradient(o, y, out):
-    o = np.clip(o, _eps(o), 1 - _eps(o))
-    np.subtract(o, y, out=out)  # ∂J/∂o = (o − y) / (o (1 − o))
+def _log_loss_gradient(xp, o, y, out):
+    o = xp.clip(o, _eps(o), 1 - _eps(o))
+    xp.subtract(o, y, out=out)  # ∂J/∂o = (o − y) / (o (1 − o))
     out /= o * (1 - o)
 
 
@@ -142,22 +159,22 @@ def _check_probabilities(y, name):
 # --- cross_entropy (multi-class): J = −Σₖ yₖ log oₖ -----------------------------------------
 
 
-def _cross_entropy(o, y):
-    return -row_sum(y * np.log(np.maximum(o, _eps(o))))
+def _cross_entropy(xp, o, y):
+    return -xp.row_sum(y * xp.log(xp.maximum(o, _eps(o))))
 
 
-def _cross_entropy_from_logits(z, y):
+def _cross_entropy_from_logits(xp, z, y):
     # −Σₖ yₖ log softmax(z)ₖ = Σₖ yₖ (logsumexp(z) − zₖ)
-    z_max = row_max(z)
+    z_max = xp.row_max(z)
     shifted = z - z_max[:, None]
-    logsumexp = z_max + np.log(row_sum(np.exp(shifted, out=shifted)))
-    return logsumexp * row_sum(y) - row_sum(y * z)
+    logsumexp = z_max + xp.log(xp.row_sum(xp.exp(shifted, out=shifted)))
+    return logsumexp * xp.row_sum(y) - xp.row_sum(y * z)
 
 
-def _cross_entropy_gradient(o, y, out):
-    np.maximum(o, _eps(o), out=out)  # ∂J/∂o = −y / o
-    np.divide(y, out, out=out)
-    np.negative(out, out=out)
+def _cross_entropy_gradient(xp, o, y, out):
+    xp.maximum(o, _eps(o), out=out)  # ∂J/∂o = −y / o
+    xp.divide(y, out, out=out)
+    xp.negative(out, out=out)
 
 
 def _check_cross_entropy_targets(y):
@@ -174,13 +191,13 @@ def _check_cross_entropy_targets(y):
 # --- absolute: J = Σₖ |oₖ − yₖ| -------------------------------------------------------------
 
 
-def _absolute(o, y):
-    return row_sum(np.abs(o - y))
+def _absolute(xp, o, y):
+    return xp.row_sum(xp.abs(o - y))
 
 
-def _absolute_gradient(o, y, out):
-    np.subtract(o, y, out=out)  # ∂J/∂o = sign(o − y)
-    np.sign(out, out=out)
+def _absolute_gradient(xp, o, y, out):
+    xp.subtract(o, y, out=out)  # ∂J/∂o = sign(o − y)
+    xp.sign(out, out=out)
 
 
 # --- huber: J = Σₖ ½r² for |r| ≤ d, d(|r| − ½d) beyond, r = o − y ---------------------------
@@ -198,13 +215,13 @@ def huber(d: float = 1.0) -> Loss:
         raise ValueError(f"huber threshold d must be > 0, got {d!r}")
     d = float(d)
 
-    def value(o, y):
-        r = np.abs(o - y)
-        return row_sum(np.where(r <= d, 0.5 * r * r, d * (r - 0.5 * d)))
+    def value(xp, o, y):
+        r = xp.abs(o - y)
+        return xp.row_sum(xp.where(r <= d, 0.5 * r * r, d * (r - 0.5 * d)))
 
-    def gradient(o, y, out):
-        np.subtract(o, y, out=out)  # ∂J/∂o = clip(o − y, −d, d)
-        np.clip(out, -d, d, out=out)
+    def gradient(xp, o, y, out):
+        xp.subtract(o, y, out=out)  # ∂J/∂o = clip(o − y, −d, d)
+        xp.clip(out, -d, d, out=out)
 
     return Loss(
         "huber",
@@ -223,24 +240,24 @@ def huber(d: float = 1.0) -> Loss:
 # --- poisson (half deviance): J = Σₖ [y log(y/o) − y + o] ------------------------------------
 
 
-def _y_log_y(y):
-    return y * np.log(np.where(y > 0, y, 1))
+def _y_log_y(xp, y):
+    return y * xp.log(xp.where(y > 0, y, 1))
 
 
-def _poisson(o, y):
-    o = np.maximum(o, _eps(o))
-    return row_sum(_y_log_y(y) - y * np.log(o) - y + o)
+def _poisson(xp, o, y):
+    o = xp.maximum(o, _eps(o))
+    return xp.row_sum(_y_log_y(xp, y) - y * xp.log(o) - y + o)
 
 
-def _poisson_from_logits(z, y):
-    with np.errstate(over="ignore"):
-        return row_sum(_y_log_y(y) - y * z - y + np.exp(z))
+def _poisson_from_logits(xp, z, y):
+    with xp.errstate(over="ignore"):
+        return xp.row_sum(_y_log_y(xp, y) - y * z - y + xp.exp(z))
 
 
-def _poisson_gradient(o, y, out):
-    np.maximum(o, _eps(o), out=out)  # ∂J/∂o = 1 − y / o
-    np.divide(y, out, out=out)
-    np.subtract(1, out, out=out)
+def _poisson_gradient(xp, o, y, out):
+    xp.maximum(o, _eps(o), out=out)  # ∂J/∂o = 1 − y / o
+    xp.divide(y, out, out=out)
+    xp.subtract(1, out, out=out)
 
 
 def _check_counts(y):
@@ -265,7 +282,7 @@ LOSSES: dict[str, Loss] = {
         _log_loss,
         _log_loss_gradient,
         canonical="sigmoid",
-        value_from_logits=_log_loss_from_logits,
+        per_sample_from_logits=_log_loss_from_logits,
         check_targets=lambda y: _check_probabilities(y, "log_loss"),
         text="E = −Σₖ [yₖ log oₖ + (1 − yₖ) log(1 − oₖ)]",
         latex=r"E = -\sum_k \left[y_k \log o_k + (1-y_k)\log(1-o_k)\right]",
@@ -277,7 +294,7 @@ LOSSES: dict[str, Loss] = {
         _cross_entropy,
         _cross_entropy_gradient,
         canonical="softmax",
-        value_from_logits=_cross_entropy_from_logits,
+        per_sample_from_logits=_cross_entropy_from_logits,
         check_targets=_check_cross_entropy_targets,
         text="E = −Σₖ yₖ log oₖ",
         latex=r"E = -\sum_k y_k \log o_k",
@@ -300,7 +317,7 @@ LOSSES: dict[str, Loss] = {
         _poisson,
         _poisson_gradient,
         canonical="exp",
-        value_from_logits=_poisson_from_logits,
+        per_sample_from_logits=_poisson_from_logits,
         check_targets=_check_counts,
         text="E = Σₖ [yₖ log(yₖ/oₖ) − yₖ + oₖ]",
         latex=r"E = \sum_k [y_k\log(y_k/o_k) - y_k + o_k]",
@@ -337,11 +354,11 @@ def register_loss(name: str, J: Callable, dJ_do: Callable, *, overwrite: bool = 
     if name in BUILTIN_NAMES or (name in LOSSES and not overwrite):
         raise ValueError(f"loss {name!r} already exists; pick another name")
 
-    def value(o, y):
-        per_sample = np.asarray(J(o, y))
+    def value(xp, o, y):
+        per_sample = xp.asarray(J(o, y))
         return per_sample.sum(axis=1) if per_sample.ndim == 2 else per_sample
 
-    def gradient(o, y, out):
+    def gradient(xp, o, y, out):
         out[...] = dJ_do(o, y)
 
     loss = Loss(name, value, gradient)
@@ -354,8 +371,8 @@ def get_loss(spec: str | Loss) -> Loss:
     return look_up("loss", spec, Loss, LOSSES, ALIASES)
 
 
-def per_sample_loss(loss: Loss, output_activation: str, z, o, y):
+def per_sample_loss(xp, loss: Loss, output_activation: str, z, o, y):
     """Jₙ for each sample: from the logits z for a canonical pair, else from the output o."""
-    if loss.canonical == output_activation and loss.value_from_logits is not None:
-        return loss.value_from_logits(z, y)
-    return loss.value(o, y)
+    if loss.canonical == output_activation and loss.per_sample_from_logits is not None:
+        return loss.per_sample_from_logits(xp, z, y)
+    return loss.per_sample(xp, o, y)

@@ -33,12 +33,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from .activations import Activation, get_activation
-from .backend import array_module, resolve_dtype, to_numpy
+from .backend import Backend, backend_for, get_backend, resolve_dtype
 from .delta_rule import forward
 from .extensions import provided
 from .losses import Loss, get_loss
 from .trace import trace
 from .validation import check_finite, check_sample_weight, check_X, check_Y
+from .workspace import Workspace
 
 INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros")
 _INIT_ALIASES = {"glorot": "glorot_uniform", "xavier": "glorot_uniform", "he": "he_normal"}
@@ -117,6 +118,7 @@ class Layer:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_views"] = None  # rebuilt by the network on unpickling
+        state.pop("_backend", None)
         return state
 
     def _bind(self, net: Network) -> None:
@@ -127,6 +129,7 @@ class Layer:
         """
         (w0, w1), (b0, b1) = net._offsets[self.index]["W"], net._offsets[self.index]["b"]
         shape = (self.size, self.n_in)
+        self._backend = net.backend
         self._views = {
             "W": net.params[w0:w1].reshape(shape),
             "b": net.params[b0:b1],
@@ -141,13 +144,14 @@ class Layer:
 
     def _assign(self, which: str, values) -> None:
         target = self._view(which)
-        array = np.asarray(values, dtype=target.dtype) if np.ndim(values) else values
-        if np.ndim(array) and np.shape(array) != target.shape:
+        xp = self._backend
+        host = xp.to_host(values) if xp.owns(values) else np.asarray(values)
+        if host.ndim and host.shape != target.shape:
             raise ValueError(
-                f"layer {self.index}: {which} must have shape {target.shape}, got {np.shape(array)}"
+                f"layer {self.index}: {which} must have shape {target.shape}, got {host.shape}"
             )
-        check_finite(np.asarray(to_numpy(array), dtype=float), f"layer {self.index} {which}")
-        target[...] = array
+        check_finite(np.asarray(host, dtype=float), f"layer {self.index} {which}")
+        target[...] = xp.asarray(host, dtype=target.dtype)
 
     @property
     def W(self):
@@ -190,78 +194,6 @@ class Layer:
         return f"Layer{where}({self.describe()})"
 
 
-class Workspace:
-    """The work arrays for batches of ``n`` rows, allocated once and reused every batch.
-
-    Per layer l: ``z[l]``, ``a[l]``, ``error[l]`` (∂E/∂aˡ, the error arriving at the outputs),
-    ``delta[l]`` (δˡ = ∂E/∂zˡ per sample), ``u[l]`` (the layer's input when it combines several
-    sources), and for dropout layers ``mask[l]`` and ``dropped[l]``. ``scale`` holds sₙ, each
-    sample's share of the batch error.
-    """
-
-    def __init__(self, net: Network, n: int):
-        xp, dtype, L = net.xp, net.dtype, net.n_layers
-        sizes = [layer.size for layer in net.layers]
-
-        def per_layer(condition=lambda layer: True):
-            return [None] + [
-                xp.empty((n, layer.size), dtype) if condition(layer) else None
-                for layer in net.layers[1:]
-            ]
-
-        self.n = n
-        self.z = per_layer()
-        self.a = per_layer()
-        self.error = per_layer()
-        self.delta = per_layer()
-        self.mask = per_layer(lambda layer: layer.dropout > 0)
-        self.dropped = per_layer(lambda layer: layer.dropout > 0)
-        self.u = [None] + [
-            xp.empty((n, layer.n_in), dtype) if len(layer.sources) > 1 else None
-            for layer in net.layers[1:]
-        ]
-        self.out = [None] * (L + 1)  # what consumers read: aˡ, or its dropped-out version
-        self.scale = xp.empty(n, dtype)
-        self.weighting = None
-        # 1/N as a 0-d array: numpy multiplies by it faster than by a Python float
-        self._uniform = xp.full((), 1.0 / n, dtype)
-        widest = max(max(sizes), max(layer.n_in for layer in net.layers[1:]))
-        self._scratch = xp.empty(n * widest, dtype)
-        self._weighted = xp.empty(n * max(sizes[1:]), dtype)
-        self._weighted_views: dict = {}
-
-    def scratch(self, shape):
-        """A contiguous temporary of ``shape`` (rows ≤ n), valid until the next call."""
-        return self._scratch[: shape[0] * shape[1]].reshape(shape)
-
-    def weighted(self, shape):
-        """A contiguous temporary for sₙ·δₙ."""
-        view = self._weighted_views.get(shape)
-        if view is None:
-            view = self._weighted[: shape[0] * shape[1]].reshape(shape)
-            self._weighted_views[shape] = view
-        return view
-
-    def set_scale(self, sample_weight=None) -> float:
-        """sₙ = 1/N, or wₙ / Σw with sample weights (all 0 when every weight is 0).
-
-        Returns the batch's share of the data: N, or Σw. ``weighting`` is what δ is multiplied
-        by to weight each row: sₙ as a column, or the scalar 1/N (a 0-d array) when every sample
-        counts the same (a cheaper multiplication).
-        """
-        if sample_weight is None:
-            if self.weighting is not self._uniform:  # filled once, not every batch
-                self.scale.fill(1.0 / self.n)
-                self.weighting = self._uniform
-            return self.n
-        self.scale[...] = sample_weight
-        total = float(sample_weight.sum())
-        if total > 0:
-            self.scale /= total
-        self.weighting = self.scale[:, None]
-        return total
-
-
 class Network:
     """A feed-forward network trained by backpropagation.
 
@@ -276,6 +208,9 @@ class Network:
     seed : seeds initialisation, and afterwards shuffling and dropout; the same seed gives the
         same network and the same training run.
     init : default initialiser for layers that do not choose one.
+    backend : where the arrays live and which array module computes with them: ``"numpy"``
+        (default) or a ``backprop.engine.backend.Backend``. Every array operation of the
+        forward and backward passes and of training goes through it (``net.backend``).
 
     >>> import numpy as np, backprop as bp
     >>> net = bp.Network([2, 2, 2], dtype="float64")
@@ -294,6 +229,7 @@ class Network:
         dtype: str = "float32",
         seed: int | None = None,
         init: str = "auto",
+        backend: str | Backend | None = None,
     ):
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
             raise TypeError("sizes must be a list like [n_in, hidden..., n_out]")
@@ -305,10 +241,10 @@ class Network:
         if n_in < 1:
             raise ValueError(f"layer 0 (the input) must have >= 1 unit, got {n_in}")
         self.dtype = resolve_dtype(dtype)
-        self.xp = array_module("numpy")
+        self.backend = get_backend(backend)
         self.loss = get_loss(loss)
         self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.rng = self.backend.random_generator(seed)
         default_init = _INIT_ALIASES.get(init, init)
         if default_init not in INITIALIZERS:
             raise ValueError(f"unknown init {init!r}; known: {', '.join(INITIALIZERS)}")
@@ -328,8 +264,8 @@ class Network:
             layers.append(layer)
         self.layers = layers
         self._wire()
-        self._params = self.xp.zeros(self._n_params, self.dtype)
-        self._grads = self.xp.zeros(self._n_params, self.dtype)
+        self._params = self.backend.zeros(self._n_params, self.dtype)
+        self._grads = self.backend.zeros(self._n_params, self.dtype)
         for layer in layers[1:]:
             layer._bind(self)
         self._workspaces: dict[int, Workspace] = {}
@@ -398,11 +334,16 @@ class Network:
         """
         if seed is not None:
             self.seed = seed
-            self.rng = np.random.default_rng(seed)
+            self.rng = self.backend.random_generator(seed)
         for layer in self.layers[1:]:
-            layer.W[...] = self.xp.asarray(_draw_weights(self.rng, layer), dtype=self.dtype)
+            layer.W[...] = self.backend.asarray(_draw_weights(self.rng, layer), dtype=self.dtype)
             layer.b[...] = 0
         return self
+
+    @property
+    def xp(self) -> Backend:
+        """The backend, by the name the delta rule's code uses for it: the array module."""
+        return self.backend
 
     @property
     def n_layers(self) -> int:
@@ -441,19 +382,30 @@ class Network:
 
     def set_params(self, values) -> None:
         """Copy a flat parameter vector (layout [W¹ … Wᴸ, b¹ … bᴸ]) into the network."""
-        values = np.asarray(to_numpy(values))
+        values = self._to_host(values)
         if values.shape != (self._n_params,):
             raise ValueError(f"params must have shape ({self._n_params},), got {values.shape}")
         check_finite(values.astype(float), "params")
-        self.params[...] = self.xp.asarray(values, dtype=self.dtype)
+        self.params[...] = self.backend.asarray(values, dtype=self.dtype)
 
-    def copy(self, dtype: str | None = None) -> Network:
-        """An independent copy (optionally in another dtype) with the same weights."""
+    def _to_host(self, data) -> np.ndarray:
+        """Data as a numpy array for checking: the device's arrays are copied to the host."""
+        owner = backend_for(data)
+        return owner.to_host(data) if owner.owns(data) else data
+
+    def copy(self, dtype: str | None = None, backend: str | Backend | None = None) -> Network:
+        """An independent copy with the same weights, optionally in another dtype or on
+        another backend (``backend="numpy"`` gives a host copy)."""
         clone = _copy.copy(self)
         clone.dtype = resolve_dtype(dtype) if dtype is not None else self.dtype
+        clone.backend = self.backend if backend is None else get_backend(backend)
         clone.layers = [self.layers[0]] + [_copy.copy(layer) for layer in self.layers[1:]]
-        clone._params = self.params.astype(clone.dtype, copy=True)
-        clone._grads = self.xp.zeros_like(clone._params)
+        if clone.backend is self.backend:
+            clone._params = self.params.astype(clone.dtype, copy=True)
+        else:
+            host = self.backend.to_host(self.params)
+            clone._params = clone.backend.asarray(host.astype(clone.dtype, copy=True))
+        clone._grads = clone.backend.zeros_like(clone._params)
         for layer in clone.layers[1:]:
             layer._bind(clone)
         clone.rng = _copy.deepcopy(self.rng)
@@ -471,21 +423,23 @@ class Network:
 
     # -- data entering the network -------------------------------------------------------
     def check_X(self, X):
-        return self.xp.asarray(check_X(to_numpy(X), self.n_inputs, self.dtype))
+        """X validated on the host, in the network's dtype, on the network's backend."""
+        return self.backend.asarray(check_X(self._to_host(X), self.n_inputs, self.dtype))
 
     def check_data(self, X, Y, sample_weight=None):
-        """Validated (X, Y, sample_weight) in the network's dtype; raises before any change."""
-        X = check_X(to_numpy(X), self.n_inputs, self.dtype)
-        Y = check_Y(to_numpy(Y), X.shape[0], self.n_outputs, self.loss, self.dtype)
-        weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
-        xp = self.xp
+        """Validated (X, Y, sample_weight) in the network's dtype, on the network's backend;
+        raises before any change."""
+        X = check_X(self._to_host(X), self.n_inputs, self.dtype)
+        Y = check_Y(self._to_host(Y), X.shape[0], self.n_outputs, self.loss, self.dtype)
+        weights = check_sample_weight(self._to_host(sample_weight), X.shape[0], self.dtype)
+        xp = self.backend
         return xp.asarray(X), xp.asarray(Y), None if weights is None else xp.asarray(weights)
 
     # -- the two passes ------------------------------------------------------------------
     def predict(self, X, batch_size: int = 4096):
         """The network's outputs aᴸ for each row of X, shape (n_samples, n_out)."""
         X = self.check_X(X)
-        outputs = self.xp.empty((X.shape[0], self.n_outputs), self.dtype)
+        outputs = self.backend.empty((X.shape[0], self.n_outputs), self.dtype)
         for start in range(0, X.shape[0], batch_size):
             rows = X[start : start + batch_size]
             outputs[start : start + rows.shape[0]] = forward(
@@ -513,14 +467,14 @@ class Network:
         return trace(self, X, Y, weights)
 
     def __getstate__(self) -> dict:
-        # the array module and the work arrays are rebuilt, not stored
+        # the work arrays are rebuilt, not stored; the backend pickles by name
         state = self.__dict__.copy()
-        state["xp"] = self.xp.__name__
         state["_workspaces"] = {}
         return state
 
     def __setstate__(self, state: dict) -> None:
-        state["xp"] = array_module(state["xp"])
+        if "xp" in state:  # pickled before backends had names of their own
+            state["backend"] = get_backend(state.pop("xp"))
         self.__dict__.update(state)
         for layer in self.layers[1:]:
             layer._bind(self)  # views into this copy's buffers, not the pickled ones

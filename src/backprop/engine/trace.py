@@ -85,8 +85,8 @@ def trace(net, X, Y, sample_weight=None, training: bool = False, rng=None) -> Tr
     backward(net, work, Y, training)
     L = net.n_layers
     if net.loss.canonical == net.output_activation.name:  # backward skipped ∂J/∂o; show it
-        net.loss.gradient(work.a[L], Y, work.error[L])
-    loss = batch_error(net, work, Y)
+        net.loss.gradient(work.a[L], Y, work.error[L], net.xp)
+    loss = float(batch_error(net, work, Y))
 
     def copies(arrays):
         return [None if x is None else x.copy() for x in arrays]

@@ -65,7 +65,7 @@ import numpy as np
 
 from .._version import __version__
 from ..engine.activations import ACTIVATIONS, Activation
-from ..engine.backend import to_numpy
+from ..engine.backend import backend_for
 from ..engine.losses import LOSSES, Loss
 from ..engine.network import Layer, Network
 
@@ -213,7 +213,7 @@ def _extra_tensors(tensors: dict | None) -> dict[str, np.ndarray]:
             raise TypeError(f"tensor names must be non-empty strings, got {name!r}")
         if name == _PARAMS or name.startswith("__"):
             raise ValueError(f"tensor name {name!r} is reserved; choose another")
-        array = np.asarray(to_numpy(value))
+        array = np.asarray(backend_for(value).to_host(value))
         if array.dtype.kind not in _EXTRA_KINDS:
             raise TypeError(f"tensor {name!r} must be numeric or boolean, got dtype {array.dtype}")
         extras[name] = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
@@ -321,7 +321,7 @@ def save(
         "tensors": _dumps(sorted(extras)),
         "user": _user_json(metadata),
     }
-    params = np.ascontiguousarray(to_numpy(net.params), dtype=net.dtype.newbyteorder("<"))
+    params = np.ascontiguousarray(net.xp.to_host(net.params), dtype=net.dtype.newbyteorder("<"))
     blob = safetensors.numpy.save({_PARAMS: params, **extras}, metadata=header)
     atomic_write(path, _canonical(blob))
 

@@ -1,5 +1,10 @@
 """Training: the step, the loop around it, optimisers, schedules, checkpoints and diagnosis.
 
+``step`` (one update: forward, backward, the gradient hook, ``transforms``, the optimiser),
+``loop`` (``fit``: batches, epochs, validation, early stopping, callbacks, checkpoints),
+``readout`` (every value the loop reads back from the device), ``optimizers``, ``schedules``,
+``checkpoint`` and ``state`` (the training state and its saving), ``history``, ``diagnosis``.
+
 >>> import backprop as bp
 >>> from backprop.training import fit
 >>> X, y = bp.datasets.xor()[:2]
@@ -10,8 +15,25 @@
 
 from ..engine.extensions import provide
 from .diagnosis import ConvergenceWarning
-from .loop import EarlyStopping, History, TrainingDiverged, evaluate, fit
+from .evaluation import evaluate
+from .history import History
+from .loop import fit
+from .readout import TrainingDiverged
+from .step import TrainingStep
+from .stopping import EarlyStopping
+from .transforms import ClipByGlobalNorm, GradientTransform, WeightDecay
 
 provide("fit", fit)
 
-__all__ = ["ConvergenceWarning", "EarlyStopping", "History", "TrainingDiverged", "evaluate", "fit"]
+__all__ = [
+    "ClipByGlobalNorm",
+    "ConvergenceWarning",
+    "EarlyStopping",
+    "GradientTransform",
+    "History",
+    "TrainingDiverged",
+    "TrainingStep",
+    "WeightDecay",
+    "evaluate",
+    "fit",
+]

@@ -15,13 +15,13 @@ the file, never a silent restart. A resume whose setup differs is refused, listi
 
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..io import model_file as model_files
+from .state import TrainingState
 
 FORMAT = "backprop-checkpoint"
 
@@ -52,36 +52,18 @@ class Saved:
     meta: dict
 
 
-def save(path, net, loop, optimizer, schedule, split_rng_state, setup) -> None:
-    """Write the training state after epoch ``loop.epoch``; the old file becomes ``.prev``."""
+def save(path, net, state: TrainingState, schedule, split_rng_state, setup) -> None:
+    """Write the training state after epoch ``state.epoch``; the old file becomes ``.prev``."""
     path = os.fspath(path)
-    tensors, scalars = {}, {}
-    for field, value in loop.optimizer_state._asdict().items():
-        if isinstance(value, np.ndarray):
-            tensors[f"optimizer.{field}"] = value
-        elif value is not None:
-            scalars[field] = value
-    if loop.best_params is not None:
-        tensors["best_params"] = loop.best_params
-    history = loop.history
+    xp = net.xp
+    tensors, data = state.export(xp)
     meta = {
         "kind": FORMAT,
-        "epoch": loop.epoch,
         "setup": setup,
-        "optimizer_scalars": scalars,
-        "optimizer_fields": list(loop.optimizer_state._fields),
         "schedule": model_files.encode_floats(schedule.state()),
-        "rng": net.rng.bit_generator.state,
+        "rng": xp.rng_state(net.rng),
         "split_rng": split_rng_state,
-        "history": model_files.encode_floats(
-            {
-                "records": history.records,
-                "layer_records": history.layer_records,
-                "best_epoch": history.best_epoch,
-            }
-        ),
-        "early_stopping": model_files.encode_floats({"best": loop.best, "waited": loop.waited}),
-        "stopped": loop.stopped,
+        **model_files.encode_floats(data),
     }
     if os.path.exists(path):
         os.replace(path, path + ".prev")
@@ -122,77 +104,11 @@ def check_setup(saved: Saved, setup: dict) -> None:
         )
 
 
-def restore(saved: Saved, net, loop, optimizer, schedule) -> None:
-    """Put the saved weights, optimiser, schedule, generator and history back in place."""
-    meta = saved.meta
+def restore(saved: Saved, net, state: TrainingState, optimizer, schedule) -> None:
+    """Put the saved weights, training state, schedule and generator back in place."""
+    meta, xp = saved.meta, net.xp
     net.set_params(saved.params)
-    fresh = optimizer.init(net.params)
-    fields = {}
-    for field in meta["optimizer_fields"]:
-        name = f"optimizer.{field}"
-        if name in saved.tensors:
-            array = getattr(fresh, field)
-            array[...] = saved.tensors[name]
-            fields[field] = array
-        else:
-            fields[field] = meta["optimizer_scalars"].get(field, getattr(fresh, field))
-    loop.optimizer_state = type(fresh)(**fields)
+    fresh = optimizer.init(net.params, xp=xp)
+    state.load(saved.tensors, model_files.decode_floats(meta), fresh, xp, net.dtype)
     schedule.load_state(model_files.decode_floats(meta["schedule"]))
-    net.rng.bit_generator.state = meta["rng"]
-    history = model_files.decode_floats(meta["history"])
-    loop.history.records = {k: list(v) for k, v in history["records"].items()}
-    loop.history.layer_records = {k: list(v) for k, v in history["layer_records"].items()}
-    loop.history.best_epoch = history["best_epoch"]
-    stopping = model_files.decode_floats(meta["early_stopping"])
-    loop.best, loop.waited = stopping["best"], stopping["waited"]
-    best = saved.tensors.get("best_params")
-    loop.best_params = None if best is None else best.astype(net.dtype)
-    loop.epoch = meta["epoch"]
-    loop.stopped = bool(meta.get("stopped", False))
-
-
-@dataclass
-class ResumePoint:
-    """The state at the start of an epoch, to roll an interrupted epoch back."""
-
-    params: np.ndarray
-    optimizer_state: tuple
-    rng: dict
-    schedule: dict
-    history_length: int
-    best: float
-    waited: int
-    best_params: np.ndarray | None
-
-    @classmethod
-    def take(cls, net, loop, schedule) -> ResumePoint:
-        return cls(
-            net.params.copy(),
-            copy.deepcopy(loop.optimizer_state),
-            net.rng.bit_generator.state,
-            copy.deepcopy(schedule.state()),
-            len(loop.history),
-            loop.best,
-            loop.waited,
-            None if loop.best_params is None else loop.best_params.copy(),
-        )
-
-    def roll_back(self, net, loop, schedule) -> None:
-        net.params[...] = self.params
-        for live, kept in zip(loop.optimizer_state, self.optimizer_state, strict=True):
-            if isinstance(live, np.ndarray):
-                live[...] = kept
-        loop.optimizer_state = loop.optimizer_state._replace(
-            **{
-                f: v
-                for f, v in self.optimizer_state._asdict().items()
-                if not isinstance(v, np.ndarray)
-            }
-        )
-        net.rng.bit_generator.state = self.rng
-        schedule.load_state(self.schedule)
-        for key in loop.history.records:
-            del loop.history.records[key][self.history_length :]
-        for key in loop.history.layer_records:
-            del loop.history.layer_records[key][self.history_length :]
-        loop.best, loop.waited, loop.best_params = self.best, self.waited, self.best_params
+    xp.set_rng_state(net.rng, meta["rng"])

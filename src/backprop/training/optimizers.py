@@ -7,11 +7,12 @@ step is written straight into ``params`` and into the state's arrays, so a train
 allocates nothing per step; the scratch array an update needs is made on first use and kept on
 the optimiser object (it is never part of the state).
 
-Each step is an element-wise kernel over the flat buffers. With numba installed (the ``[fast]``
-extra) it runs as one compiled pass (``backprop.fused``); otherwise as a few numpy ufuncs with
+Each step is an element-wise kernel over the flat buffers, written with the backend ``xp`` (the
+network's array module) and run by the backend: on the CPU with numba installed (the ``[fast]``
+extra) as one compiled pass (``backprop.engine.backend.fused``), otherwise as a few ufuncs with
 ``out=``, block by block, so their scratch array is one block long, not a copy of the
-parameters. The numpy kernels use only array methods and ufuncs, so they also run on any array
-type that implements numpy's dispatch protocols (CuPy included).
+parameters. ``init`` and ``update`` take the backend as ``xp=``; without it, the backend that
+owns the arrays is used.
 
 >>> from backprop.optimizers import get_optimizer
 >>> opt = get_optimizer("adam", lr=0.01)
@@ -26,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engine.backend import Blockwise, fused
+from ..engine.backend import ScratchCache, backend_for
 from ..engine.validation import fraction, non_negative_number, positive_number
 
 __all__ = [
@@ -86,14 +87,14 @@ class Optimizer:
 
     def __init__(self, lr: float) -> None:
         self.lr = positive_number("lr", lr)
-        self._blockwise = Blockwise()
+        self._scratch = ScratchCache()
 
-    def init(self, params: np.ndarray) -> tuple:
+    def init(self, params: np.ndarray, xp=None) -> tuple:
         """Return the initial state for ``params``."""
         raise NotImplementedError
 
     def update(
-        self, params: np.ndarray, grads: np.ndarray, state: tuple, lr: float | None = None
+        self, params: np.ndarray, grads: np.ndarray, state: tuple, lr: float | None = None, xp=None
     ) -> tuple:
         """Apply one step to ``params`` in place and return the new state."""
         raise NotImplementedError
@@ -106,24 +107,19 @@ class Optimizer:
         args = ", ".join(f"{key}={value!r}" for key, value in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
 
-    def _apply(self, name: str, arrays, *constants) -> None:
+    def _apply(self, xp, name: str, arrays, *constants) -> None:
         """Run the element-wise step called ``name`` over the buffers, with ``constants``.
 
-        With numba installed the step is one compiled pass (``fused``). Otherwise it is the
-        numpy kernel ``_STEPS[name](*blocks, scratch, *constants)``, and large buffers go
-        through it in blocks (``backend.Blockwise``), so the scratch array is one block long;
-        the result is bit for bit that of one call over everything.
+        The backend runs ``_STEPS[name](xp, *buffers, scratch, *constants)``, or its compiled
+        twin where it has one (numba on the CPU); the result is the same up to rounding.
         """
-        step = fused.kernel_for(name, arrays)  # only ever for writeable buffers
-        if step is not None:  # the constants in the buffers' dtype: float32 stays float32
-            step(*arrays, np.array(constants, dtype=arrays[0].dtype))
-            return
+        xp = backend_for(arrays[0]) if xp is None else xp
         if not _writeable(arrays[0]):
             raise ValueError("params is a read-only array; the update writes into it")
         for state in arrays[2:]:  # the gradient is only read
             if not _writeable(state):
                 raise ValueError("state is a read-only array; the update writes into it")
-        self._blockwise.run(_STEPS[name], arrays, *constants)
+        xp.elementwise(name, _STEPS[name], arrays, constants, self._scratch)
 
     def _step_lr(self, lr: float | None) -> float:
         if lr is None:
@@ -197,45 +193,50 @@ class SGD(Optimizer):
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True requires momentum > 0")
 
-    def init(self, params: np.ndarray) -> SGDState:
+    def init(self, params: np.ndarray, xp=None) -> SGDState:
         """Return the initial state: a zero velocity, or ``None`` without momentum."""
         self._check_params(params)
         if self.momentum == 0.0:
             return SGDState(velocity=None)
-        return SGDState(velocity=np.zeros_like(params))
+        return SGDState(velocity=_backend(params, xp).zeros_like(params))
 
     def update(
-        self, params: np.ndarray, grads: np.ndarray, state: SGDState, lr: float | None = None
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        state: SGDState,
+        lr: float | None = None,
+        xp=None,
     ) -> SGDState:
         """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
         if self.momentum == 0.0:
-            self._apply("sgd", [params, grads], lr)
+            self._apply(xp, "sgd", [params, grads], lr)
             return state
         if state.velocity is None:
             raise ValueError("state has no velocity: it was not made by this optimiser's init")
         name = "nesterov" if self.nesterov else "momentum"
-        self._apply(name, [params, grads, state.velocity], lr, self.momentum)
+        self._apply(xp, name, [params, grads, state.velocity], lr, self.momentum)
         return state
 
 
-def _sgd_step(params, grads, step, lr):
-    np.multiply(grads, lr, out=step)  # θ ← θ − lr·g
+def _sgd_step(xp, params, grads, step, lr):
+    xp.multiply(grads, lr, out=step)  # θ ← θ − lr·g
     params -= step
 
 
-def _momentum_step(params, grads, velocity, step, lr, mu):
+def _momentum_step(xp, params, grads, velocity, step, lr, mu):
     velocity *= mu  # v ← μ·v + g
     velocity += grads
-    np.multiply(velocity, lr, out=step)  # θ ← θ − lr·v
+    xp.multiply(velocity, lr, out=step)  # θ ← θ − lr·v
     params -= step
 
 
-def _nesterov_step(params, grads, velocity, step, lr, mu):
+def _nesterov_step(xp, params, grads, velocity, step, lr, mu):
     velocity *= mu  # v ← μ·v + g
     velocity += grads
-    np.multiply(velocity, mu, out=step)  # θ ← θ − lr·(g + μ·v)
+    xp.multiply(velocity, mu, out=step)  # θ ← θ − lr·(g + μ·v)
     step += grads
     step *= lr
     params -= step
@@ -292,13 +293,22 @@ class Adam(Optimizer):
         self.beta_2 = fraction("beta_2", beta_2)
         self.epsilon = positive_number("epsilon", epsilon)
 
-    def init(self, params: np.ndarray) -> AdamState:
+    def init(self, params: np.ndarray, xp=None) -> AdamState:
         """Return the initial state: step 0 and zero moments."""
         self._check_params(params)
-        return AdamState(step=0, m=np.zeros_like(params), v=np.zeros_like(params))
+        return AdamState(
+            step=0,
+            m=_backend(params, xp).zeros_like(params),
+            v=_backend(params, xp).zeros_like(params),
+        )
 
     def update(
-        self, params: np.ndarray, grads: np.ndarray, state: AdamState, lr: float | None = None
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        state: AdamState,
+        lr: float | None = None,
+        xp=None,
     ) -> AdamState:
         """Apply one step to ``params`` in place; return the state with ``step`` advanced."""
         lr = self._step_lr(lr)
@@ -309,6 +319,7 @@ class Adam(Optimizer):
         # the bias corrections cost no pass over the buffers.
         root_correction = math.sqrt(1.0 - self.beta_2**t)
         self._apply(
+            xp,
             "adam",
             [params, grads, state.m, state.v],
             self.beta_1,
@@ -321,22 +332,26 @@ class Adam(Optimizer):
         return AdamState(step=t, m=state.m, v=state.v)
 
 
+def _backend(params, xp):
+    return backend_for(params) if xp is None else xp
+
+
 def _writeable(array) -> bool:
     return getattr(array.flags, "writeable", True)  # CuPy arrays have no such flag
 
 
-def _adam_step(params, grads, m, v, scratch, beta_1, rest_1, beta_2, rest_2, eps_c, step_c):
+def _adam_step(xp, params, grads, m, v, scratch, beta_1, rest_1, beta_2, rest_2, eps_c, step_c):
     """One Adam step; ``rest_k`` is 1 − βₖ, given so that it is not rounded from βₖ."""
-    np.multiply(grads, rest_1, out=scratch)  # m ← β₁·m + (1 − β₁)·g
+    xp.multiply(grads, rest_1, out=scratch)  # m ← β₁·m + (1 − β₁)·g
     m *= beta_1
     m += scratch
     scratch *= scratch  # v ← β₂·v + (1 − β₂)·g², with g² = ((1 − β₁)·g)² / (1 − β₁)²
     scratch *= rest_2 / rest_1**2
     v *= beta_2
     v += scratch
-    np.sqrt(v, out=scratch)  # θ ← θ − lr_t·c · m / (√v + ε·c)
+    xp.sqrt(v, out=scratch)  # θ ← θ − lr_t·c · m / (√v + ε·c)
     scratch += eps_c
-    np.divide(m, scratch, out=scratch)
+    xp.divide(m, scratch, out=scratch)
     scratch *= step_c
     params -= scratch
 
@@ -380,35 +395,42 @@ class RMSprop(Optimizer):
         self.rho = fraction("rho", rho)
         self.epsilon = positive_number("epsilon", epsilon)
 
-    def init(self, params: np.ndarray) -> RMSpropState:
+    def init(self, params: np.ndarray, xp=None) -> RMSpropState:
         """Return the initial state: a zero squared-gradient average."""
         self._check_params(params)
-        return RMSpropState(v=np.zeros_like(params))
+        return RMSpropState(v=_backend(params, xp).zeros_like(params))
 
     def update(
-        self, params: np.ndarray, grads: np.ndarray, state: RMSpropState, lr: float | None = None
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        state: RMSpropState,
+        lr: float | None = None,
+        xp=None,
     ) -> RMSpropState:
         """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
-        self._apply("rmsprop", [params, grads, state.v], lr, self.rho, 1.0 - self.rho, self.epsilon)
+        self._apply(
+            xp, "rmsprop", [params, grads, state.v], lr, self.rho, 1.0 - self.rho, self.epsilon
+        )
         return state
 
 
-def _rmsprop_step(params, grads, v, scratch, lr, rho, rest, epsilon):
+def _rmsprop_step(xp, params, grads, v, scratch, lr, rho, rest, epsilon):
     """One RMSprop step; ``rest`` is 1 − ρ, given so that it is not rounded from ρ."""
     v *= rho  # v ← ρ·v + (1 − ρ)·g²
-    np.multiply(grads, grads, out=scratch)
+    xp.multiply(grads, grads, out=scratch)
     scratch *= rest
     v += scratch
-    _step_over_root(params, grads, v, scratch, lr, epsilon)  # θ ← θ − lr·g / (√v + ε)
+    _step_over_root(xp, params, grads, v, scratch, lr, epsilon)  # θ ← θ − lr·g / (√v + ε)
 
 
-def _step_over_root(params, grads, accumulator, scratch, lr, epsilon):
+def _step_over_root(xp, params, grads, accumulator, scratch, lr, epsilon):
     """θ ← θ − lr·g / (√accumulator + ε), the step RMSprop and AdaGrad share."""
-    np.sqrt(accumulator, out=scratch)
+    xp.sqrt(accumulator, out=scratch)
     scratch += epsilon
-    np.divide(grads, scratch, out=scratch)
+    xp.divide(grads, scratch, out=scratch)
     scratch *= lr
     params -= scratch
 
@@ -455,25 +477,30 @@ class AdaGrad(Optimizer):
         self.epsilon = positive_number("epsilon", epsilon)
         self.initial_accumulator = non_negative_number("initial_accumulator", initial_accumulator)
 
-    def init(self, params: np.ndarray) -> AdaGradState:
+    def init(self, params: np.ndarray, xp=None) -> AdaGradState:
         """Return the initial state: ``G`` filled with ``initial_accumulator``."""
         self._check_params(params)
-        return AdaGradState(G=np.full_like(params, self.initial_accumulator))
+        return AdaGradState(G=_backend(params, xp).full_like(params, self.initial_accumulator))
 
     def update(
-        self, params: np.ndarray, grads: np.ndarray, state: AdaGradState, lr: float | None = None
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        state: AdaGradState,
+        lr: float | None = None,
+        xp=None,
     ) -> AdaGradState:
         """Apply one step to ``params`` in place; ``lr=None`` uses ``self.lr``."""
         lr = self._step_lr(lr)
         self._check_grads(params, grads)
-        self._apply("adagrad", [params, grads, state.G], lr, self.epsilon)
+        self._apply(xp, "adagrad", [params, grads, state.G], lr, self.epsilon)
         return state
 
 
-def _adagrad_step(params, grads, G, scratch, lr, epsilon):
-    np.multiply(grads, grads, out=scratch)  # G ← G + g²
+def _adagrad_step(xp, params, grads, G, scratch, lr, epsilon):
+    xp.multiply(grads, grads, out=scratch)  # G ← G + g²
     G += scratch
-    _step_over_root(params, grads, G, scratch, lr, epsilon)  # θ ← θ − lr·g / (√G + ε)
+    _step_over_root(xp, params, grads, G, scratch, lr, epsilon)  # θ ← θ − lr·g / (√G + ε)
 
 
 _STEPS = {

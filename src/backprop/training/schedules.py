@@ -1,4 +1,4 @@
-"""Learning-rate schedules and gradient clipping.
+"""Learning-rate schedules (and, for the import path it always had, gradient clipping).
 
 A schedule is called as ``schedule(epoch, base_lr)`` and returns the learning rate to use
 during ``epoch`` (counted from 0); pass that value as ``lr=`` to an optimiser's ``update``, so
@@ -22,9 +22,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
-from ..engine.validation import decay_factor, integer_at_least, non_negative_number, real_number
+from ..engine.validation import decay_factor, integer_at_least, non_negative_number
+from .transforms import clip_by_global_norm
 
 __all__ = [
     "SCHEDULES",
@@ -384,33 +383,3 @@ def get_schedule(spec: str | Schedule | Callable[[int, float], float] | None) ->
     raise TypeError(
         f"schedule must be None, a name, a Schedule or a function, got {type(spec).__name__}"
     )
-
-
-def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
-    """Scale the flat gradient in place so its Euclidean norm is at most ``max_norm``.
-
-    Returns the norm before clipping. A gradient holding inf or NaN is left untouched (its
-    norm, inf or NaN, is returned so the caller can skip the step).
-
-    >>> import numpy as np
-    >>> from backprop.schedules import clip_by_global_norm
-    >>> grads = np.array([3.0, 4.0])
-    >>> clip_by_global_norm(grads, 1.0), grads
-    (5.0, array([0.6, 0.8]))
-    """
-    max_norm = real_number("max_norm", max_norm)
-    if not max_norm > 0.0:
-        raise ValueError(f"max_norm must be > 0, got {max_norm!r}")
-    norm = math.sqrt(float(np.vdot(grads, grads)))
-    if math.isinf(norm):
-        # The sum of squares can overflow though every entry is finite (in float32 once the
-        # norm passes ~1.8e19); rescaling by the largest entry costs a temporary, but only here.
-        peak = float(np.max(np.abs(grads)))
-        if math.isfinite(peak):
-            scaled = grads / peak
-            norm = peak * math.sqrt(float(np.vdot(scaled, scaled)))
-    if not math.isfinite(norm):
-        return norm
-    if norm > max_norm:
-        grads *= max_norm / norm
-    return norm

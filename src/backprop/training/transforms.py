@@ -1,0 +1,94 @@
+"""Gradient transforms: what happens to ∂E/∂θ between the backward pass and the update.
+
+A training step runs forward → backward → [the gradient hook] → transforms → optimiser. Each
+transform works in place on the flat gradient buffer ``net.grads`` (layout [W¹ … Wᴸ, b¹ … bᴸ])
+through the network's backend, and never makes the host wait for a device value: quantities a
+report needs later (the L2 penalty) are kept as the backend's scalars and read by the loop.
+
+>>> import numpy as np
+>>> grads = np.array([3.0, 4.0])
+>>> clip_by_global_norm(grads, 1.0), grads
+(5.0, array([0.6, 0.8]))
+"""
+
+from __future__ import annotations
+
+from ..engine.backend import backend_for
+from ..engine.validation import real_number
+
+
+class GradientTransform:
+    """Base class: ``apply(net, share)`` changes ``net.grads`` in place.
+
+    ``share`` is the batch's share of the data (N, or Σw with sample weights), as the backend
+    keeps it. ``penalty`` is what the transform adds to the batch's error times ``share``
+    (None when it adds nothing); the loss log reads it.
+    """
+
+    def apply(self, net, share) -> None:
+        raise NotImplementedError
+
+    def penalty(self, share):
+        return None
+
+
+class WeightDecay(GradientTransform):
+    """L2 weight decay: the objective gains (λ/2) Σ‖Wˡ‖², so ∂E/∂W gains λ·W (biases are not
+    decayed). With ``per_sample`` λ is divided by the batch's share (scikit-learn's ``alpha``),
+    so its pull on the weights shrinks as batches grow.
+    """
+
+    def __init__(self, l2: float, per_sample: bool = False) -> None:
+        self.l2, self.per_sample = float(l2), bool(per_sample)
+        self._squared_norm = None
+
+    def _rate(self, share):
+        return self.l2 / share if self.per_sample else self.l2
+
+    def apply(self, net, share) -> None:
+        xp = net.xp
+        weights = net.params[: net.n_weights]
+        self._squared_norm = xp.scalar(xp.vdot(weights, weights))  # ‖W‖², before the update
+        net.grads[: net.n_weights] += self._rate(share) * weights  # ∇W += λ·W
+
+    def penalty(self, share):
+        """share · (λ/2)‖W‖² of the weights the gradient was taken at."""
+        return share * (0.5 * self._rate(share) * self._squared_norm)
+
+
+class ClipByGlobalNorm(GradientTransform):
+    """Rescale the whole gradient to norm ``max_norm`` when it is larger: ∇ ← ∇·min(1, c/‖∇‖).
+
+    A gradient holding inf or NaN is left as it is, for the divergence check to report.
+    """
+
+    def __init__(self, max_norm: float) -> None:
+        max_norm = real_number("max_norm", max_norm)
+        if not max_norm > 0.0:
+            raise ValueError(f"max_norm must be > 0, got {max_norm!r}")
+        self.max_norm = max_norm
+
+    def apply(self, net, share) -> None:
+        net.xp.clip_to_norm(net.grads, self.max_norm)
+
+
+def gradient_transforms(l2: float, l2_per_sample: bool, clip_norm: float | None) -> list:
+    """The transforms ``fit``'s ``l2`` and ``clip_norm`` ask for, in the order they apply."""
+    transforms: list[GradientTransform] = []
+    if l2:
+        transforms.append(WeightDecay(l2, l2_per_sample))
+    if clip_norm is not None:
+        transforms.append(ClipByGlobalNorm(clip_norm))
+    return transforms
+
+
+def clip_by_global_norm(grads, max_norm: float) -> float:
+    """Scale the flat gradient in place so its Euclidean norm is at most ``max_norm``.
+
+    Returns the norm before clipping. A gradient holding inf or NaN is left untouched (its
+    norm, inf or NaN, is returned so the caller can skip the step).
+    """
+    max_norm = real_number("max_norm", max_norm)
+    if not max_norm > 0.0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm!r}")
+    return float(backend_for(grads).clip_to_norm(grads, max_norm))
