@@ -1,0 +1,5 @@
+"""The error every command raises for a mistake in what the user asked for."""
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for: reported in one line, exit status 2."""

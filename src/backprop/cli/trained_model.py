@@ -1,0 +1,155 @@
+"""Model files written by ``backprop train``: reading them, and checking their metadata.
+
+Besides the network, such a file holds the tensors ``feature_mean`` and ``feature_scale`` and, in
+its metadata, the task, the target and feature column names, the classes (classification) or the
+target's mean and scale (regression), and the training settings.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine.network import Network
+from ..io import FORMAT_VERSION, load_with_metadata
+from ..io.tabular import CLASSIFICATION, LABEL_TYPES, REGRESSION
+from .errors import UsageError
+
+METADATA_VERSION = 1
+SCALING_TENSORS = ("feature_mean", "feature_scale")
+
+
+@dataclass
+class TrainedModel:
+    """A model file written by ``backprop train``, its metadata checked."""
+
+    path: str
+    net: Network
+    meta: dict
+    feature_mean: np.ndarray
+    feature_scale: np.ndarray
+
+    @property
+    def task(self) -> str:
+        return self.meta["task"]
+
+    @property
+    def features(self) -> list[str]:
+        return self.meta["features"]
+
+    @property
+    def classes(self) -> list[str]:
+        return self.meta.get("classes", [])
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        Xs = (X - self.feature_mean) / self.feature_scale
+        return self.net.predict(Xs).astype(np.float64)
+
+    def values(self, outputs: np.ndarray) -> np.ndarray:
+        """Regression outputs in the target's own units."""
+        return outputs[:, 0] * self.meta["target_scale"] + self.meta["target_mean"]
+
+
+def read_model_file(path: str) -> tuple[Network, dict, dict[str, np.ndarray]]:
+    """``(net, metadata, tensors)`` of any backprop model file; a missing file is a UsageError."""
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory, not a model file")
+    try:
+        return load_with_metadata(path)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read ({error.strerror or error})") from None
+
+
+def load_trained_model(path: str) -> TrainedModel:
+    """The model file at ``path``, refused unless ``backprop train`` wrote it and it is intact."""
+    net, meta, tensors = read_model_file(path)
+    if "task" not in meta or "features" not in meta:
+        raise UsageError(
+            f"{path}: a backprop model, but not one written by 'backprop train' "
+            "(it has no task and feature columns)"
+        )
+    task, features = meta.get("task"), meta.get("features")
+    if task not in (CLASSIFICATION, REGRESSION):
+        raise _corrupt(path, f"unknown task {task!r}")
+    if not isinstance(meta.get("target"), str):
+        raise _corrupt(path, "the target column name is missing")
+    _check_features(path, features, net.n_inputs)
+    feature_mean, feature_scale = _feature_scaling(path, tensors, len(features))
+    if task == CLASSIFICATION:
+        _check_classes(path, meta, net.n_outputs)
+    else:
+        _check_target_scaling(path, meta, net.n_outputs)
+    return TrainedModel(path, net, meta, feature_mean, feature_scale)
+
+
+def _corrupt(path: str, problem: str) -> UsageError:
+    return UsageError(f"{path}: corrupt model metadata: {problem}")
+
+
+def _check_features(path: str, features, n_inputs: int) -> None:
+    if (
+        not isinstance(features, list)
+        or not all(isinstance(name, str) for name in features)
+        or len(set(features)) != len(features)
+        or len(features) != n_inputs
+    ):
+        raise _corrupt(path, f"features must be {n_inputs} distinct column names")
+
+
+def _feature_scaling(path: str, tensors: dict, n_features: int) -> list[np.ndarray]:
+    """[feature_mean, feature_scale], each ``n_features`` finite numbers, the scales > 0."""
+    scaling = []
+    for name in SCALING_TENSORS:
+        array = tensors.get(name)
+        if array is None:
+            raise _corrupt(path, f"the tensor {name!r} is missing")
+        array = np.asarray(array, dtype=np.float64)
+        if array.shape != (n_features,) or not np.isfinite(array).all():
+            raise _corrupt(path, f"the tensor {name!r} must hold {n_features} finite numbers")
+        scaling.append(array)
+    if not (scaling[1] > 0).all():
+        raise _corrupt(path, "feature_scale must be > 0")
+    return scaling
+
+
+def _check_classes(path: str, meta: dict, n_outputs: int) -> None:
+    classes = meta.get("classes")
+    if (
+        not isinstance(classes, list)
+        or not all(isinstance(label, str) for label in classes)
+        or len(classes) != n_outputs
+        or len(classes) < 2
+    ):
+        raise _corrupt(path, f"classes must be {n_outputs} labels, one per output")
+    if meta.get("label_type") not in LABEL_TYPES:
+        raise _corrupt(path, f"label_type must be one of {', '.join(LABEL_TYPES)}")
+
+
+def _check_target_scaling(path: str, meta: dict, n_outputs: int) -> None:
+    if n_outputs != 1:
+        raise _corrupt(path, "a regression model must have one output")
+    for key in ("target_mean", "target_scale"):
+        value = meta.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _corrupt(path, f"{key} must be a number")
+        if not math.isfinite(value) or (key == "target_scale" and value <= 0):
+            raise _corrupt(path, f"{key} is out of range ({value!r})")
+
+
+def describe_file_format(path: str) -> str:
+    """The container, format version and writing backprop version of a model file."""
+    try:
+        import safetensors
+
+        with safetensors.safe_open(path, framework="numpy") as handle:
+            header = handle.metadata() or {}
+    except Exception:  # the file loaded a moment ago; describe what the module reads instead
+        header = {}
+    version = header.get("format_version", str(FORMAT_VERSION))
+    written = header.get("backprop_version", "unknown")
+    return f"safetensors, backprop format version {version} (written by backprop {written})"
