@@ -115,7 +115,9 @@ class LossLog:
         xp = net.xp
         J = per_sample_loss(xp, net.loss, net.output_activation.name, outputs, outputs, targets)
         total = float(J.sum() if weights is None else weights @ J)
-        total += sum(_number(penalty) for *_, penalty in self.logged)
+        penalties = [penalty for *_, penalty in self.logged if penalty is not None]
+        if penalties:
+            total += float(sum(penalties))  # added up on the device, read once
         if not math.isfinite(total):
             self._find_divergence(J, weights)
         self.total += total
