@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import (  # noqa: E402
 from backprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()], xfail_strict=True)
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -298,20 +298,20 @@ def _blas_threads():
 
 
 def test_lbfgs_runs_scipys_own_blas_on_one_thread(blobs, monkeypatch):
-    from backprop import sklearn as backprop_sklearn
+    from backprop.sklearn import _solvers
 
     before, numpy_paths = _blas_threads()
     others = set(before) - numpy_paths
     if not numpy_paths or not others:
         pytest.skip("numpy and scipy share one BLAS here: nothing to limit")
     seen = []
-    call = backprop_sklearn._LbfgsObjective.__call__
+    call = _solvers._LbfgsObjective.__call__
 
     def recording(self, theta):
         seen.append(_blas_threads()[0])
         return call(self, theta)
 
-    monkeypatch.setattr(backprop_sklearn._LbfgsObjective, "__call__", recording)
+    monkeypatch.setattr(_solvers._LbfgsObjective, "__call__", recording)
     X, y = blobs
     MLPClassifier((8,), solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
     assert seen, "the objective was never evaluated"
@@ -330,12 +330,30 @@ def test_sgd_learning_rates(learning_rate, blobs):
     assert clf.loss_ < clf.loss_curve_[0] and clf.n_iter_ >= 1
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_convergence_warning_points_at_the_line_that_called_fit(solver, blobs):
+    X, y = blobs
+    with pytest.warns(ConvergenceWarning) as record:
+        MLPClassifier((4,), solver=solver, max_iter=2, random_state=0).fit(X, y)
+    assert record[0].filename == __file__
+
+
+def test_convergence_warning_points_at_the_search_that_called_fit(blobs):
+    X, y = blobs
+    search = GridSearchCV(MLPClassifier((4,), max_iter=2), {"alpha": [1e-4]}, cv=2)
+    with pytest.warns(ConvergenceWarning) as record:
+        search.fit(X, y)
+    assert {warning.filename for warning in record} == {__file__}
+
+
 def test_convergence_warning_and_invalid_parameters(blobs):
     X, y = blobs
     with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
         MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="activation"):
         MLPClassifier(activation="sigmoidd").fit(X, y)
+    with pytest.raises(ValueError, match="unknown activation 'sigmoid'"):
+        MLPClassifier((4,), activation=["sigmoid"]).fit(X, y)  # only scikit-learn's names
     with pytest.raises(ValueError, match="2 hidden layers"):
         MLPClassifier((4, 4), activation=["tanh"]).fit(X, y)
     with pytest.raises(ValueError, match="loss"):

@@ -1,0 +1,330 @@
+"""``_BaseMLP``, the code the classifier and the regressor share: hyperparameters and their
+constraints, input validation, building the network, the fit dispatch and the outputs."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Number, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ..engine.activations import get_activation
+from ..engine.delta_rule import forward
+from ..engine.network import Layer, Network
+from ._persistence import save_estimator
+from ._sklearn_internals import Interval, Options, StrOptions
+from ._solvers import fit_lbfgs, fit_stochastic
+
+# scikit-learn's activation names, and two of ours; get_activation knows each
+# ("logistic" is its alias of "sigmoid").
+ACTIVATION_NAMES = frozenset({"identity", "logistic", "tanh", "relu", "leaky_relu", "softplus"})
+_SPARSE_FORMATS = ["csr", "csc", "coo"]
+_FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def _initialize_as_scikit_learn(net: Network) -> None:
+    """Draw W and b as scikit-learn's MLPs do: uniform in ±√(k / (fan_in + fan_out)).
+
+    k is 2 for a layer of logistic units and 6 otherwise; the output layer takes the last
+    hidden layer's k (scikit-learn takes k from its one ``activation`` for every layer). The
+    biases are drawn too. Started from the same distribution, the estimators need about as
+    many epochs as scikit-learn's to converge (He initialisation of ReLU layers, ``Network``'s
+    default, needed up to twice as many with these hyperparameters). The draws come from the
+    network's own generator, which goes on to shuffle the batches.
+    """
+    rng = net.rng
+    logistic = get_activation("logistic")
+    hidden = net.layers[1:-1]
+    factors = [2.0 if layer.activation is logistic else 6.0 for layer in hidden]
+    factors.append(factors[-1] if factors else 6.0)  # the output layer
+    for layer, factor in zip(net.layers[1:], factors, strict=True):
+        bound = math.sqrt(factor / (layer.n_in + layer.size))
+        layer.W = rng.uniform(-bound, bound, (layer.size, layer.n_in))
+        layer.b = rng.uniform(-bound, bound, layer.size)
+
+
+def _hidden_setting(value, n_hidden: int, name: str) -> list:
+    """One value per hidden layer from a scalar or a list of that length."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n_hidden:
+            raise ValueError(
+                f"{name} has {len(value)} entries but there are {n_hidden} hidden layers"
+            )
+        return list(value)
+    return [value] * n_hidden
+
+
+def _checked_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    """``sample_weight`` as float64 of shape (n_samples,); a scalar weighs every sample."""
+    if isinstance(sample_weight, Number):
+        return np.full(n_samples, sample_weight, dtype=np.float64)
+    weights = check_array(
+        sample_weight,
+        accept_sparse=False,
+        ensure_2d=False,
+        dtype=np.float64,
+        order="C",
+        input_name="sample_weight",
+    )
+    if weights.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got {weights.ndim}D array")
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight.shape == {weights.shape}, expected {(n_samples,)}!")
+    if not weights.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weights
+
+
+class _BaseMLP(BaseEstimator):
+    """The code shared by the classifier and the regressor."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATION_NAMES)), list, tuple],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+        "dtype": [None, StrOptions({"float32", "float64"})],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=1e-3,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        dtype=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.dtype = dtype
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "network_")
+
+    # -- data -----------------------------------------------------------------------------
+    def _validate_X(self, X):
+        X = validate_data(self, X, reset=False, accept_sparse=_SPARSE_FORMATS, dtype=_FLOAT_DTYPES)
+        return X.toarray() if sp.issparse(X) else X
+
+    def _validate_Xy(self, X, y, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            accept_sparse=_SPARSE_FORMATS,
+            dtype=_FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=self._y_numeric,
+        )
+        return (X.toarray() if sp.issparse(X) else X), y
+
+    def _as_network_dtype(self, X):
+        return np.ascontiguousarray(X, dtype=self.network_.dtype)
+
+    def _pick_dtype(self, X) -> str:
+        return self.dtype if self.dtype is not None else np.dtype(X.dtype).name
+
+    def _sample_weight(self, sample_weight, X, y):
+        if sample_weight is None:
+            return None
+        return _checked_sample_weight(sample_weight, X.shape[0])
+
+    # -- the network --------------------------------------------------------------------
+    def _build_network(self, n_in: int, n_out: int, dtype: str) -> Network:
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, (Integral, np.integer)) else list(sizes)
+        if any(not isinstance(s, (Integral, np.integer)) or s < 1 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes}.")
+        activations = _hidden_setting(self.activation, len(sizes), "activation")
+        unknown = [a for a in activations if a not in ACTIVATION_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown activation {unknown[0]!r}; known: {sorted(ACTIVATION_NAMES)}"
+            )
+        dropouts = _hidden_setting(self.dropout, len(sizes), "dropout")
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        layers = [
+            Layer(int(s), get_activation(a), dropout=float(d))
+            for s, a, d in zip(sizes, activations, dropouts, strict=True)
+        ]
+        out_activation, loss = self._output_spec(n_out)
+        layers.append(Layer(n_out, out_activation))
+        net = Network([n_in, *layers], loss=loss, dtype=dtype, seed=int(seed))
+        _initialize_as_scikit_learn(net)
+        return net
+
+    def _reset_state(self, X, Y):
+        self.network_ = self._build_network(X.shape[1], Y.shape[1], self._pick_dtype(X))
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = self.network_.n_layers + 1
+        self.out_activation_ = self._out_activation_name()
+        self.n_iter_, self.t_ = 0, 0
+        self.loss_curve_, self.validation_loss_curve_ = [], []
+        self.best_loss_ = self.best_validation_loss_ = math.inf
+        self._no_improvement_count = 0
+        self.optimizer_state_ = None
+
+    def _out_activation_name(self) -> str:
+        """scikit-learn's name for the output activation."""
+        activation = self.network_.output_activation
+        return "logistic" if activation is get_activation("logistic") else activation.name
+
+    def _publish_weights(self):
+        layers = self.network_.layers[1:]
+        self.coefs_ = [np.array(layer.W.T) for layer in layers]
+        self.intercepts_ = [np.array(layer.b) for layer in layers]
+
+    # -- fitting ------------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None, val=None):
+        fitted = hasattr(self, "network_")
+        first = not fitted or not (incremental or self.warm_start)
+        X, y = self._validate_Xy(X, y, reset=first)
+        Y = self._encode_y(y, first, classes)
+        if first:
+            self._reset_state(X, Y)
+        X = self._as_network_dtype(X)
+        sample_weight = self._sample_weight(sample_weight, X, y)
+        if self.solver == "lbfgs":
+            fit_lbfgs(self, X, Y, sample_weight)
+        else:
+            X, Y, sample_weight, validation = self._validation_split(X, Y, sample_weight, y, val)
+            fit_stochastic(self, X, Y, sample_weight, validation, incremental)
+        self._publish_weights()
+        return self
+
+    def _validation_split(self, X, Y, sample_weight, y, val):
+        """(train X, Y, weights, validation pair or None)."""
+        if val is not None and val[0] is not None:
+            X_val, y_val = self._validate_Xy(val[0], val[1], reset=False)
+            return X, Y, sample_weight, (self._as_network_dtype(X_val), self._encode_y(y_val))
+        if not self.early_stopping:
+            return X, Y, sample_weight, None
+        stratify = y if self._stratify(y) else None
+        train, held = train_test_split(
+            np.arange(X.shape[0]),
+            test_size=self.validation_fraction,
+            random_state=self.network_.seed,
+            stratify=stratify,
+        )
+        weights = None if sample_weight is None else sample_weight[train]
+        return X[train], Y[train], weights, (X[held], Y[held])
+
+    def _stratify(self, y) -> bool:
+        return False
+
+    # -- model files --------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write the fitted estimator to a safetensors model file; ``load(path)`` reads it.
+
+        The file holds the weights and, as JSON, the hyperparameters, the label encoding, the
+        feature names and the training record. Unlike a pickle, loading it runs no code.
+        The optimiser's moments are not kept: training after ``load`` starts them afresh.
+        """
+        save_estimator(self, path)
+
+    def _label_encoding(self) -> dict:
+        return {}
+
+    def _restore_labels(self, fitted: dict) -> None:
+        pass
+
+    # -- outputs ------------------------------------------------------------------------
+    def _forward(self, X):
+        check_is_fitted(self)
+        X = self._validate_X(X)
+        return self.network_.predict(self._as_network_dtype(X))
+
+    def transform(self, X, layer=None):
+        """Hidden layer ``layer``'s activations (1-based; default the last hidden layer)."""
+        check_is_fitted(self)
+        net = self.network_
+        n_hidden = net.n_layers - 1
+        layer = n_hidden if layer is None else layer
+        if isinstance(layer, bool) or not isinstance(layer, Integral) or not 1 <= layer <= n_hidden:
+            raise ValueError(f"layer must be an integer in 1..{n_hidden}, got {layer!r}")
+        X = self._as_network_dtype(self._validate_X(X))
+        out = np.empty((X.shape[0], net.layers[layer].size), net.dtype)
+        for start in range(0, X.shape[0], 4096):
+            rows = X[start : start + 4096]
+            work = net.workspace(rows.shape[0])
+            forward(net, work, rows)
+            out[start : start + rows.shape[0]] = work.a[layer]
+        return out
