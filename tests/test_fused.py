@@ -147,7 +147,7 @@ def test_missing_numba_leaves_the_numpy_kernels(monkeypatch):
 
 @needs_numba
 def test_every_numpy_kernel_has_a_compiled_twin():
-    from backprop.optimizers import _STEPS
+    from backprop.training.kernels import STEPS as _STEPS
 
     assert set(fused._load()) == set(_STEPS)
 

@@ -137,6 +137,62 @@ def test_early_stopping_restores_the_best_weights():
     np.testing.assert_array_equal(net.params, seen[best])
 
 
+def test_early_stopping_on_accuracy_keeps_the_most_accurate_weights():
+    data = bp.datasets.two_moons(n_samples=120, noise=0.35, seed=2)
+    net = bp.Network([2, 32, 2], hidden="relu", output="softmax", loss="cross_entropy", seed=1)
+    seen = []
+    history = net.fit(
+        data.X[:80],
+        data.y[:80],
+        epochs=200,
+        batch_size=8,
+        optimizer="adam",
+        lr=0.05,
+        validation_data=(data.X[80:], data.y[80:]),
+        early_stopping=bp.EarlyStopping(patience=4, monitor="val_accuracy"),
+        callbacks=[lambda net, epoch, logs: seen.append(net.params.copy())],
+    )
+    accuracy = history.val_accuracy
+    best = history.best_epoch
+    assert accuracy[best] == max(accuracy) > min(accuracy)  # the most accurate, not the least
+    assert best == accuracy.index(max(accuracy))
+    np.testing.assert_array_equal(net.params, seen[best])
+
+
+@pytest.mark.parametrize("monitor", ["val_los", "val_accuracy", "accuracy"])
+def test_a_monitor_training_does_not_record_is_refused(monitor):
+    X, Y = toy_problem()
+    net = toy_network()
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=f"monitors '{monitor}'.*loss, val_loss"):
+        net.fit(
+            X,
+            Y,
+            epochs=3,
+            validation_split=0.25,
+            early_stopping=bp.EarlyStopping(monitor=monitor),
+            metrics=["mae"],
+        )
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_a_schedule_monitoring_a_name_training_does_not_record_is_refused():
+    X, Y = toy_problem()
+    schedule = bp.schedules.ReduceOnPlateau(monitor="val_acuracy")
+    with pytest.raises(ValueError, match="schedule monitors 'val_acuracy'"):
+        toy_network().fit(X, Y, epochs=3, validation_split=0.25, schedule=schedule)
+
+
+def test_the_convergence_warning_points_at_the_callers_line():
+    X, Y = toy_problem()
+    with pytest.warns(bp.ConvergenceWarning) as caught:
+        toy_network().fit(X, Y, epochs=12, batch_size=None, optimizer=bp.SGD(0.01))
+    assert caught[0].filename == __file__
+    with pytest.warns(bp.ConvergenceWarning) as caught:
+        bp.fit(toy_network(), X, Y, epochs=12, batch_size=None, optimizer=bp.SGD(0.01))
+    assert caught[0].filename == __file__
+
+
 def test_callback_returning_true_stops_training():
     X, Y = toy_problem()
     history = toy_network().fit(X, Y, epochs=50, callbacks=[lambda net, e, logs: e == 2])

@@ -23,12 +23,12 @@ Adam(lr=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-08)
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from ..engine.backend import ScratchCache, backend_for
 from ..engine.validation import fraction, non_negative_number, positive_number
+from .optimizer_base import Optimizer, backend_of
 
 __all__ = [
     "OPTIMIZERS",
@@ -69,80 +69,6 @@ class AdaGradState(NamedTuple):
     """State of :class:`AdaGrad`: the running sum of squared gradients."""
 
     G: np.ndarray
-
-
-class Optimizer:
-    """Base class: hyperparameter bookkeeping, the scratch buffer and argument checks.
-
-    Subclasses set ``name`` and ``_hyperparameter_names`` and implement ``init`` and
-    ``update``.
-
-    >>> from backprop.optimizers import Optimizer, SGD
-    >>> isinstance(SGD(), Optimizer)
-    True
-    """
-
-    name: str = ""
-    _hyperparameter_names: tuple[str, ...] = ()
-
-    def __init__(self, lr: float) -> None:
-        self.lr = positive_number("lr", lr)
-        self._scratch = ScratchCache()
-
-    def init(self, params: np.ndarray, xp=None) -> tuple:
-        """Return the initial state for ``params``."""
-        raise NotImplementedError
-
-    def update(
-        self, params: np.ndarray, grads: np.ndarray, state: tuple, lr: float | None = None, xp=None
-    ) -> tuple:
-        """Apply one step to ``params`` in place and return the new state."""
-        raise NotImplementedError
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """Return the constructor arguments, enough to rebuild an equal optimiser."""
-        return {key: getattr(self, key) for key in self._hyperparameter_names}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self.hyperparameters().items())
-        return f"{type(self).__name__}({args})"
-
-    def _apply(self, xp, name: str, arrays, *constants) -> None:
-        """Run the element-wise step called ``name`` over the buffers, with ``constants``.
-
-        The backend runs ``_STEPS[name](xp, *buffers, scratch, *constants)``, or its compiled
-        twin where it has one (numba on the CPU); the result is the same up to rounding.
-        """
-        xp = backend_for(arrays[0]) if xp is None else xp
-        if not _writeable(arrays[0]):
-            raise ValueError("params is a read-only array; the update writes into it")
-        for state in arrays[2:]:  # the gradient is only read
-            if not _writeable(state):
-                raise ValueError("state is a read-only array; the update writes into it")
-        xp.elementwise(name, _STEPS[name], arrays, constants, self._scratch)
-
-    def _step_lr(self, lr: float | None) -> float:
-        if lr is None:
-            return self.lr
-        # A Python float keeps float32 arithmetic in float32; a numpy float64 would not.
-        lr = float(lr)
-        if not (lr >= 0.0 and math.isfinite(lr)):
-            raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-        return lr
-
-    @staticmethod
-    def _check_params(params: np.ndarray) -> None:
-        dtype = getattr(params, "dtype", None)
-        if dtype is None or not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"params must be a floating-point array, got {type(params).__name__}")
-
-    @staticmethod
-    def _check_grads(params: np.ndarray, grads: np.ndarray) -> None:
-        if grads.shape != params.shape or grads.dtype != params.dtype:
-            raise ValueError(
-                "grads must match params in shape and dtype: got "
-                f"{grads.shape} {grads.dtype} for params {params.shape} {params.dtype}"
-            )
 
 
 class SGD(Optimizer):
@@ -198,7 +124,7 @@ class SGD(Optimizer):
         self._check_params(params)
         if self.momentum == 0.0:
             return SGDState(velocity=None)
-        return SGDState(velocity=_backend(params, xp).zeros_like(params))
+        return SGDState(velocity=backend_of(params, xp).zeros_like(params))
 
     def update(
         self,
@@ -219,27 +145,6 @@ class SGD(Optimizer):
         name = "nesterov" if self.nesterov else "momentum"
         self._apply(xp, name, [params, grads, state.velocity], lr, self.momentum)
         return state
-
-
-def _sgd_step(xp, params, grads, step, lr):
-    xp.multiply(grads, lr, out=step)  # θ ← θ − lr·g
-    params -= step
-
-
-def _momentum_step(xp, params, grads, velocity, step, lr, mu):
-    velocity *= mu  # v ← μ·v + g
-    velocity += grads
-    xp.multiply(velocity, lr, out=step)  # θ ← θ − lr·v
-    params -= step
-
-
-def _nesterov_step(xp, params, grads, velocity, step, lr, mu):
-    velocity *= mu  # v ← μ·v + g
-    velocity += grads
-    xp.multiply(velocity, mu, out=step)  # θ ← θ − lr·(g + μ·v)
-    step += grads
-    step *= lr
-    params -= step
 
 
 class Adam(Optimizer):
@@ -298,8 +203,8 @@ class Adam(Optimizer):
         self._check_params(params)
         return AdamState(
             step=0,
-            m=_backend(params, xp).zeros_like(params),
-            v=_backend(params, xp).zeros_like(params),
+            m=backend_of(params, xp).zeros_like(params),
+            v=backend_of(params, xp).zeros_like(params),
         )
 
     def update(
@@ -330,30 +235,6 @@ class Adam(Optimizer):
             lr / (1.0 - self.beta_1**t) * root_correction,
         )
         return AdamState(step=t, m=state.m, v=state.v)
-
-
-def _backend(params, xp):
-    return backend_for(params) if xp is None else xp
-
-
-def _writeable(array) -> bool:
-    return getattr(array.flags, "writeable", True)  # CuPy arrays have no such flag
-
-
-def _adam_step(xp, params, grads, m, v, scratch, beta_1, rest_1, beta_2, rest_2, eps_c, step_c):
-    """One Adam step; ``rest_k`` is 1 − βₖ, given so that it is not rounded from βₖ."""
-    xp.multiply(grads, rest_1, out=scratch)  # m ← β₁·m + (1 − β₁)·g
-    m *= beta_1
-    m += scratch
-    scratch *= scratch  # v ← β₂·v + (1 − β₂)·g², with g² = ((1 − β₁)·g)² / (1 − β₁)²
-    scratch *= rest_2 / rest_1**2
-    v *= beta_2
-    v += scratch
-    xp.sqrt(v, out=scratch)  # θ ← θ − lr_t·c · m / (√v + ε·c)
-    scratch += eps_c
-    xp.divide(m, scratch, out=scratch)
-    scratch *= step_c
-    params -= scratch
 
 
 class RMSprop(Optimizer):
@@ -398,7 +279,7 @@ class RMSprop(Optimizer):
     def init(self, params: np.ndarray, xp=None) -> RMSpropState:
         """Return the initial state: a zero squared-gradient average."""
         self._check_params(params)
-        return RMSpropState(v=_backend(params, xp).zeros_like(params))
+        return RMSpropState(v=backend_of(params, xp).zeros_like(params))
 
     def update(
         self,
@@ -415,24 +296,6 @@ class RMSprop(Optimizer):
             xp, "rmsprop", [params, grads, state.v], lr, self.rho, 1.0 - self.rho, self.epsilon
         )
         return state
-
-
-def _rmsprop_step(xp, params, grads, v, scratch, lr, rho, rest, epsilon):
-    """One RMSprop step; ``rest`` is 1 − ρ, given so that it is not rounded from ρ."""
-    v *= rho  # v ← ρ·v + (1 − ρ)·g²
-    xp.multiply(grads, grads, out=scratch)
-    scratch *= rest
-    v += scratch
-    _step_over_root(xp, params, grads, v, scratch, lr, epsilon)  # θ ← θ − lr·g / (√v + ε)
-
-
-def _step_over_root(xp, params, grads, accumulator, scratch, lr, epsilon):
-    """θ ← θ − lr·g / (√accumulator + ε), the step RMSprop and AdaGrad share."""
-    xp.sqrt(accumulator, out=scratch)
-    scratch += epsilon
-    xp.divide(grads, scratch, out=scratch)
-    scratch *= lr
-    params -= scratch
 
 
 class AdaGrad(Optimizer):
@@ -480,7 +343,7 @@ class AdaGrad(Optimizer):
     def init(self, params: np.ndarray, xp=None) -> AdaGradState:
         """Return the initial state: ``G`` filled with ``initial_accumulator``."""
         self._check_params(params)
-        return AdaGradState(G=_backend(params, xp).full_like(params, self.initial_accumulator))
+        return AdaGradState(G=backend_of(params, xp).full_like(params, self.initial_accumulator))
 
     def update(
         self,
@@ -496,22 +359,6 @@ class AdaGrad(Optimizer):
         self._apply(xp, "adagrad", [params, grads, state.G], lr, self.epsilon)
         return state
 
-
-def _adagrad_step(xp, params, grads, G, scratch, lr, epsilon):
-    xp.multiply(grads, grads, out=scratch)  # G ← G + g²
-    G += scratch
-    _step_over_root(xp, params, grads, G, scratch, lr, epsilon)  # θ ← θ − lr·g / (√G + ε)
-
-
-_STEPS = {
-    "sgd": _sgd_step,
-    "momentum": _momentum_step,
-    "nesterov": _nesterov_step,
-    "adam": _adam_step,
-    "rmsprop": _rmsprop_step,
-    "adagrad": _adagrad_step,
-}
-"""The numpy kernels, by the names of their compiled twins in ``fused``."""
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
