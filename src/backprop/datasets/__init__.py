@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from .generators import (
-    SKLEARN_HINT,
     CLASSIFICATION,
     REGRESSION,
+    SKLEARN_HINT,
     Dataset,
     and_gate,
     circles,

@@ -5,9 +5,10 @@ sixth-order central difference
 
     ∂E/∂θᵢ ≈ [45(E₊₁ − E₋₁) − 9(E₊₂ − E₋₂) + (E₊₃ − E₋₃)] / 60h,   Eₖ = E(θᵢ + k·h),
 
-in float64 on a copy of the network, and compared with the delta rule's ∂E/∂θᵢ. The relative
-error of one parameter is |g − ĝ| / max(|g|, |ĝ|, floor); ``floor`` keeps gradients that are
-zero in exact arithmetic from dividing rounding noise by zero.
+in float64 on a host (numpy) copy of the network, whatever its backend, and compared with the
+delta rule's ∂E/∂θᵢ. The relative error of one parameter is |g − ĝ| / max(|g|, |ĝ|, floor);
+``floor`` keeps gradients that are zero in exact arithmetic from dividing rounding noise by
+zero.
 
 A finite difference across a kink (ReLU at z = 0, the absolute loss at o = y) measures nothing;
 when a step would cross one, a smaller step is tried, and a parameter whose every step crosses
