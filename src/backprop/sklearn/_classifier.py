@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.preprocessing import LabelBinarizer
@@ -133,7 +135,10 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
         if not first:  # the first call checked them above
             check_classification_targets(y)
         if type_of_target(y) != "multilabel-indicator":
-            self._refuse_unseen(y, np.isin(y, self.classes_))
+            with warnings.catch_warnings():  # numpy 1.x warns comparing text with numbers
+                warnings.simplefilter("ignore", FutureWarning)
+                known = np.isin(y, self.classes_)
+            self._refuse_unseen(y, known)
         return self._binarizer.transform(y).astype(np.float64)
 
     def _one_hot(self, y):
@@ -141,6 +146,8 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
         ``LabelBinarizer`` encodes labels, without its checks: about 3 µs against 700 for 32
         labels, which is most of a ``partial_fit`` call on a small batch."""
         classes = self.classes_
+        if _is_text(classes) != _is_text(y):  # text against numbers: checked the slow way
+            raise TypeError("labels and classes_ are of different kinds")
         index = np.searchsorted(classes, y)
         self._refuse_unseen(y, classes[np.minimum(index, classes.size - 1)] == y)
         if classes.size == 2:
@@ -218,3 +225,7 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
         if len(self.classes_) == 1:
             return np.repeat(self.classes_[0], out.shape[0])
         return self._binarizer.inverse_transform(out)
+
+
+def _is_text(labels) -> bool:
+    return np.asarray(labels).dtype.kind in "US"
