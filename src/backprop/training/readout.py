@@ -11,6 +11,10 @@ where reading costs nothing, the loss every ``backend.loss_log_rows`` rows):
 * which batches have no weight at all, so the loop skips them (``empty_batches``);
 * the last batch's mean |δ| and ‖∂E/∂W‖ per layer (``layer_stats``), and whether the weights
   stayed finite.
+
+The validation loss and metrics are read once per epoch by ``evaluation.evaluate``, and the
+backend decides whether a scalar is read at once (``xp.scalar``: on the CPU, where it is free)
+or stays on the device.
 """
 
 from __future__ import annotations
