@@ -1,7 +1,8 @@
 """Matt Mazur's worked example, one iteration written out, and its picture.
 
 Run: python examples/mazur_worked_example.py [FOLDER]
-The pictures (mazur_network.png) go to docs/images, or to FOLDER.
+The picture (mazur_network.png) goes to FOLDER, by default backprop_examples/ in the current
+directory.
 """
 
 import sys
@@ -26,7 +27,7 @@ try:
 except ImportError:
     print('pip install "backprop[plot]" for the picture')
 else:
-    default = Path(__file__).resolve().parents[1] / "docs" / "images"
-    images = Path(sys.argv[1]) if len(sys.argv) > 1 else default
+    images = Path(sys.argv[1] if len(sys.argv) > 1 else "backprop_examples")
     images.mkdir(parents=True, exist_ok=True)
-    plot.network(trace).savefig(images / "mazur_network.png", dpi=80)
+    plot.network(trace).savefig(images / "mazur_network.png", dpi=100)
+    print(f"picture: {images / 'mazur_network.png'}")

@@ -1,7 +1,7 @@
 """Why backpropagation: one threshold unit cannot learn XOR, two layers can.
 
 Run: python examples/xor_story.py [FOLDER]
-The pictures (xor_*.png) go to docs/images, or to FOLDER.
+The pictures (xor_*.png) go to FOLDER, by default backprop_examples/ in the current directory.
 """
 
 import sys
@@ -29,8 +29,17 @@ try:
 except ImportError:
     print('pip install "backprop[plot]" for the pictures')
 else:
-    default = Path(__file__).resolve().parents[1] / "docs" / "images"
-    images = Path(sys.argv[1]) if len(sys.argv) > 1 else default
+    images = Path(sys.argv[1] if len(sys.argv) > 1 else "backprop_examples")
     images.mkdir(parents=True, exist_ok=True)
-    plot.decision_regions(net, X, y).savefig(images / "xor_two_layers.png", dpi=70)
-    plot.history(history).savefig(images / "xor_history.png", dpi=70)
+    figures = {
+        "xor_perceptron.png": plot.decision_regions(
+            perceptron, X, y, title="XOR: one perceptron, one straight line"
+        ),
+        "xor_two_layers.png": plot.decision_regions(
+            net, X, y, title="XOR: a 2-4-1 sigmoid network"
+        ),
+        "xor_history.png": plot.history(history, title="XOR: the 2-4-1 network's loss"),
+    }
+    for name, figure in figures.items():
+        figure.savefig(images / name, dpi=80)
+    print(f"pictures: {', '.join(str(images / name) for name in figures)}")

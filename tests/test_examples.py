@@ -1,5 +1,6 @@
-"""The example scripts run and print what they promise."""
+"""The example scripts run, print what they promise and draw their pictures where told."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,14 +8,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PICTURES = {
+    "mazur_worked_example.py": {"mazur_network.png"},
+    "xor_story.py": {"xor_perceptron.png", "xor_two_layers.png", "xor_history.png"},
+    "vanishing_gradients.py": {
+        "vanishing_gradients.png",
+        "vanishing_sigmoid_training.png",
+        "vanishing_relu_training.png",
+    },
+}
 
 
-def run_example(name, tmp_path):
+def run_example(name, *arguments, cwd=None):
+    source = str(ROOT / "src")  # absolute, so that a script run elsewhere imports this checkout
+    path = os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name), str(tmp_path)],
+        [sys.executable, str(ROOT / "examples" / name), *map(str, arguments)],
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path, "MPLBACKEND": "Agg"},
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -36,8 +50,21 @@ def test_vanishing_gradients_example(tmp_path):
     assert "gradients vanish" in out and "no problem found" in out
 
 
-@pytest.mark.parametrize("name", ["mazur_worked_example.py", "xor_story.py"])
-def test_examples_draw_their_pictures(name, tmp_path):
+@pytest.mark.parametrize("name", sorted(PICTURES))
+def test_examples_draw_their_pictures_into_the_folder_given(name, tmp_path):
     pytest.importorskip("matplotlib")
     run_example(name, tmp_path)
-    assert list(tmp_path.glob("*.png"))
+    assert {path.name for path in tmp_path.glob("*.png")} == PICTURES[name]
+
+
+def test_examples_leave_the_committed_pictures_alone(tmp_path):
+    pytest.importorskip("matplotlib")
+    committed = {
+        path: (path.stat().st_mtime_ns, path.read_bytes())
+        for path in (ROOT / "docs" / "images").glob("*.png")
+    }
+    run_example("mazur_worked_example.py", cwd=tmp_path)
+    assert {path.name for path in (tmp_path / "backprop_examples").glob("*.png")} == {
+        "mazur_network.png"
+    }
+    assert {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in committed} == committed

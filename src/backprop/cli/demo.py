@@ -13,6 +13,9 @@ from ..training import History, fit
 from ..training.optimizers import SGD, Adam
 from .pictures import save_figures
 
+ONE_UNIT = "XOR: one perceptron, one straight line"
+TWO_LAYERS = "XOR: a 2-4-1 sigmoid network"
+
 
 def _single_layer_story(seed: int) -> list[str]:
     lines = ["A single threshold unit (Rosenblatt's perceptron rule, at most 100 epochs):", ""]
@@ -64,19 +67,16 @@ def _xor_pictures(folder: str, seed: int, net: Network, history: History, data) 
         return 'For the pictures: pip install "backprop[plot]"'
     perceptron = Perceptron(seed=seed).fit(data.X, data.y, epochs=100)
     figures = {
-        "xor_two_layers.png": ("decision_regions", (net, data.X, data.y)),
-        "xor_perceptron.png": ("decision_regions", (_ThresholdView(perceptron), data.X, data.y)),
-        "xor_history.png": ("history", (history,)),
+        "xor_two_layers.png": ("decision_regions", (net, data.X, data.y), {"title": TWO_LAYERS}),
+        "xor_perceptron.png": (
+            "decision_regions",
+            (perceptron, data.X, data.y),
+            {"title": ONE_UNIT},
+        ),
+        "xor_history.png": ("history", (history,), {"title": "XOR: the 2-4-1 network's loss"}),
     }
     save_figures(folder, figures)
     return f"Pictures: {', '.join(str(Path(folder) / name) for name in figures)}"
-
-
-class _ThresholdView:
-    """A perceptron seen through the one method ``plot.decision_regions`` calls."""
-
-    def __init__(self, perceptron: Perceptron):
-        self.predict_classes = perceptron.predict
 
 
 def demo_sin(seed: int, plots: str | None = None) -> str:

@@ -8,7 +8,10 @@ from .errors import UsageError
 
 
 def save_figures(folder: str, figures: dict) -> None:
-    """Draw ``{file name: (plot function, arguments)}`` into ``folder`` (PNG or SVG by suffix)."""
+    """Draw ``{file name: (plot function, arguments[, keyword arguments])}`` into ``folder``.
+
+    The file name's suffix (.png or .svg) chooses the format.
+    """
     try:
         import matplotlib
 
@@ -18,7 +21,7 @@ def save_figures(folder: str, figures: dict) -> None:
         raise UsageError('pictures need matplotlib: pip install "backprop[plot]"') from None
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
-    for name, (function, arguments) in figures.items():
-        figure = getattr(plot, function)(*arguments)
+    for name, (function, arguments, *keywords) in figures.items():
+        figure = getattr(plot, function)(*arguments, **(keywords[0] if keywords else {}))
         figure.savefig(target / name)
         matplotlib.pyplot.close(figure)
