@@ -46,14 +46,20 @@ class Symbol:
 class Number:
     """A number substituted into a formula, kept at full precision.
 
+    ``versus``, when given, is a number this one is compared with (an error before and after
+    a step): a renderer shows as many digits as it takes for the two to differ.
+
     >>> Number(-0.0380982365).value
     -0.0380982365
     """
 
     value: float
+    versus: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "value", float(self.value))  # numpy scalars become floats
+        if self.versus is not None:
+            object.__setattr__(self, "versus", float(self.versus))
 
 
 @dataclass(frozen=True)

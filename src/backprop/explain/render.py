@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .data import Formula, Section, Step, Table
+from .data import Formula, Prose, Section, Step, Table
 from .typeset import LatexMath, UnicodeMath, format_number, latex_escape
 
 __all__ = [
@@ -132,13 +132,18 @@ class MarkdownRenderer(TextRenderer):
         return [f"- ${self.equation(step)}$" for step in steps] + [""]
 
     def table(self, table: Table) -> list[str]:
-        headings = [f"${self.math.formula(column)}$" for column in table.columns]
+        headings = [self._heading_cell(column) for column in table.columns]
         _, rows = self.cells(table)
-        lines = ["", "| " + " | ".join(headings) + " |", "|" + "---:|" * len(headings)]
+        lines = ["| " + " | ".join(headings) + " |", "|" + "---:|" * len(headings)]
         for row in rows:
             cells = ["…"] * len(headings) if row is None else row
             lines.append("| " + " | ".join(cells) + " |")
         return [*lines, ""]
+
+    def _heading_cell(self, column: Formula) -> str:
+        if all(isinstance(token, Prose) for token in column):
+            return self.words.formula(column)
+        return f"${self.math.formula(column)}$"
 
 
 LATEX_PREAMBLE = r"""\documentclass[a4paper]{article}

@@ -101,9 +101,9 @@ def second_pass_section(trace, lr: float) -> Section:
         Prose(f"New output{which} o = "),
         *vector(after.a[-1][0]),
         Prose(f"; {error} went from "),
-        Number(float(trace.loss)),
+        Number(trace.loss, versus=after.loss),
         Prose(" to "),
-        Number(float(after.loss)),
+        Number(after.loss, versus=trace.loss),
         Prose(verdict),
     )
     title = "Second forward pass with the new weights"

@@ -87,14 +87,24 @@ class UnicodeMath:
         layer = "" if symbol.layer is None else str(symbol.layer).translate(_SUPERSCRIPT)
         return name + layer + "".join(str(unit + 1).translate(_SUBSCRIPT) for unit in symbol.units)
 
-    def number(self, value: float) -> str:
-        return format_number(value, self.precision)
+    def number(self, value: float, versus: float | None = None) -> str:
+        """``value`` to ``precision`` digits, or, given ``versus``, to as many more (up to
+        ``max_precision``) as it takes to tell the two apart."""
+        return format_number(value, self.digits_apart(value, versus))
+
+    def digits_apart(self, value: float, versus: float | None) -> int:
+        digits = self.precision
+        if versus is None:
+            return digits
+        while digits < self.max_precision and self._same(value, versus, digits):
+            digits += 1
+        return digits
 
     def token(self, token) -> str:
         if isinstance(token, (Symbol, Partial)):
             return self.symbol(token)
         if isinstance(token, Number):
-            return self.number(token.value)
+            return self.number(token.value, token.versus)
         if isinstance(token, Operator):
             return self.operators[token.text]
         return token.text  # Notation and Prose
@@ -109,19 +119,25 @@ class UnicodeMath:
     def equation(self, step: Step, align: bool = False) -> str:
         """``symbol = formula = substituted = value``, leaving out the empty parts.
 
-        With ``align``, an ``&`` marks the first relation (LaTeX's alignment point). An update
-        gets the digits it needs to show its change.
+        With ``align``, an ``&`` marks the relation (LaTeX's alignment point). An update
+        ``w ← w − η·g = w'`` writes w and w' with the digits it takes to tell them apart.
         """
-        if step.relation != "←":
+        if step.relation != "←" or not step.substituted:
             return self._equation(step, align)
-        before = next((t.value for t in step.substituted if isinstance(t, Number)), step.value)
-        digits = self.precision
-        while digits < self.max_precision and self._same(before, step.value, digits):
-            digits += 1
-        wider = type(self)(digits, self.max_precision)
-        text = wider._equation(step, align)
-        if wider._same(before, step.value, digits) and before != step.value:
-            text += self.aside(f"a change below the {digits} digits shown")
+        before, *rest = step.substituted
+        digits = self.digits_apart(before.value, step.value)
+        wide = type(self)(digits, self.max_precision)
+        pieces = [self.symbol(step.symbol), self.operators["←"], wide.number(before.value)]
+        pieces += [self.formula(tuple(rest)), self.operators["="], wide.number(step.value)]
+        if align:
+            pieces[1] = " &" + pieces[1].lstrip()
+        text = "".join(pieces)
+        moved = any(isinstance(t, Number) and t.value != 0 for t in rest)
+        if moved and self._same(before.value, step.value, digits):
+            if before.value != step.value:
+                text += self.aside(f"a change below the {digits} digits shown")
+            else:
+                text += self.aside("a step too small to change the value")
         return text
 
     def aside(self, words: str) -> str:
@@ -179,9 +195,9 @@ class LatexMath(UnicodeMath):
         units = ",".join(str(unit + 1) for unit in symbol.units)
         return name + layer + (f"_{{{units}}}" if units else "")
 
-    def number(self, value: float) -> str:
+    def number(self, value: float, versus: float | None = None) -> str:
         """Scientific notation as ``m \\times 10^{e}``."""
-        text = super().number(value)
+        text = super().number(value, versus)
         mantissa, e, exponent = text.partition("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}" if e else text
 
