@@ -224,3 +224,15 @@ def test_a_model_file_with_a_bad_flag_is_refused(tmp_path, value):
     rewrite_network(path, lambda config: config["layers"][0].update(train_bias=value))
     with pytest.raises(ValueError, match="net.safetensors.*train_bias"):
         bp.load(path)
+
+
+def test_the_worked_example_script_prints_both_errors_beside_his(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "mazur_worked_example.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "error after 1 update:      0.291027774  (his page: 0.291027924)" in result.stdout
+    assert "error after 10,000 updates: 0.0000351019  (his page: 0.0000351085)" in result.stdout
