@@ -4,6 +4,7 @@ their change, long tables shortened, Markdown tables, and LaTeX that is ASCII an
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -315,3 +316,24 @@ def test_a_bad_precision_is_refused():
 def test_render_writes_lone_steps_with_the_same_rules():
     step = Step("error", None, (), Symbol("E"), value=-0.0)
     assert render([Section("error", steps=(step,))]) == "  E = 0\n"
+
+
+def test_a_json_network_with_a_skip_connection_is_explained(tmp_path):
+    spec = {
+        "loss": "squared",
+        "layers": [
+            {"activation": "tanh", "W": [[0.1, 0.2], [0.3, -0.4]], "b": [0.0, 0.1]},
+            {"activation": "tanh", "W": [[0.5, -0.6], [0.7, 0.8]], "b": [0.1, 0.0]},
+            {"activation": "sigmoid", "W": [[0.2, -0.3, 0.4, 0.5]], "b": [0.0], "inputs": [1, 2]},
+        ],
+    }
+    path = tmp_path / "skip.json"
+    path.write_text(json.dumps(spec))
+    result = run("explain", str(path), "--input", "0.5,-1", "--target", "1", "--lr", "0.1")
+    assert result.returncode == 0, result.stderr
+    assert "u3 = [a1, a2]" in result.stdout and "feeds layers 2 and 3" in result.stdout
+    spec["layers"][2]["W"] = [[0.2, -0.3]]
+    path.write_text(json.dumps(spec))
+    result = run("explain", str(path), "--input", "0.5,-1", "--target", "1")
+    assert result.returncode == 2
+    assert "layer 3 has 2 inputs but its inputs have 4 units" in result.stderr
