@@ -106,9 +106,11 @@ def test_explain_steps_tabulates_a_falling_error():
         "10",
     )
     assert result.returncode == 0, result.stderr
-    table = result.stdout.split("step   E")[1].split()
-    errors = [float(x) for x in table[1::2]]
-    assert len(errors) == 11 and errors == sorted(errors, reverse=True)
+    rows = result.stdout.split("step")[-1].splitlines()[1:]
+    table = [row.split() for row in rows if row.strip()]
+    assert [int(step) for step, _ in table] == list(range(11))
+    errors = [float(error) for _, error in table]
+    assert errors == sorted(errors, reverse=True)
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.json")))

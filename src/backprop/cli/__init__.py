@@ -3,6 +3,7 @@
     backprop demo [xor|sin|moons]    train on a built-in dataset and show what was learned
     backprop explain NETWORK.json --input 0.05,0.10 --target 0.01,0.99 --lr 0.5
                                      one backpropagation iteration written out with numbers
+                                     (--chain L,I,J, --nudge L,I,J, --steps N, --format latex)
     backprop train DATA.csv --target COL --out MODEL   train a network on a CSV table
     backprop predict MODEL DATA.csv --out PRED.csv [--proba]   add a prediction column
     backprop evaluate MODEL DATA.csv [--target COL]    accuracy, or R² and MAE, on labelled data
@@ -122,8 +123,19 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--target", required=True, help="its target, e.g. 0.01,0.99")
     explain.add_argument("--lr", type=float, default=None, help="learning rate for the update step")
     explain.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
-    explain.add_argument("--precision", type=int, default=6, help="significant digits shown")
-    explain.add_argument("--steps", type=int, default=0, help="continue N iterations, tabulate E")
+    explain.add_argument(
+        "--precision", type=int, default=6, help="significant digits shown (at most the dtype's)"
+    )
+    explain.add_argument(
+        "--steps", type=int, default=0, help="continue N steps and tabulate E (long runs shortened)"
+    )
+    explain.add_argument(
+        "--chain", default=None, metavar="L,I,J", help="the chain rule for weight wL_IJ (from 1)"
+    )
+    explain.add_argument(
+        "--nudge", default=None, metavar="L,I,J", help="change wL_IJ by --eps and compare ΔE"
+    )
+    explain.add_argument("--eps", type=float, default=1e-4, help="the nudge (default 1e-4)")
     explain.add_argument("--plot", default=None, help="save the network picture (.png or .svg)")
     _add_csv_commands(commands)
     return parser

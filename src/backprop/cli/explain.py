@@ -1,19 +1,21 @@
 """``backprop explain``: one backpropagation iteration written out with the numbers substituted.
 
-The network comes from a JSON file ``{"loss": ..., "layers": [{"activation", "W", "b"}]}``.
+The network comes from a JSON file ``{"loss": ..., "layers": [{"activation", "W", "b"}]}``;
+``--chain L,I,J`` adds the chain rule for the weight wᴸᵢⱼ, ``--nudge L,I,J`` a check of its
+gradient by changing it by ``--eps``, ``--steps N`` the error over N more steps.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..engine.network import Layer, Network
-from ..training import fit
-from ..training.optimizers import SGD
+from ..explain import chain_rule_section, error_curve_section, nudge_section, sections, write
 from .errors import UsageError
 from .pictures import save_figures
 
@@ -22,33 +24,45 @@ def load_network_spec(path: str | Path) -> Network:
     """A float64 network from a JSON file ``{"loss": ..., "layers": [{"activation", "W", "b"}]}``.
 
     W of layer l has shape (n_out, n_in), rows in the order of the units; n_in of the first
-    layer is the number of inputs.
+    layer is the number of inputs. A layer may also give ``"inputs"`` (the earlier layers it
+    reads, 0 being the input) with ``"combine"`` (``"concat"`` or ``"sum"``), and
+    ``"train_weights": false`` or ``"train_bias": false`` to hold its W or b fixed.
     """
     path = Path(path)
     spec = _read_json(path)
     layers = spec.get("layers") if isinstance(spec, dict) else None
     if not isinstance(layers, list) or not layers:
         raise UsageError(f'{path}: needs a non-empty "layers" list')
-    shapes = []
-    for l, layer in enumerate(layers, start=1):
-        W, b, activation = _layer_spec(path, l, layer)
-        if shapes and W.shape[1] != shapes[-1][0]:
+    parsed = [_layer_spec(path, l, layer) for l, layer in enumerate(layers, start=1)]
+    sizes = [parsed[0][0].shape[1]] + [W.shape[0] for W, _, _ in parsed]
+    for l, (W, _, options) in enumerate(parsed, start=1):
+        expected = _input_width(sizes, l, options)
+        if expected is not None and W.shape[1] != expected:
+            below = "its inputs have" if options.get("inputs") else f"layer {l - 1} has"
             raise UsageError(
-                f"{path}: layer {l} has {W.shape[1]} inputs but layer {l - 1} has "
-                f"{shapes[-1][0]} units"
+                f"{path}: layer {l} has {W.shape[1]} inputs but {below} {expected} units"
             )
-        shapes.append((W.shape[0], W, b, activation))
     try:
         net = Network(
-            [shapes[0][1].shape[1], *(Layer(n, act) for n, _, _, act in shapes)],
+            [sizes[0], *(Layer(W.shape[0], **options) for W, _, options in parsed)],
             loss=spec.get("loss", "squared"),
             dtype="float64",
         )
-        for l, (_, W, b, _) in enumerate(shapes, start=1):
+        for l, (W, b, _) in enumerate(parsed, start=1):
             net.layers[l].W, net.layers[l].b = W, b
     except (TypeError, ValueError) as error:
         raise UsageError(f"{path}: {error}") from None
     return net
+
+
+def _input_width(sizes: list[int], l: int, options: dict) -> int | None:
+    """The width of layer l's input u, or None where the sources do not say (the network
+    constructor then names what is wrong)."""
+    sources = options.get("inputs") or [l - 1]
+    if not all(isinstance(s, int) and 0 <= s < l for s in sources):
+        return None
+    widths = [sizes[s] for s in sources]
+    return widths[0] if options.get("combine") == "sum" else sum(widths)
 
 
 def _read_json(path: Path):
@@ -60,17 +74,24 @@ def _read_json(path: Path):
         raise UsageError(f"{path}: not a readable JSON network file ({error})") from None
 
 
-def _layer_spec(path: Path, l: int, layer) -> tuple[np.ndarray, np.ndarray, str]:
-    """(W, b, activation) of layer ``l``, W of shape (n_out, n_in) and b of shape (n_out,)."""
+_LAYER_OPTIONS = ("activation", "inputs", "combine", "train_weights", "train_bias")
+
+
+def _layer_spec(path: Path, l: int, layer) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(W, b, the Layer's options) of layer ``l``, W of shape (n_out, n_in), b of (n_out,)."""
     try:
         W = np.asarray(layer["W"], dtype=float)
         b = np.asarray(layer["b"], dtype=float)
-        activation = layer.get("activation", "sigmoid")
     except (KeyError, TypeError, ValueError) as error:
         raise UsageError(f"{path}: layer {l} needs numeric W and b ({error})") from None
     if W.ndim != 2 or b.shape != (W.shape[0],):
         raise UsageError(f"{path}: layer {l}: W must be (n_out, n_in) and b (n_out,)")
-    return W, b, activation
+    unknown = sorted(set(layer) - {"W", "b", *_LAYER_OPTIONS})
+    if unknown:
+        raise UsageError(
+            f"{path}: layer {l}: unknown keys {unknown}; known: W, b, {', '.join(_LAYER_OPTIONS)}"
+        )
+    return W, b, {key: layer[key] for key in _LAYER_OPTIONS if key in layer}
 
 
 def _numbers(text: str, option: str) -> list[float]:
@@ -80,31 +101,49 @@ def _numbers(text: str, option: str) -> list[float]:
         raise UsageError(f"{option} must be comma-separated numbers, got {text!r}") from None
 
 
+def _weight(text: str, option: str, net: Network) -> tuple[int, int, int]:
+    """LAYER,I,J as the solution writes wˡᵢⱼ (units from 1) → (l, i, j) indexing W[i, j]."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(part.strip().isdigit() for part in parts):
+        raise UsageError(f"{option} must be LAYER,I,J (whole numbers, units from 1), got {text!r}")
+    l, i, j = (int(part) for part in parts)
+    if not 1 <= l <= net.n_layers:
+        raise UsageError(f"{option}: layer must be in 1..{net.n_layers}, got {l}")
+    n_out, n_in = net.layers[l].W.shape
+    if not (1 <= i <= n_out and 1 <= j <= n_in):
+        raise UsageError(
+            f"{option}: w{l}_ij of layer {l} has i in 1..{n_out} and j in 1..{n_in}, got {i},{j}"
+        )
+    return l, i - 1, j - 1
+
+
 def explain_command(args: argparse.Namespace) -> str:
-    """The worked iteration in ``args.format``, then the error over ``--steps`` more."""
+    """The worked iteration in ``args.format``; then, as asked, one weight's chain rule, a
+    nudge of it, and the error over ``--steps`` more steps. LaTeX is a complete document."""
     net = load_network_spec(args.network)
     X, Y = [_numbers(args.input, "--input")], [_numbers(args.target, "--target")]
     if args.lr is not None and not args.lr > 0:
         raise UsageError(f"--lr must be > 0, got {args.lr}")
+    if args.steps and args.lr is None:
+        raise UsageError("--steps needs --lr")
+    if args.steps < 0:
+        raise UsageError(f"--steps must be >= 0, got {args.steps}")
+    chain = _weight(args.chain, "--chain", net) if args.chain else None
+    nudged = _weight(args.nudge, "--nudge", net) if args.nudge else None
+    if not (math.isfinite(args.eps) and args.eps != 0):
+        raise UsageError(f"--eps must be a finite non-zero number, got {args.eps}")
     trace = net.backprop(X, Y)
-    text = trace.explain(args.format, precision=args.precision, lr=args.lr)
+    parts = sections(trace, lr=args.lr)
+    if chain is not None:
+        parts.append(chain_rule_section(trace, *chain))
+    if nudged is not None:
+        parts.append(nudge_section(trace, *nudged, eps=args.eps))
+    if args.steps:
+        parts.append(error_curve_section(trace, args.lr, args.steps))
+    text = write(trace, parts, args.format, args.precision, standalone=args.format == "latex")
     if args.plot is not None:
         picture = Path(args.plot)
         if picture.suffix.lower() not in (".png", ".svg"):
             raise UsageError(f"--plot must name a .png or .svg file, got {args.plot!r}")
         save_figures(str(picture.parent), {picture.name: ("network", (trace,))})
-    if args.steps:
-        if args.lr is None:
-            raise UsageError("--steps needs --lr")
-        text += _error_table(net, X, Y, trace.loss, args)
     return text
-
-
-def _error_table(net: Network, X, Y, first_loss: float, args: argparse.Namespace) -> str:
-    """``args.steps`` more gradient steps at ``args.lr``, the error E after each."""
-    losses = [first_loss]
-    for _ in range(args.steps):
-        fit(net, X, Y, epochs=1, batch_size=None, optimizer=SGD(lr=args.lr))
-        losses.append(net.backprop(X, Y).loss)
-    rows = "\n".join(f"  {step:>5}   {loss:.{args.precision}g}" for step, loss in enumerate(losses))
-    return f"\nError over {args.steps} iterations (η = {args.lr:g}):\n   step   E\n{rows}\n"

@@ -15,7 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 _PROVIDERS: dict[str, Callable] = {}
-_WHERE = {"fit": "backprop.training", "save": "backprop.io", "explain": "backprop.explain"}
+_WHERE = {
+    "fit": "backprop.training",
+    "save": "backprop.io",
+    "explain": "backprop.explain",
+    "chain_rule": "backprop.explain",
+}
 
 
 def provide(name: str, function: Callable) -> None:

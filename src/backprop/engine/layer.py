@@ -45,6 +45,9 @@ class Layer:
         (inverted dropout: survivors are scaled by 1/(1 − p)).
     init : ``"auto"`` (He for ReLU-like, Glorot otherwise), ``"glorot_uniform"``,
         ``"glorot_normal"``, ``"he_uniform"``, ``"he_normal"`` or ``"zeros"``.
+    train_weights, train_bias : ``False`` holds this layer's W or b fixed: the backward pass
+        still computes ∂E/∂W and ∂E/∂b, but ``fit`` (every optimiser) leaves the values exactly
+        as they are (Mazur's worked example trains the weights and keeps the biases).
 
     Once a network is built from it, the layer's ``W``, ``b``, ``grad_W`` and ``grad_b`` are views
     into that network's flat buffers.
@@ -53,6 +56,8 @@ class Layer:
     >>> net = bp.Network([2, bp.Layer(4, "relu"), bp.Layer(2, "tanh", inputs=[0, 1])], seed=1)
     >>> net.layers[2].W.shape        # reads [x, a¹]: 2 + 4 inputs
     (2, 6)
+    >>> bp.Layer(2, "sigmoid", train_bias=False)
+    Layer(2 sigmoid, b fixed)
     """
 
     def __init__(
@@ -64,6 +69,8 @@ class Layer:
         combine: str = "concat",
         dropout: float = 0.0,
         init: str = "auto",
+        train_weights: bool = True,
+        train_bias: bool = True,
     ):
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
             raise TypeError(f"layer size must be an integer, got {size!r}")
@@ -73,6 +80,9 @@ class Layer:
             raise ValueError(f"combine must be 'concat' or 'sum', got {combine!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        for name, flag in (("train_weights", train_weights), ("train_bias", train_bias)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         init = INIT_ALIASES.get(init, init)
         if init not in INITIALIZERS:
             raise ValueError(f"unknown init {init!r}; known: {', '.join(INITIALIZERS)}")
@@ -82,6 +92,8 @@ class Layer:
         self.combine = combine
         self.dropout = float(dropout)
         self.init = init
+        self.train_weights = bool(train_weights)
+        self.train_bias = bool(train_bias)
         self.index: int | None = None
         self.n_in: int | None = None
         self.sources: tuple[tuple[int, slice], ...] = ()
@@ -160,7 +172,17 @@ class Layer:
             text += f" ({self.combine} of {', '.join(f'a{s}' for s in self.inputs)})"
         if self.dropout:
             text += f" dropout {self.dropout:g}"
+        fixed = [name for name in ("W", "b") if not self.trains(name)]
+        if fixed:
+            text += f", {' and '.join(fixed)} fixed"
         return text
+
+    def trains(self, which: str) -> bool:
+        """Whether training changes this layer's ``"W"`` or ``"b"``.
+
+        Layers made before these options existed (unpickled) train both.
+        """
+        return getattr(self, "train_weights" if which == "W" else "train_bias", True)
 
     def __repr__(self) -> str:
         where = f" #{self.index}" if self.index is not None else ""

@@ -229,6 +229,26 @@ class Network:
         """The flat gradient buffer, same layout as ``params``, filled by the backward pass."""
         return self._grads
 
+    def frozen_ranges(self) -> list[tuple[int, int]]:
+        """The [start, stop) ranges of ``params`` that training holds fixed (``train_weights=False``
+        or ``train_bias=False`` layers), adjacent ranges merged.
+
+        >>> import backprop as bp
+        >>> net = bp.Network([2, bp.Layer(2, train_bias=False), bp.Layer(1, train_bias=False)])
+        >>> net.frozen_ranges()          # 4 + 2 weights, then the biases b¹ and b²
+        [(6, 9)]
+        """
+        ranges: list[tuple[int, int]] = []
+        for which in ("W", "b"):
+            for layer in self.layers[1:]:
+                if layer.trains(which):
+                    continue
+                start, stop = self._offsets[layer.index][which]
+                if ranges and ranges[-1][1] == start:
+                    start = ranges.pop()[0]
+                ranges.append((start, stop))
+        return ranges
+
     def set_params(self, values) -> None:
         """Copy a flat parameter vector (layout [W¹ … Wᴸ, b¹ … bᴸ]) into the network."""
         values = self._to_host(values)

@@ -11,8 +11,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
+import numpy as np
+
+from .backend import get_backend
 from .delta_rule import backward, batch_error, forward
 from .extensions import provided
 
@@ -60,6 +64,63 @@ class Trace:
         """This iteration written out with numbers; see ``backprop.explain``."""
         return provided("explain")(self, format, precision, lr, max_units)
 
+    def chain_rule(self, layer: int, i: int, j: int):
+        """∂E/∂wˡᵢⱼ as the product of its chain-rule factors ∂E/∂aˡᵢ · ∂aˡᵢ/∂zˡᵢ · ∂zˡᵢ/∂wˡᵢⱼ,
+        each with its value, then grouped as the delta rule groups them (δˡᵢ·aˡ⁻¹ⱼ).
+
+        ``i`` and ``j`` index ``W[i, j]`` from 0. Returns a ``backprop.explain.Section`` whose
+        steps are the factors; ``backprop.explain.render([section])`` writes it out.
+        """
+        return provided("chain_rule")(self, layer, i, j)
+
+    def nudge(self, layer: int, i: int, j: int | None = None, eps: float = 1e-4) -> Nudge:
+        """Change the weight wˡᵢⱼ (with ``j=None``, the bias bˡᵢ) by ``eps``, run the forward pass
+        again, and set the change of E it measures beside the gradient's prediction ∂E/∂w·ε.
+
+        The two agree up to a term of order ε². The passes run on a float64 copy of the
+        network, so the measured change is not lost in float32's rounding. ``i`` and ``j``
+        index ``W[i, j]`` from 0.
+        """
+        L = len(self.a) - 1
+        if (
+            isinstance(layer, bool)
+            or not isinstance(layer, (int, np.integer))
+            or not 1 <= layer <= L
+        ):
+            raise ValueError(f"layer must be an integer in 1..{L}, got {layer!r}")
+        n_out, n_in = self.W[layer].shape
+        _check_unit("i", i, n_out, layer)
+        if j is not None:
+            _check_unit("j", j, n_in, layer)
+        eps = float(eps)
+        if not (math.isfinite(eps) and eps != 0.0):
+            raise ValueError(f"eps must be a finite non-zero number, got {eps!r}")
+        host = self.to_host()
+        net = host.network.copy("float64", backend="numpy")
+        X, Y, weights = host.a[0], host.Y, host.scale
+        before = net.backprop(X, Y, weights).loss
+        target = net.layers[layer].W[i] if j is not None else net.layers[layer].b
+        target[j if j is not None else i] += eps
+        after = net.backprop(X, Y, weights).loss
+        gradient = host.grad_W[layer][i, j] if j is not None else host.grad_b[layer][i]
+        units = (int(i),) if j is None else (int(i), int(j))
+        return Nudge(layer, units, eps, before, after, float(gradient))
+
+    def to_host(self) -> Trace:
+        """This trace with numpy arrays and a host copy of the network (itself on the host)."""
+        backend = self.network.backend
+        if backend is get_backend("numpy"):
+            return self
+
+        def host(value):
+            if isinstance(value, list):
+                return [host(item) for item in value]
+            return backend.to_host(value) if backend.owns(value) else value
+
+        values = {field.name: host(getattr(self, field.name)) for field in fields(self)}
+        values["network"] = self.network.copy(backend="numpy")
+        return Trace(**values)
+
     @property
     def output(self):
         return self.a[-1]
@@ -75,6 +136,42 @@ class Trace:
                 f"mean |δ| = {mean_delta:.3e}, ‖∂E/∂W‖ = {norm:.3e}"
             )
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """One weight changed by ε: E before and after, and ∂E/∂w from the backward pass.
+
+    ``measured`` = E(w + ε) − E(w) and ``predicted`` = ∂E/∂w·ε differ by ½·∂²E/∂w²·ε² + O(ε³).
+
+    >>> import backprop as bp
+    >>> net = bp.Network([1, 1], output="identity", dtype="float64", seed=0)
+    >>> nudge = net.backprop([[2.0]], [[1.0]]).nudge(1, 0, 0, eps=1e-3)
+    >>> abs(nudge.measured - nudge.predicted) < 1e-5
+    True
+    """
+
+    layer: int
+    units: tuple[int, ...]
+    eps: float
+    before: float
+    after: float
+    gradient: float
+
+    @property
+    def measured(self) -> float:
+        return self.after - self.before
+
+    @property
+    def predicted(self) -> float:
+        return self.gradient * self.eps
+
+
+def _check_unit(name: str, index, size: int, layer: int) -> None:
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < size:
+        raise ValueError(
+            f"{name} must be an integer in 0..{size - 1} for layer {layer}, got {index!r}"
+        )
 
 
 def trace(net, X, Y, sample_weight=None, training: bool = False, rng=None) -> Trace:

@@ -10,15 +10,30 @@
 6. with a learning rate η, every updated weight and bias, w ← w − η ∂E/∂w, and a second forward
    pass showing the new output and error.
 
-Each layer's step also gives the matrix form with its shapes. Networks wider than ``max_units``
-units are summarised per layer (shapes, norms, smallest and largest values) instead. Formats:
-``"text"`` (Unicode), ``"markdown"`` (math in ``$…$``) and ``"latex"`` (``align*`` blocks).
+Each layer's step also gives the matrix form with its shapes. Any feed-forward topology is
+written out: a layer reading the concatenation or sum of earlier layers writes each input as
+the unit it comes from, and a unit feeding several layers gets its delta as the sum over all of
+them. Networks wider than ``max_units`` units are summarised per layer (shapes, norms,
+smallest and largest values) instead. In a batch the unit-by-unit values are sample 1's, and E
+and the gradients the batch's. Numbers get ``precision`` significant digits, but never more
+than the network's dtype carries (7 for float32, 16 for float64); an update gets the digits it
+needs to show its change. Formats: ``"text"`` (Unicode), ``"markdown"`` (math in ``$…$``, pipe
+tables) and ``"latex"`` (ASCII; ``align*`` blocks, a fragment needing ``amsmath``, or with
+``standalone=True`` a complete document).
+
+Beyond the iteration: ``chain_rule_section(trace, l, i, j)`` (also ``trace.chain_rule``) writes
+one weight's gradient as the product of its chain-rule factors and then as the delta rule
+groups them; ``nudge_section(trace, l, i, j, eps)`` (``trace.nudge`` gives the numbers) changes
+the weight by ε and sets the measured change of E beside ∂E/∂w·ε; ``error_curve_section(trace,
+lr, steps)`` tabulates E over many steps, long runs shortened to their first, some middle and
+last rows.
 
 The solution is data first: ``sections(trace)`` lists its sections (``Section``: a kind, a
-title, notes and steps), ``steps(trace)`` the steps alone (``Step``: section, layer, units,
-symbol, formula, substituted, value), and formulas are tuples of tokens (``Symbol``, ``Number``,
-``Operator``, ``Notation``, ``Prose``). ``render`` writes sections as text, Markdown or LaTeX;
-``explain`` is ``render(sections(trace, lr, max_units), format, precision)``.
+title, notes, steps and perhaps a table), ``steps(trace)`` the steps alone (``Step``: section,
+layer, units, symbol, formula, substituted, value), and formulas are tuples of tokens
+(``Symbol``, ``Partial``, ``Number``, ``Operator``, ``Notation``, ``Prose``). ``render`` writes
+sections as text, Markdown or LaTeX; ``explain`` is ``render(sections(trace, lr, max_units),
+format, precision)`` with the precision capped by the dtype.
 
 >>> import backprop as bp
 >>> net = bp.Network([2, 2, 2], dtype="float64")
@@ -36,21 +51,25 @@ True
 from __future__ import annotations
 
 from ..engine.extensions import provide
+from .chain import chain_rule_section, nudge_section
+from .curve import error_curve, error_curve_section, shown_steps
 from .data import (
     SECTION_KINDS,
     Formula,
     Notation,
     Number,
     Operator,
+    Partial,
     Prose,
     Section,
     Step,
     Symbol,
+    Table,
     Token,
     numbers,
 )
 from .render import LatexRenderer, MarkdownRenderer, TextRenderer, render, renderer
-from .solution import sections, steps
+from .solution import sections, significant_digits, steps
 
 __all__ = [
     "SECTION_KINDS",
@@ -60,19 +79,41 @@ __all__ = [
     "Notation",
     "Number",
     "Operator",
+    "Partial",
     "Prose",
     "Section",
     "Step",
     "Symbol",
+    "Table",
     "TextRenderer",
     "Token",
+    "chain_rule_section",
+    "error_curve",
+    "error_curve_section",
     "explain",
     "numbers",
+    "nudge_section",
     "render",
     "renderer",
     "sections",
+    "shown_steps",
+    "significant_digits",
     "steps",
+    "write",
 ]
+
+
+def write(trace, parts, format: str = "text", precision: int = 6, standalone: bool = False) -> str:
+    """Render ``parts`` (sections of ``trace``) with at most the digits the trace's dtype carries.
+
+    >>> import backprop as bp
+    >>> trace = bp.Network([1, 1], output="identity", seed=0).backprop([[2.0]], [[1.0]])
+    >>> print(write(trace, [chain_rule_section(trace, 1, 0, 0)], precision=3).splitlines()[0])
+    The chain rule for one weight (layer 1, unit 1 from unit 1 below)
+    """
+    renderer(format, precision)  # an unknown format or a bad precision is refused first
+    digits = significant_digits(trace.network.dtype)
+    return renderer(format, min(precision, digits), digits, standalone).render(parts)
 
 
 def explain(
@@ -81,6 +122,7 @@ def explain(
     precision: int = 6,
     lr: float | None = None,
     max_units: int = 8,
+    standalone: bool = False,
 ) -> str:
     """One backpropagation iteration of ``trace`` written out; see the module docstring.
 
@@ -89,8 +131,9 @@ def explain(
     >>> print(explain(trace).splitlines()[-1])
       ∂E/∂b¹₁ = δ¹₁ = ...
     """
-    writer = renderer(format, precision)  # an unknown format is refused before any work
-    return writer.render(sections(trace, lr, max_units))
+    renderer(format, precision)  # an unknown format or a bad precision is refused before any work
+    return write(trace, sections(trace, lr, max_units), format, precision, standalone)
 
 
 provide("explain", explain)
+provide("chain_rule", chain_rule_section)

@@ -46,19 +46,26 @@ class Symbol:
 class Number:
     """A number substituted into a formula, kept at full precision.
 
+    ``versus``, when given, is a number this one is compared with (an error before and after
+    a step): a renderer shows as many digits as it takes for the two to differ.
+
     >>> Number(-0.0380982365).value
     -0.0380982365
     """
 
     value: float
+    versus: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "value", float(self.value))  # numpy scalars become floats
+        if self.versus is not None:
+            object.__setattr__(self, "versus", float(self.versus))
 
 
 @dataclass(frozen=True)
 class Operator:
-    """One of ``+``, ``-``, ``·`` (a product), ``(`` and ``)``; renderers map each to their own.
+    """One of ``+``, ``-``, ``·`` (a product), ``/``, ``(`` and ``)``; renderers map each to
+    their own.
 
     >>> PLUS.text, TIMES.text
     ('+', '·')
@@ -90,10 +97,23 @@ class Prose:
     text: str
 
 
-Token = Symbol | Number | Operator | Notation | Prose
+@dataclass(frozen=True)
+class Partial:
+    """The partial derivative ∂top/∂bottom of one quantity of the derivation by another.
+
+    >>> Partial(Symbol("a", 1, (0,)), Symbol("z", 1, (0,))).bottom.name
+    'z'
+    """
+
+    top: Symbol
+    bottom: Symbol
+
+
+Token = Symbol | Partial | Number | Operator | Notation | Prose
 Formula = tuple[Token, ...]
 
 PLUS, MINUS, TIMES = Operator("+"), Operator("-"), Operator("·")
+DIVIDE = Operator("/")
 OPEN, CLOSE = Operator("("), Operator(")")
 F_PRIME = Notation("f'", "f'")
 
@@ -117,7 +137,7 @@ class Step:
     section: str
     layer: int | None
     units: tuple[int, ...]
-    symbol: Symbol
+    symbol: Symbol | Partial
     formula: Formula = ()
     substituted: Formula = ()
     value: float = float("nan")
@@ -137,15 +157,34 @@ SECTION_KINDS = (
     "update",
     "second_forward",
     "summary",
+    "chain_rule",
+    "nudge",
+    "error_curve",
 )
 
 
 @dataclass(frozen=True)
+class Table:
+    """A table of numbers: column headings (formulas) and rows of cells (one token each).
+
+    A row may be ``None``: rows were left out there, and a renderer marks the gap.
+
+    >>> table = Table(((Prose("step"),), (Symbol("E"),)), ((Prose("0"), Number(0.298)), None))
+    >>> len(table.columns), len(table.rows)
+    (2, 2)
+    """
+
+    columns: tuple[Formula, ...]
+    rows: tuple[tuple[Token, ...] | None, ...]
+
+
+@dataclass(frozen=True)
 class Section:
-    """A titled part of the worked solution: its notes, then its steps.
+    """A titled part of the worked solution: its notes, then its steps, then its table.
 
     ``kind`` is one of ``SECTION_KINDS``; ``title`` may be empty (a preamble has none);
-    ``notes`` are paragraphs, each a formula of prose, notation and numbers.
+    ``notes`` are paragraphs, each a formula of prose, notation and numbers; ``table`` is a
+    ``Table`` or None.
 
     >>> section = Section("error", "Error", 2, notes=((Prose("E is the mean loss."),),))
     >>> section.kind, section.title, len(section.steps)
@@ -157,6 +196,7 @@ class Section:
     layer: int | None = None
     notes: tuple[Formula, ...] = ()
     steps: tuple[Step, ...] = ()
+    table: Table | None = None
 
     def __post_init__(self):
         if self.kind not in SECTION_KINDS:

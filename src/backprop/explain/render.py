@@ -1,8 +1,10 @@
 """Renderers: the sections of a worked solution as text, Markdown or LaTeX.
 
 The renderers decide how the data looks: symbols (w¹₁₂ in Unicode, w^{(1)}_{1,2} in LaTeX, units
-numbered from 1), numbers (``precision`` significant digits, negative ones in parentheses) and
-the layout (underlined headings, ``### `` headings with ``$…$`` math, ``align*`` blocks).
+numbered from 1), numbers (``precision`` significant digits, see ``typeset``) and the layout
+(underlined headings; ``### `` headings with ``$…$`` math and pipe tables; ``align*`` blocks
+and ``tabular`` tables). LaTeX output is ASCII; by default it is a fragment for a document that
+loads ``amsmath``, and with ``standalone=True`` a complete document that ``pdflatex`` compiles.
 
 >>> from backprop.explain.data import Number, PLUS, Section, Step, Symbol, TIMES
 >>> w, a, b = Symbol("w", 1, (0, 1)), Symbol("a", 0, (1,)), Symbol("b", 1, (0,))
@@ -23,183 +25,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .data import (
-    CLOSE,
-    OPEN,
-    Formula,
-    Notation,
-    Number,
-    Operator,
-    Prose,
-    Section,
-    Step,
-    Symbol,
-    Token,
-)
+from .data import Formula, Prose, Section, Step, Table
+from .typeset import LatexMath, UnicodeMath, format_number, latex_escape
 
-_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+__all__ = [
+    "LatexRenderer",
+    "MarkdownRenderer",
+    "TextRenderer",
+    "format_number",
+    "latex_escape",
+    "render",
+    "renderer",
+]
 
-
-def format_number(value: float, precision: int) -> str:
-    """``value`` to ``precision`` significant digits; a negative number in parentheses.
-
-    >>> format_number(-0.0380982365, 3), format_number(0.3775, 6)
-    ('(-0.0381)', '0.3775')
-    """
-    text = _plain_number(value, precision)
-    return f"({text})" if text.startswith("-") else text
-
-
-def _plain_number(value: float, precision: int) -> str:
-    return f"{float(value):.{precision}g}"
-
-
-def _alone_in_parentheses(tokens: Formula, index: int) -> bool:
-    """Whether ``tokens[index]`` is a number with an opening parenthesis before, closing after."""
-    inside = 0 < index < len(tokens) - 1 and isinstance(tokens[index], Number)
-    return inside and tokens[index - 1] == OPEN and tokens[index + 1] == CLOSE
-
-
-class UnicodeMath:
-    """Formulas in Unicode: w¹₁₂, δ²₁, ∂E/∂w²₁₁, products as ``·``.
-
-    >>> UnicodeMath(6).symbol(Symbol("dE/dw", 2, (0, 0)))
-    '∂E/∂w²₁₁'
-    """
-
-    names = {"delta": "δ", "dE/dw": "∂E/∂w", "dE/db": "∂E/∂b", "dJ/do": "∂J/∂o", "eta": "η"}
-    operators = {"=": " = ", "+": " + ", "-": " - ", "·": "·", "←": " ← ", "(": "(", ")": ")"}
-
-    def __init__(self, precision: int):
-        self.precision = precision
-
-    def symbol(self, symbol: Symbol) -> str:
-        name = self.names.get(symbol.name, symbol.name)
-        layer = "" if symbol.layer is None else str(symbol.layer).translate(_SUPERSCRIPT)
-        return name + layer + "".join(str(unit + 1).translate(_SUBSCRIPT) for unit in symbol.units)
-
-    def token(self, token: Token) -> str:
-        if isinstance(token, Symbol):
-            return self.symbol(token)
-        if isinstance(token, Number):
-            return format_number(token.value, self.precision)
-        if isinstance(token, Operator):
-            return self.operators[token.text]
-        return token.text  # Notation and Prose
-
-    def formula(self, tokens: Formula) -> str:
-        parts = []
-        for index, token in enumerate(tokens):
-            if _alone_in_parentheses(tokens, index):
-                parts.append(_plain_number(token.value, self.precision))  # σ(-0.5), not σ((-0.5))
-            else:
-                parts.append(self.token(token))
-        return "".join(parts)
-
-    def equation(self, step: Step, align: bool = False) -> str:
-        """``symbol = formula = substituted = value``, leaving out the empty parts.
-
-        With ``align``, an ``&`` marks the first ``=`` (LaTeX's alignment point).
-        """
-        pieces = [self.symbol(step.symbol), self.operators[step.relation]]
-        for side in (step.formula, step.substituted):
-            if side:
-                pieces += [self.formula(side), self.operators["="]]
-        pieces.append(format_number(step.value, self.precision))
-        if align:
-            equals = pieces.index(self.operators["="]) if self.operators["="] in pieces else 1
-            pieces[equals] = " &" + pieces[equals].lstrip()
-        return "".join(pieces)
-
-
-class LatexMath(UnicodeMath):
-    r"""Formulas in ASCII LaTeX: w^{(1)}_{1,2}, \delta^{(2)}_{1}, products as ``\cdot``.
-
-    >>> LatexMath(6).symbol(Symbol("delta", 2, (0,)))
-    '\\delta^{(2)}_{1}'
-    """
-
-    names = {
-        "delta": r"\delta",
-        "dE/dw": r"\partial E/\partial w",
-        "dE/db": r"\partial E/\partial b",
-        "dJ/do": r"\partial J/\partial o",
-        "eta": r"\eta",
-    }
-    operators = {
-        **UnicodeMath.operators,
-        "·": r" \cdot ",
-        "←": r" \leftarrow ",
-    }
-
-    def symbol(self, symbol: Symbol) -> str:
-        name = self.names.get(symbol.name, symbol.name)
-        layer = "" if symbol.layer is None else f"^{{({symbol.layer})}}"
-        units = ",".join(str(unit + 1) for unit in symbol.units)
-        return name + layer + (f"_{{{units}}}" if units else "")
-
-    def token(self, token: Token) -> str:
-        if isinstance(token, Notation):
-            return token.latex
-        if isinstance(token, Prose):
-            return rf"\text{{{latex_escape(token.text)}}}"
-        return super().token(token)
-
-    def prose(self, tokens: Formula) -> str:
-        """A note in running LaTeX text: words escaped, notation and symbols as inline math."""
-        parts = []
-        for token in tokens:
-            if isinstance(token, Prose):
-                parts.append(latex_escape(token.text))
-            elif isinstance(token, Number):
-                parts.append(self.token(token))
-            else:
-                parts.append(rf"\ensuremath{{{self.token(token)}}}")
-        return "".join(parts)
-
-
-_LATEX_SPECIAL = (
-    ("\\", r"\textbackslash{}"),
-    ("_", r"\_"),
-    ("%", r"\%"),
-    ("&", r"\&"),
-    ("#", r"\#"),
-    ("$", r"\$"),
-)
-_LATEX_SYMBOLS = {
-    "·": r"\cdot",
-    "ᵀ": "^T",
-    "×": r"\times",
-    "→": r"\to",
-    "δ": r"\delta",
-    "∂": r"\partial",
-    "⊙": r"\odot",
-    "Σ": r"\Sigma",
-    "ₙ": "_n",
-    "σ": r"\sigma",
-    "η": r"\eta",
-    "²": "^2",
-    "½": r"\frac12",
-}
-
-
-def latex_escape(text: str) -> str:
-    r"""Prose for LaTeX: special characters escaped, the symbols it uses as inline math.
-
-    >>> print(latex_escape("δ1 = (δ2·W2), 50% of log_loss"))
-    \ensuremath{\delta}1 = (\ensuremath{\delta}2\ensuremath{\cdot}W2), 50\% of log\_loss
-    """
-    for char, escaped in _LATEX_SPECIAL:
-        text = text.replace(char, escaped)
-    for char, command in _LATEX_SYMBOLS.items():
-        text = text.replace(char, f"\\ensuremath{{{command}}}")
-    return text.replace("−", "-")
+GAP = "⋮"
 
 
 class TextRenderer:
     """Plain Unicode text: underlined headings, notes, equations indented by two spaces.
 
+    >>> from backprop.explain.data import Prose, Symbol
     >>> E = Step("error", 2, (), Symbol("E"), value=0.298371109)
     >>> error = Section("error", "Error", 2, notes=((Prose("E is the loss."),),), steps=(E,))
     >>> print(TextRenderer(precision=3).render([error]))
@@ -210,9 +55,11 @@ class TextRenderer:
     <BLANKLINE>
     """
 
-    def __init__(self, precision: int = 6):
-        self.math = UnicodeMath(precision)
-        self.words = UnicodeMath(precision)
+    math_class = UnicodeMath
+
+    def __init__(self, precision: int = 6, max_precision: int | None = None):
+        self.math = self.math_class(precision, max_precision)
+        self.words = UnicodeMath(precision, max_precision)
 
     def render(self, sections: Iterable[Section]) -> str:
         lines: list[str] = []
@@ -225,6 +72,8 @@ class TextRenderer:
         lines += [self.note(note) for note in section.notes]
         if section.steps:
             lines += self.equations(section.steps)
+        if section.table is not None:
+            lines += self.table(section.table)
         return lines
 
     def equation(self, step: Step) -> str:
@@ -239,10 +88,30 @@ class TextRenderer:
     def equations(self, steps: Iterable[Step]) -> list[str]:
         return [f"  {self.equation(step)}" for step in steps]
 
+    def cells(self, table: Table) -> tuple[list[str], list[list[str] | None]]:
+        """The headings and the rows of ``table`` as strings (None for a gap)."""
+        headings = [self.words.formula(column) for column in table.columns]
+        rows = [None if row is None else [self.words.token(t) for t in row] for row in table.rows]
+        return headings, rows
+
+    def table(self, table: Table) -> list[str]:
+        headings, rows = self.cells(table)
+        widths = [
+            max(len(cell) for cell in [heading] + [row[k] for row in rows if row is not None])
+            for k, heading in enumerate(headings)
+        ]
+        lines = ["   ".join(h.rjust(w) for h, w in zip(headings, widths, strict=True))]
+        for row in rows:
+            cells = [GAP] * len(widths) if row is None else row
+            lines.append("   ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
+        return ["", *(f"    {line}" for line in lines)]
+
 
 class MarkdownRenderer(TextRenderer):
-    """Markdown: ``###`` headings, notes in Unicode, each equation a list item in ``$…$``.
+    """Markdown: ``###`` headings, notes in Unicode, each equation a list item in ``$…$``,
+    tables as pipe tables.
 
+    >>> from backprop.explain.data import Symbol
     >>> E = Step("error", 2, (), Symbol("E"), value=0.298371109)
     >>> print(MarkdownRenderer(precision=3).render([Section("error", "Error", 2, steps=(E,))]))
     ### Error
@@ -251,20 +120,49 @@ class MarkdownRenderer(TextRenderer):
     <BLANKLINE>
     """
 
-    def __init__(self, precision: int = 6):
-        super().__init__(precision)
-        self.math = LatexMath(precision)
+    math_class = LatexMath
 
     def heading(self, title: str) -> str:
         return f"\n### {title}\n"
 
+    def note(self, note: Formula) -> str:
+        return self.words.formula(note) + "\n"
+
     def equations(self, steps: Iterable[Step]) -> list[str]:
-        return [f"- ${self.equation(step)}$" for step in steps]
+        return [f"- ${self.equation(step)}$" for step in steps] + [""]
+
+    def table(self, table: Table) -> list[str]:
+        headings = [self._heading_cell(column) for column in table.columns]
+        _, rows = self.cells(table)
+        lines = ["| " + " | ".join(headings) + " |", "|" + "---:|" * len(headings)]
+        for row in rows:
+            cells = ["…"] * len(headings) if row is None else row
+            lines.append("| " + " | ".join(cells) + " |")
+        return [*lines, ""]
+
+    def _heading_cell(self, column: Formula) -> str:
+        if all(isinstance(token, Prose) for token in column):
+            return self.words.formula(column)
+        return f"${self.math.formula(column)}$"
+
+
+LATEX_PREAMBLE = r"""\documentclass[a4paper]{article}
+\usepackage{amsmath}
+\setlength{\textwidth}{17cm}
+\setlength{\oddsidemargin}{-0.5cm}
+\setlength{\parindent}{0pt}
+\allowdisplaybreaks
+\begin{document}
+\small
+"""
 
 
 class LatexRenderer(TextRenderer):
-    r"""LaTeX (ASCII): ``\paragraph`` headings, ``\noindent`` notes, one ``align*`` per section.
+    r"""LaTeX (ASCII): ``\paragraph`` headings, notes as text, one ``align*`` per section, tables
+    as ``tabular``. A fragment needs ``\usepackage{amsmath}``; ``standalone=True`` writes a
+    whole document.
 
+    >>> from backprop.explain.data import Symbol
     >>> E = Step("error", 2, (), Symbol("E"), value=0.298371109)
     >>> print(LatexRenderer(precision=3).render([Section("error", "Error", 2, steps=(E,))]))
     \paragraph{Error}
@@ -272,11 +170,25 @@ class LatexRenderer(TextRenderer):
     E &= 0.298
     \end{align*}
     <BLANKLINE>
+    >>> document = LatexRenderer(standalone=True).render([])
+    >>> document.splitlines()[0], document.splitlines()[-1]
+    ('\\documentclass[a4paper]{article}', '\\end{document}')
     """
 
-    def __init__(self, precision: int = 6):
-        super().__init__(precision)
-        self.math = LatexMath(precision)
+    math_class = LatexMath
+
+    def __init__(
+        self, precision: int = 6, max_precision: int | None = None, standalone: bool = False
+    ):
+        super().__init__(precision, max_precision)
+        self.words = self.math
+        self.standalone = standalone
+
+    def render(self, sections: Iterable[Section]) -> str:
+        body = super().render(sections)
+        if not self.standalone:
+            return body
+        return LATEX_PREAMBLE + body + "\\end{document}\n"
 
     def equation(self, step: Step) -> str:
         return self.math.equation(step, align=True)
@@ -291,12 +203,30 @@ class LatexRenderer(TextRenderer):
         rows = " \\\\\n".join(self.equation(step) for step in steps)
         return ["\\begin{align*}\n" + rows + "\n\\end{align*}"]
 
+    def table(self, table: Table) -> list[str]:
+        headings = [self.math.prose(column) for column in table.columns]
+        lines = [
+            "\\begin{center}",
+            "\\begin{tabular}{" + "r" * len(headings) + "}",
+            " & ".join(headings) + " \\\\",
+            "\\hline",
+        ]
+        for row in table.rows:
+            if row is None:
+                lines.append(" & ".join(["$\\vdots$"] * len(headings)) + " \\\\")
+            else:
+                lines.append(" & ".join(self.math.prose((token,)) for token in row) + " \\\\")
+        return [*lines, "\\end{tabular}", "\\end{center}"]
+
 
 RENDERERS = {"text": TextRenderer, "markdown": MarkdownRenderer, "latex": LatexRenderer}
 
 
-def renderer(format: str, precision: int = 6) -> TextRenderer:
-    """The renderer for ``format``, one of ``"text"``, ``"markdown"`` and ``"latex"``.
+def renderer(
+    format: str, precision: int = 6, max_precision: int | None = None, standalone: bool = False
+) -> TextRenderer:
+    """The renderer for ``format``, one of ``"text"``, ``"markdown"`` and ``"latex"``
+    (``standalone`` asks the LaTeX renderer for a whole document).
 
     >>> renderer("html")
     Traceback (most recent call last):
@@ -305,14 +235,26 @@ def renderer(format: str, precision: int = 6) -> TextRenderer:
     """
     if format not in RENDERERS:
         raise ValueError(f"format must be 'text', 'markdown' or 'latex', got {format!r}")
-    return RENDERERS[format](precision)
+    if isinstance(precision, bool) or not isinstance(precision, int) or precision < 1:
+        raise ValueError(f"precision must be an integer >= 1, got {precision!r}")
+    if format == "latex":
+        return LatexRenderer(precision, max_precision, standalone)
+    return RENDERERS[format](precision, max_precision)
 
 
-def render(sections: Iterable[Section], format: str = "text", precision: int = 6) -> str:
-    """``sections`` written in ``format`` with numbers to ``precision`` significant digits.
+def render(
+    sections: Iterable[Section],
+    format: str = "text",
+    precision: int = 6,
+    max_precision: int | None = None,
+    standalone: bool = False,
+) -> str:
+    """``sections`` written in ``format`` with numbers to ``precision`` significant digits
+    (updates widen to at most ``max_precision``).
 
+    >>> from backprop.explain.data import Symbol
     >>> E = Step("error", 2, (), Symbol("E"), value=-0.25)
     >>> render([Section("error", steps=(E,))], "text")
-    '  E = (-0.25)\\n'
+    '  E = -0.25\\n'
     """
-    return renderer(format, precision).render(sections)
+    return renderer(format, precision, max_precision, standalone).render(sections)

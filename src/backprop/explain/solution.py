@@ -1,15 +1,16 @@
 """A trace as a worked solution: its sections in the order of the derivation, and their steps.
 
-A chain of layers no wider than ``max_units`` is written out unit by unit: forward pass, error,
-output deltas, hidden deltas, gradients and, given a learning rate, the update and a second
-forward pass with the new weights. A wider network, or one with skip connections, is
-summarised per layer (shapes, norms, smallest and largest values).
+A network no wider than ``max_units`` units is written out unit by unit, skip connections
+included: forward pass, error, output deltas, hidden deltas (each summing over every layer the
+unit feeds), gradients and, given a learning rate, the update and a second forward pass with
+the new weights. A wider network is summarised per layer (shapes, norms, smallest and largest
+values).
 
 >>> import backprop as bp
 >>> trace = bp.Network([2, 2, 1], seed=0).backprop([[1.0, 0.0]], [1.0])
 >>> [section.kind for section in sections(trace, lr=0.5)]  # doctest: +NORMALIZE_WHITESPACE
-['forward', 'forward', 'error', 'output_delta', 'hidden_delta', 'gradient', 'gradient',
- 'update', 'second_forward']
+['preamble', 'forward', 'forward', 'error', 'output_delta', 'hidden_delta', 'gradient',
+ 'gradient', 'update', 'second_forward']
 >>> step = steps(trace)[0]
 >>> step.section, step.layer, step.units, step.symbol
 ('forward', 1, (0,), Symbol(name='z', layer=1, units=(0,)))
@@ -19,15 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backward import gradient_sections, hidden_delta_sections, update_section
 from .data import Number, Prose, Section, Step, vector
-from .derivation import (
-    error_section,
-    forward_sections,
-    gradient_sections,
-    hidden_delta_sections,
-    output_delta_section,
-    update_section,
-)
+from .derivation import error_section, forward_sections, output_delta_section
 
 
 def sections(trace, lr: float | None = None, max_units: int = 8) -> list[Section]:
@@ -37,21 +32,26 @@ def sections(trace, lr: float | None = None, max_units: int = 8) -> list[Section
 
     >>> import backprop as bp
     >>> trace = bp.Network([2, 2, 1], seed=0).backprop([[1.0, 0.0]], [1.0])
-    >>> [section.title for section in sections(trace)][:3]
+    >>> [section.title for section in sections(trace)][1:4]
     ['Forward pass, layer 1 (sigmoid)', 'Forward pass, layer 2 (sigmoid)', 'Error']
     >>> [section.kind for section in sections(trace, max_units=1)]
     ['preamble', 'summary', 'summary', 'error']
     """
-    if not _unit_by_unit(trace, max_units):
-        return _summary(trace, lr)
+    trace = trace.to_host()
+    if max(a.shape[1] for a in trace.a) > max_units:
+        return _summary(trace, lr, max_units)
     result = []
+    notes = [_dtype_note(trace)]
     n = trace.a[0].shape[0]
     if n > 1:
-        note = Prose(
-            f"A batch of {n} samples: unit-by-unit values are shown for sample 1; "
-            f"gradients are the batch means (1/{n}) Σₙ."
+        notes.append(
+            Prose(
+                f"A batch of {n} samples: unit-by-unit values (z, a, o, y, J, δ) are sample 1's; "
+                f"the error E and the gradients are over the whole batch, Σₙ sₙ(…) with "
+                f"sₙ = 1/{n} (or the sample weights)."
+            )
         )
-        result.append(Section("preamble", notes=((note,),)))
+    result.append(Section("preamble", notes=tuple((note,) for note in notes)))
     result += forward_sections(trace)
     result.append(error_section(trace))
     result.append(output_delta_section(trace))
@@ -74,24 +74,36 @@ def steps(trace, lr: float | None = None, max_units: int = 8) -> list[Step]:
     return [step for section in sections(trace, lr, max_units) for step in section.steps]
 
 
-def _unit_by_unit(trace, max_units: int) -> bool:
-    """Whether the network is a plain chain of layers, none wider than ``max_units``."""
-    layers = trace.network.layers[1:]
-    chain = all(layer.sources == ((layer.index - 1, slice(None)),) for layer in layers)
-    return chain and max(a.shape[1] for a in trace.a) <= max_units
+def significant_digits(dtype) -> int:
+    """The significant digits a dtype carries: 7 for float32, 16 for float64.
+
+    >>> significant_digits(np.float32), significant_digits(np.float64)
+    (7, 16)
+    """
+    return int(np.finfo(dtype).precision) + 1
+
+
+def _dtype_note(trace) -> Prose:
+    dtype = trace.network.dtype
+    return Prose(
+        f"The network computes in {dtype.name}, which carries about "
+        f"{significant_digits(dtype)} significant digits; no number is shown with more."
+    )
 
 
 def second_pass_section(trace, lr: float) -> Section:
     """The output and error after the update, and whether the error went down."""
     after = _after_update(trace, lr)
     verdict = " (down)." if after.loss < trace.loss else " (not down: try a smaller η)."
+    which = "" if trace.a[0].shape[0] == 1 else " of sample 1"
+    error = "the error" if not which else "the batch error"
     note = (
-        Prose("New output o = "),
+        Prose(f"New output{which} o = "),
         *vector(after.a[-1][0]),
-        Prose("; the error went from "),
-        Number(float(trace.loss)),
+        Prose(f"; {error} went from "),
+        Number(trace.loss, versus=after.loss),
         Prose(" to "),
-        Number(float(after.loss)),
+        Number(after.loss, versus=trace.loss),
         Prose(verdict),
     )
     title = "Second forward pass with the new weights"
@@ -101,14 +113,20 @@ def second_pass_section(trace, lr: float) -> Section:
 def _after_update(trace, lr: float):
     """The trace of the same batch through the network after one gradient descent step."""
     net = trace.network.copy()
-    for l in range(1, len(trace.a)):
-        net.layers[l].W = trace.W[l] - lr * trace.grad_W[l]
-        net.layers[l].b = trace.b[l] - lr * trace.grad_b[l]
-    return net.backprop(trace.a[0], trace.Y)
+    for layer in net.layers[1:]:
+        l = layer.index
+        if layer.trains("W"):
+            layer.W = trace.W[l] - lr * trace.grad_W[l]
+        if layer.trains("b"):
+            layer.b = trace.b[l] - lr * trace.grad_b[l]
+    return net.backprop(trace.a[0], trace.Y, trace.scale)
 
 
-def _summary(trace, lr: float | None) -> list[Section]:
-    introduction = Prose("This network is too large to write out unit by unit; per layer:")
+def _summary(trace, lr: float | None, max_units: int) -> list[Section]:
+    introduction = Prose(
+        f"This network has layers wider than {max_units} units (max_units), too large to "
+        "write out unit by unit; per layer:"
+    )
     result = [Section("preamble", notes=((introduction,),))]
     for l in range(1, len(trace.a)):
         arrays = {

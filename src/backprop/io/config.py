@@ -1,7 +1,8 @@
 """The network config a model file stores: a network as JSON data, and back.
 
 ``network_config`` writes a network's architecture as plain data (sizes, activation and loss
-*names* with their parameters, connections, dropout, init, dtype, seed). ``ConfigReader`` checks
+*names* with their parameters, connections, dropout, init, which parameters are held fixed,
+dtype, seed). ``ConfigReader`` checks
 such data, read from a file, key by key and rebuilds the ``Network`` by looking the names up in
 the process's own tables; its errors name the file. ``encode_floats`` / ``decode_floats`` carry
 the non-finite floats JSON lacks through metadata.
@@ -32,6 +33,9 @@ DTYPE_CODES = {"float32": "F32", "float64": "F64"}
 """The safetensors dtype code of the parameters for each network dtype."""
 _NETWORK_KEYS = {"n_inputs", "dtype", "seed", "loss", "layers"}
 _LAYER_KEYS = {"size", "activation", "inputs", "combine", "dropout", "init"}
+_OPTIONAL_LAYER_KEYS = {"train_weights", "train_bias"}
+"""Written only when False (a fixed W or b), so files of networks that train everything read in
+versions that predate them; absent means True."""
 _FUNCTION_KEYS = {"name", "params"}
 
 
@@ -79,17 +83,7 @@ def _storable_seed(seed: Any) -> int | None:
 
 def network_config(net: Network) -> dict:
     """The architecture of ``net`` as plain JSON-serialisable data (what ``save`` stores)."""
-    layers = [
-        {
-            "size": int(layer.size),
-            "activation": _function_config(layer.activation, ACTIVATIONS, "activation"),
-            "inputs": None if layer.inputs is None else [int(i) for i in layer.inputs],
-            "combine": layer.combine,
-            "dropout": float(layer.dropout),
-            "init": layer.init,
-        }
-        for layer in net.layers[1:]
-    ]
+    layers = [_layer_config(layer) for layer in net.layers[1:]]
     return {
         "n_inputs": int(net.n_inputs),
         "dtype": net.dtype.name,
@@ -97,6 +91,21 @@ def network_config(net: Network) -> dict:
         "loss": _function_config(net.loss, LOSSES, "loss"),
         "layers": layers,
     }
+
+
+def _layer_config(layer: Layer) -> dict:
+    config = {
+        "size": int(layer.size),
+        "activation": _function_config(layer.activation, ACTIVATIONS, "activation"),
+        "inputs": None if layer.inputs is None else [int(i) for i in layer.inputs],
+        "combine": layer.combine,
+        "dropout": float(layer.dropout),
+        "init": layer.init,
+    }
+    for key, which in (("train_weights", "W"), ("train_bias", "b")):
+        if not layer.trains(which):
+            config[key] = False
+    return config
 
 
 def encode_floats(value: Any) -> Any:
@@ -150,11 +159,13 @@ class ConfigReader:
             raise self.error(f"{what} is not valid JSON ({error})") from None
 
     # -- type checks on the config ---------------------------------------------------------
-    def expect_dict(self, value: Any, keys: set[str] | None, what: str) -> dict:
+    def expect_dict(
+        self, value: Any, keys: set[str] | None, what: str, optional: set[str] = frozenset()
+    ) -> dict:
         if not isinstance(value, dict):
             raise self.error(f"{what} must be a JSON object, got {type(value).__name__}")
-        if keys is not None and set(value) != keys:
-            missing, extra = sorted(keys - set(value)), sorted(set(value) - keys)
+        if keys is not None and not keys <= set(value) <= keys | optional:
+            missing, extra = sorted(keys - set(value)), sorted(set(value) - keys - optional)
             detail = "; ".join(
                 part
                 for part in (
@@ -229,7 +240,10 @@ class ConfigReader:
 
     def _check_layer(self, layer: Any, l: int) -> None:
         what = f"layer {l}"
-        self.expect_dict(layer, _LAYER_KEYS, what)
+        self.expect_dict(layer, _LAYER_KEYS, what, _OPTIONAL_LAYER_KEYS)
+        for key in _OPTIONAL_LAYER_KEYS & set(layer):
+            if not isinstance(layer[key], bool):
+                raise self.error(f"{what} {key} must be true or false, got {layer[key]!r}")
         self.expect_int(layer["size"], f"{what} size", 1)
         if layer["inputs"] is not None:
             if not isinstance(layer["inputs"], list) or not layer["inputs"]:
@@ -279,6 +293,8 @@ class ConfigReader:
                 combine=spec["combine"],
                 dropout=spec["dropout"],
                 init=spec["init"],
+                train_weights=spec.get("train_weights", True),
+                train_bias=spec.get("train_bias", True),
             )
         except (TypeError, ValueError) as error:
             raise self.error(f"layer {l}: {error}") from None

@@ -6,12 +6,15 @@ update from the gradient over the whole set, with ``batch_size=1`` (stochastic m
 per sample, and with ``batch_size=k`` (mini-batch mode) one per k samples, the last batch
 possibly smaller. Each update is a ``TrainingStep`` (``step.py``):
 
-    forward → backward (the delta rule) → [reduce_gradients] → [+ λ·W] → [clip ‖∇‖] → optimiser
+    forward → backward (the delta rule) → [reduce_gradients] → [+ λ·W] → [fixed θ: ∇ ← 0]
+            → [clip ‖∇‖] → optimiser
 
-on the flat parameter buffer. Per epoch the ``History`` records the training loss (the mean of
-the batch errors during the epoch), the validation loss and metrics, the learning rate, and each
-layer's mean |δ| and ‖∂E/∂W‖ on the epoch's last batch (before decay and clipping). The numbers
-the loop needs from the device are read in ``readout.py``, not in the step.
+on the flat parameter buffer; parameters of layers made with ``train_weights=False`` or
+``train_bias=False`` get a zero gradient and so never change. Per epoch the ``History``
+records the training loss (the mean of the batch errors during the epoch), the validation loss
+and metrics, the learning rate, and each layer's mean |δ| and ‖∂E/∂W‖ on the epoch's last batch
+(before decay and clipping). The numbers the loop needs from the device are read in
+``readout.py``, not in the step.
 
 >>> import backprop as bp
 >>> X, y = bp.datasets.xor()[:2]
@@ -157,7 +160,9 @@ def fit(
     step = TrainingStep(
         net,
         optimizer,
-        gradient_transforms(settings["l2"], settings["l2_per_sample"], settings["clip_norm"]),
+        gradient_transforms(
+            settings["l2"], settings["l2_per_sample"], settings["clip_norm"], net.frozen_ranges()
+        ),
         reduce_gradients,
     )
     batches = Batches(xp, train, batch)

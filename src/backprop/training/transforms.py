@@ -56,6 +56,30 @@ class WeightDecay(GradientTransform):
         return share * (0.5 * self._rate(share) * self._squared_norm)
 
 
+class FreezeParameters(GradientTransform):
+    """Hold parameters fixed: ∂E/∂θ ← 0 on the ``ranges`` [start, stop) of the flat buffer.
+
+    Every optimiser leaves a parameter whose gradient is always 0 exactly as it was (SGD's
+    velocity, Adam's and RMSprop's moments and AdaGrad's sum stay 0, so each step is 0). It
+    runs after weight decay, so fixed weights are not decayed either, and before clipping, so
+    the norm is that of the trained parameters alone.
+
+    >>> import backprop as bp, numpy as np
+    >>> net = bp.Network([1, bp.Layer(1, train_bias=False)])
+    >>> net.grads[...] = [0.5, 0.25]                     # [∂E/∂w, ∂E/∂b]
+    >>> FreezeParameters(net.frozen_ranges()).apply(net, 1)
+    >>> net.grads
+    array([0.5, 0. ], dtype=float32)
+    """
+
+    def __init__(self, ranges) -> None:
+        self.ranges = [(int(start), int(stop)) for start, stop in ranges]
+
+    def apply(self, net, share) -> None:
+        for start, stop in self.ranges:
+            net.grads[start:stop] = 0
+
+
 class ClipByGlobalNorm(GradientTransform):
     """Rescale the whole gradient to norm ``max_norm`` when it is larger: ∇ ← ∇·min(1, c/‖∇‖).
 
@@ -72,11 +96,14 @@ class ClipByGlobalNorm(GradientTransform):
         net.xp.clip_to_norm(net.grads, self.max_norm)
 
 
-def gradient_transforms(l2: float, l2_per_sample: bool, clip_norm: float | None) -> list:
-    """The transforms ``fit``'s ``l2`` and ``clip_norm`` ask for, in the order they apply."""
+def gradient_transforms(l2: float, l2_per_sample: bool, clip_norm: float | None, frozen=()) -> list:
+    """The transforms ``fit``'s ``l2`` and ``clip_norm`` and the network's fixed parameters
+    (``frozen``, ranges of the flat buffer) ask for, in the order they apply."""
     transforms: list[GradientTransform] = []
     if l2:
         transforms.append(WeightDecay(l2, l2_per_sample))
+    if frozen:
+        transforms.append(FreezeParameters(frozen))
     if clip_norm is not None:
         transforms.append(ClipByGlobalNorm(clip_norm))
     return transforms
