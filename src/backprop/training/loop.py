@@ -227,7 +227,8 @@ def _check_monitors(stopper, schedule, has_validation: bool, metrics: list[str])
 
 
 def _warn_if_unconverged(history: History) -> None:
-    findings = [f for f in diagnose(history) if f.code in ("more_epochs", "lower_learning_rate")]
+    """Warn with every finding about how training went (overfitting is about the data)."""
+    findings = [f for f in diagnose(history) if f.about_training]
     if findings and len(history) >= 10:
         advice = " ".join(str(f) for f in findings)
         warn_at_caller(f"Training did not converge. {advice}", ConvergenceWarning)
