@@ -2,36 +2,45 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .diagnosis import diagnose
+from .step import LAYER_STATISTICS
 
 
 class History:
     """What training recorded, one entry per epoch.
 
     ``history["loss"]`` or ``history.loss``; likewise ``val_loss``, ``lr`` and ``val_<metric>``.
-    ``mean_abs_delta`` and ``grad_norm`` are (epochs, L) arrays, column l − 1 for layer l.
+    The statistics of each epoch's last batch (``step.LAYER_STATISTICS``: ``mean_abs_delta``,
+    ``grad_norm``, ``update_ratio``, ``dead_fraction``, ``saturated_fraction``) are (epochs, L)
+    arrays, column l − 1 for layer l; ``network`` says what they were measured on (each layer's
+    activation, the loss, the number of outputs).
 
     >>> history = History()
     >>> history.append({"loss": 0.5, "lr": 0.1}, {"mean_abs_delta": [0.1], "grad_norm": [1.0]})
-    >>> history.loss, len(history)
-    ([0.5], 1)
+    >>> history.loss, len(history), history.mean_abs_delta.shape
+    ([0.5], 1, (1, 1))
     """
 
     def __init__(self):
         self.records: dict[str, list[float]] = {}
-        self.layer_records: dict[str, list[list[float]]] = {"mean_abs_delta": [], "grad_norm": []}
+        self.layer_records: dict[str, list[list[float]]] = {key: [] for key in LAYER_STATISTICS}
+        self.network: dict | None = None
         self.best_epoch: int | None = None
         self.stopped_early = False
         self.optimizer = None
         self.optimizer_state = None
 
-    def append(self, logs: dict[str, float], layer_stats: dict[str, list[float]]) -> None:
+    def append(self, logs: dict[str, float], layer_stats: dict) -> None:
         for key, value in logs.items():
             self.records.setdefault(key, []).append(value)
+        layer_stats = dict(layer_stats)
+        self.network = layer_stats.pop("network", self.network)
         for key, values in layer_stats.items():
-            self.layer_records[key].append(values)
+            self.layer_records.setdefault(key, []).append(values)
 
     def truncate(self, epochs: int) -> None:
         """Forget every epoch after the first ``epochs`` (an interrupted epoch rolled back)."""
@@ -42,15 +51,28 @@ class History:
         """The records as plain data, for a checkpoint."""
         return {
             "records": self.records,
-            "layer_records": self.layer_records,
+            "layer_records": {  # JSON has no NaN: a statistic a layer lacks is null
+                key: [[None if math.isnan(v) else v for v in row] for row in rows]
+                for key, rows in self.layer_records.items()
+            },
             "best_epoch": self.best_epoch,
+            "network": self.network,
         }
 
     def load_state(self, state: dict) -> None:
-        """Restore what ``state`` returned."""
+        """Restore what ``state`` returned (NaN rows for statistics an older state lacks)."""
         self.records = {key: list(values) for key, values in state["records"].items()}
-        self.layer_records = {key: list(v) for key, v in state["layer_records"].items()}
+        self.layer_records = {
+            key: [[math.nan if v is None else v for v in row] for row in rows]
+            for key, rows in state["layer_records"].items()
+        }
+        epochs = len(self)
+        width = len(self.layer_records["grad_norm"][0]) if epochs else 0
+        for key in LAYER_STATISTICS:
+            rows = self.layer_records.setdefault(key, [])
+            rows[:0] = [[math.nan] * width for _ in range(epochs - len(rows))]
         self.best_epoch = state["best_epoch"]
+        self.network = state.get("network")
 
     def __getitem__(self, key: str) -> list[float]:
         return self.records[key]

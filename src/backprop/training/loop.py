@@ -108,8 +108,8 @@ def fit(
     verbose : show a progress bar (tqdm when installed) with the losses.
     optimizer_state : the state returned in ``history.optimizer_state`` by an earlier call,
         to continue training with the optimiser's moments and step count (warm start).
-    warn : when training ends with the loss still falling or unstable, issue a
-        ``ConvergenceWarning`` carrying ``history.diagnose()``'s advice.
+    warn : when training ends with a problem ``history.diagnose()`` finds (all but
+        overfitting), issue a ``ConvergenceWarning`` carrying its advice.
     checkpoint : a file to write the whole training state to, atomically, every
         ``checkpoint_every`` epochs and at the end (see ``backprop.training.checkpoint``). Ctrl-C or
         SIGTERM during training rolls the network back to the last completed epoch, saves that
@@ -232,7 +232,8 @@ def _check_monitors(stopper, schedule, has_validation: bool, metrics: list[str])
 
 
 def _warn_if_unconverged(history: History) -> None:
-    findings = [f for f in diagnose(history) if f.code in ("more_epochs", "lower_learning_rate")]
+    """Warn with every finding about how training went (overfitting is about the data)."""
+    findings = [f for f in diagnose(history) if f.about_training]
     if findings and len(history) >= 10:
         advice = " ".join(str(f) for f in findings)
         warn_at_caller(f"Training did not converge. {advice}", ConvergenceWarning)

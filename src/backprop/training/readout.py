@@ -9,8 +9,8 @@ where reading costs nothing, the loss every ``backend.loss_log_rows`` rows):
 * the L2 penalty each batch added to its error (kept by ``WeightDecay`` as the backend's
   scalars);
 * which batches have no weight at all, so the loop skips them (``empty_batches``);
-* the last batch's mean |δ| and ‖∂E/∂W‖ per layer (``layer_stats``), and whether the weights
-  stayed finite.
+* the last batch's statistics per layer (``layer_stats``: mean |δ|, ‖∂E/∂W‖, the update
+  ratio ‖ΔW‖/‖W‖, the dead and saturated units), and whether the weights stayed finite.
 
 The validation loss and metrics are read once per epoch by ``evaluation.evaluate``, and the
 backend decides whether a scalar is read at once (``xp.scalar``: on the CPU, where it is free)
@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 from ..engine.losses import per_sample_loss
+from .step import LAYER_STATISTICS
 
 
 class TrainingDiverged(RuntimeError):
@@ -40,11 +41,16 @@ def empty_batches(xp, weights, order, batch: int) -> frozenset[int]:
     return frozenset(int(i) for i in xp.to_host(counts == 0).nonzero()[0])
 
 
-def layer_stats(stats: dict | None, n_layers: int) -> dict[str, list[float]]:
-    """The last batch's per-layer statistics as numbers (NaN when no batch recorded them)."""
+def layer_stats(stats: dict | None, n_layers: int) -> dict:
+    """The last batch's per-layer statistics (``step.layer_statistics``) as numbers, read after
+    the batch's update (NaN when no batch recorded them); ``network`` passes through."""
     if stats is None:
-        return {key: [math.nan] * n_layers for key in ("mean_abs_delta", "grad_norm")}
-    return {key: [float(value) for value in values] for key, values in stats.items()}
+        return {key: [math.nan] * n_layers for key in LAYER_STATISTICS}
+    numbers = {
+        key: [float(value() if callable(value) else value) for value in stats[key]]
+        for key in LAYER_STATISTICS
+    }
+    return {**numbers, "network": stats["network"]}
 
 
 def params_finite(net) -> bool:

@@ -24,6 +24,7 @@ called with the batch-mean gradient of this process and its share (N or Σw) and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -77,13 +78,89 @@ class TrainingStep:
         return StepResult(work, share, penalty, optimizer_state, stats)
 
 
+LAYER_STATISTICS = (
+    "input_rms",
+    "mean_abs_delta",
+    "grad_norm",
+    "update_ratio",
+    "dead_fraction",
+    "saturated_fraction",
+)
+# sigmoid and tanh approach these values and stop learning there; a unit within this much of
+# one on nine rows of a batch in ten is saturated: f'(z) ≈ 0 for nearly every sample
+ASYMPTOTES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+SATURATION_MARGIN = 0.01
+SATURATED_ROWS = 0.9
+
+
 def layer_statistics(net, work) -> dict:
-    """Each layer's mean |δ| and ‖∂E/∂W‖ for the batch in ``work``, as the backend's scalars."""
+    """Each layer's statistics for the batch in ``work``, as the backend's scalars.
+
+    Keys (``LAYER_STATISTICS``, one value per layer 1..L):
+
+    * ``input_rms`` — the root mean square of the layer's inputs uˡ (for layer 1, the data);
+    * ``mean_abs_delta`` — mean |δˡ|; ``grad_norm`` — ‖∂E/∂Wˡ‖ (both before the transforms);
+    * ``update_ratio`` — ‖ΔWˡ‖/‖Wˡ‖ of the update this batch is about to make: a function,
+      since the update is not made yet; call it after the step;
+    * ``dead_fraction`` — for activations with a kink (ReLU), the share of units whose
+      derivative f'(zˡ) is 0 on every row: they pass no gradient and cannot recover;
+    * ``saturated_fraction`` — for sigmoid and tanh, the share of units within
+      ``SATURATION_MARGIN`` of an asymptote (0 or 1, ±1), where f'(zˡ) ≈ 0, on at least
+      ``SATURATED_ROWS`` of the rows;
+
+    NaN where the activation cannot die or saturate. ``network`` describes what was measured:
+    each layer's activation and number of units, and the loss.
+    """
     xp, layers = net.xp, net.layers[1:]
     return {
+        "input_rms": [_rms(xp, work.u[layer.index]) for layer in layers],
         "mean_abs_delta": [xp.abs(work.delta[layer.index]).mean() for layer in layers],
         "grad_norm": [xp.global_norm(layer.grad_W.reshape(-1)) for layer in layers],
+        "update_ratio": [_update_ratio(xp, layer.W) for layer in layers],
+        "dead_fraction": [_dead_fraction(xp, layer, work) for layer in layers],
+        "saturated_fraction": [_saturated_fraction(layer, work) for layer in layers],
+        "network": {
+            "activations": [layer.activation.name for layer in layers],
+            "units": [layer.size for layer in layers],
+            "loss": net.loss.name,
+        },
     }
+
+
+def _rms(xp, u):
+    return xp.global_norm(u.reshape(-1)) / math.sqrt(u.size)  # √(Σ u² / size)
+
+
+def _update_ratio(xp, W):
+    """A function giving ‖W − W₀‖/‖W₀‖, W₀ being W now, once W has been updated in place."""
+    before = W.copy()
+
+    def ratio():
+        change = W - before  # ΔW of the update made since
+        scale = xp.maximum(xp.global_norm(before.reshape(-1)), 1e-30)
+        return xp.global_norm(change.reshape(-1)) / scale
+
+    return ratio
+
+
+def _dead_fraction(xp, layer, work):
+    activation = layer.activation
+    if activation.kink is None or not activation.elementwise:
+        return math.nan
+    l = layer.index
+    x = work.z[l] if activation.derivative_of == "z" else work.a[l]
+    slope = xp.empty_like(x)
+    activation.derivative_function(xp, x, slope)  # f'(zˡ)
+    return (slope == 0).all(axis=0).mean()
+
+
+def _saturated_fraction(layer, work):
+    if layer.activation.name not in ASYMPTOTES:
+        return math.nan
+    low, high = ASYMPTOTES[layer.activation.name]
+    a = work.a[layer.index]
+    near = (a < low + SATURATION_MARGIN) | (a > high - SATURATION_MARGIN)
+    return (near.mean(axis=0) >= SATURATED_ROWS).mean()
 
 
 def _add(total, term):
