@@ -213,6 +213,13 @@ Y_CASES = [
         r"Y contains infinity at row 3, column 1",
         id="inf",
     ),
+    pytest.param(
+        "squared",
+        with_value(good_Y(), (1, 0), 1e39),
+        ValueError,
+        r"Y \(as float32\) contains infinity at row 1, column 0",
+        id="beyond-float32",
+    ),
     pytest.param("squared", [["x"]] * N, TypeError, r"Y must be numeric", id="strings"),
     pytest.param(
         "squared",
@@ -349,6 +356,36 @@ WEIGHT_CASES = [
         id="inf",
     ),
     pytest.param(["a"] * N, TypeError, r"sample_weight must be numeric", id="strings"),
+    pytest.param(
+        np.full(N, 1e-50),
+        ValueError,
+        r"sample_weight: every weight underflows to 0 in float32 \(the largest is 1e-50\)",
+        id="underflow-1e-50",
+    ),
+    pytest.param(
+        np.full(N, 5e-324),
+        ValueError,
+        r"sample_weight: every weight underflows to 0 in float32",
+        id="underflow-5e-324",
+    ),
+    pytest.param(
+        np.full(N, 1e-39),
+        ValueError,
+        r"sample_weight: the total of the weights, 5e-39, underflows float32",
+        id="subnormal-total",
+    ),
+    pytest.param(
+        np.full(N, 1e300),
+        ValueError,
+        r"sample_weight \(as float32\) contains infinity at index 0",
+        id="beyond-float32",
+    ),
+    pytest.param(
+        np.full(N, 1e38),
+        ValueError,
+        r"sample_weight: the total of the weights overflows float32",
+        id="total-overflows",
+    ),
 ]
 
 
@@ -392,10 +429,62 @@ SETTING_CASES = [
         r"leaves no validation",
         id="validation-split-too-small",
     ),
-    pytest.param({"l2": -1}, ValueError, r"l2 must be a number >= 0, got -1", id="l2-negative"),
-    pytest.param({"l2": float("nan")}, ValueError, r"l2 must be a number >= 0", id="l2-nan"),
-    pytest.param({"clip_norm": 0}, ValueError, r"clip_norm must be > 0, got 0", id="clip-0"),
-    pytest.param({"clip_norm": -2.0}, ValueError, r"clip_norm must be > 0", id="clip-neg"),
+    pytest.param(
+        {"l2": -1}, ValueError, r"l2 must be a finite number >= 0, got -1", id="l2-negative"
+    ),
+    pytest.param({"l2": float("nan")}, ValueError, r"l2 must be a finite number >= 0", id="l2-nan"),
+    pytest.param({"l2": float("inf")}, ValueError, r"l2 must be a finite .* got inf", id="l2-inf"),
+    pytest.param({"l2": "0.1"}, TypeError, r"l2 must be a finite number >= 0", id="l2-str"),
+    pytest.param({"clip_norm": 0}, ValueError, r"clip_norm must be .*> 0, got 0", id="clip-0"),
+    pytest.param({"clip_norm": -2.0}, ValueError, r"clip_norm must be .*> 0", id="clip-neg"),
+    pytest.param(
+        {"clip_norm": float("nan")}, ValueError, r"clip_norm must be .*finite", id="clip-nan"
+    ),
+    pytest.param(
+        {"clip_norm": "a"},
+        TypeError,
+        r"clip_norm must be None or a number > 0, got 'a'",
+        id="clip-a",
+    ),
+    pytest.param(
+        {"validation_split": "a"}, TypeError, r"validation_split must be a number", id="split-a"
+    ),
+    pytest.param({"epochs": "3"}, ValueError, r"epochs must be an integer", id="epochs-str"),
+    pytest.param(
+        {"checkpoint_every": np.float64(2)}, ValueError, r"checkpoint_every", id="every-float"
+    ),
+    pytest.param({"shuffle": "no"}, TypeError, r"shuffle must be True or False", id="shuffle-no"),
+    pytest.param({"shuffle": None}, TypeError, r"shuffle must be True or False", id="shuffle-none"),
+    pytest.param({"l2_per_sample": "yes"}, TypeError, r"l2_per_sample must be", id="per-sample"),
+    pytest.param({"verbose": 1}, TypeError, r"verbose must be True or False", id="verbose-1"),
+    pytest.param({"warn": "no"}, TypeError, r"warn must be True or False", id="warn-no"),
+    pytest.param({"resume": "no"}, TypeError, r"resume must be True or False", id="resume-no"),
+    pytest.param(
+        {"early_stopping": "yes"}, TypeError, r"early_stopping must be", id="early-stopping-yes"
+    ),
+    pytest.param({"callbacks": print}, TypeError, r"callbacks must be a list", id="callback"),
+    pytest.param({"callbacks": [3]}, TypeError, r"callbacks\[0\] is not callable", id="cb-3"),
+    pytest.param({"reduce_gradients": 3}, TypeError, r"reduce_gradients", id="reduce-3"),
+    pytest.param({"metrics": "accuracy"}, TypeError, r"metrics must be a list", id="metrics-str"),
+    pytest.param({"checkpoint": 3}, TypeError, r"checkpoint must be a file path", id="ckpt-3"),
+    pytest.param(
+        {"checkpoint": "no/such/dir/run.ckpt"},
+        ValueError,
+        r"checkpoint 'no/such/dir/run.ckpt': the directory .* does not exist",
+        id="ckpt-no-dir",
+    ),
+    pytest.param(
+        {"optimizer": "adam", "optimizer_state": bp.SGD(momentum=0.9).init(np.zeros(13))},
+        TypeError,
+        r"optimizer_state is a SGDState; Adam needs a AdamState",
+        id="optimizer-state-other",
+    ),
+    pytest.param(
+        {"optimizer": "adam", "optimizer_state": bp.Adam().init(np.zeros(12, np.float32))},
+        ValueError,
+        r"optimizer_state.m must be an array of shape \(13,\)",
+        id="optimizer-state-shape",
+    ),
     pytest.param(
         {"metrics": ["accuracy", "f1"]}, ValueError, r"unknown metric 'f1'", id="unknown-metric"
     ),
@@ -441,6 +530,18 @@ def test_bad_fit_settings(options, error, match):
     before = snapshot(net)
     with pytest.raises(error, match=match):
         net.fit(good_X(), good_Y(), **{"epochs": 1, **options})
+    assert_unchanged(net, before)
+
+
+@pytest.mark.parametrize(
+    "options, error, match", [case for case in SETTING_CASES if case.id != "early-stop"]
+)
+def test_bad_fit_settings_with_a_validation_split(options, error, match):
+    """The split draws from the generator: every setting is checked before it."""
+    net = make_net()
+    before = snapshot(net)
+    with pytest.raises(error, match=match):
+        net.fit(good_X(), good_Y(), **{"epochs": 1, "validation_split": 0.4, **options})
     assert_unchanged(net, before)
 
 
