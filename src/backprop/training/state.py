@@ -133,7 +133,8 @@ def _optimizer_values(arrays: dict, data: dict, fresh, net) -> dict:
         if name in owned:
             if name in scalars:
                 raise ValueError(f"the optimiser's {name!r} must be a tensor, not a number")
-            values[name] = _check_array(arrays.get(f"optimizer.{name}"), net.params, name)
+            key = f"optimizer.{name}"
+            values[name] = _check_array(arrays.get(key), net.params, key)
         else:
             values[name] = _optimizer_scalar(scalars.get(name), value, name)
     return values
