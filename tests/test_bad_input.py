@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -677,3 +679,60 @@ def test_good_data_passes_the_same_checks():
         trace = net.backprop(good_X(), good_Y(kind), sample_weight=np.ones(N))
         assert np.isfinite(trace.loss)
     assert make_net().predict(good_X()).shape == (N, 1)
+
+
+# -- settings and weights that reach training ------------------------------------------------
+
+
+def weights_only_in_the_validation_part(net, n, dtype_weight=1.0):
+    """Weights non-zero only in the samples validation_split=0.5 will hold out."""
+    held = copy.deepcopy(net.rng).permutation(n)[: n // 2]
+    weights = np.zeros(n)
+    weights[held] = dtype_weight
+    return weights
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_weights_only_in_the_validation_part_are_refused(dtype):
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    net = bp.Network([2, 3, 1], seed=0, dtype=dtype)
+    before = snapshot(net)
+    weights = weights_only_in_the_validation_part(net, 20)
+    with pytest.raises(ValueError, match=r"sample_weight: the weights of the samples "):
+        net.fit(X, X[:, :1], epochs=2, sample_weight=weights, validation_split=0.5)
+    assert_unchanged(net, before)
+    weights[np.flatnonzero(weights == 0)[0]] = 1e-320  # a subnormal total for training
+    match = r"sample_weight: .*(all zero|underflows float64)"
+    with pytest.raises(ValueError, match=match):
+        net.fit(X, X[:, :1], epochs=2, sample_weight=weights, validation_split=0.5)
+    assert_unchanged(net, before)
+
+
+def test_large_weights_whose_total_fits_float64_train():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    plain = bp.Network([2, 3, 1], seed=0, dtype="float64")
+    heavy = bp.Network([2, 3, 1], seed=0, dtype="float64")
+    plain.fit(X, X[:, :1], epochs=3, batch_size=5, sample_weight=np.ones(20), warn=False)
+    heavy.fit(X, X[:, :1], epochs=3, batch_size=5, sample_weight=np.full(20, 1e300), warn=False)
+    np.testing.assert_allclose(heavy.params, plain.params, rtol=1e-12)
+
+
+def test_numpy_numbers_are_taken_as_their_python_values():
+    """np.int8(3) no longer overflows in the loop; np.float32(0.1) is a valid l2."""
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    numpy_typed, python_typed = make_net(), make_net()
+    settings = dict(
+        epochs=np.int8(3),
+        batch_size=np.int8(3),
+        l2=np.float32(0.1),
+        clip_norm=np.float16(2),
+        validation_split=np.float32(0.25),
+        checkpoint_every=np.int64(1),
+        shuffle=np.bool_(True),
+        warn=False,
+    )
+    numpy_typed.fit(X, X[:, :1], **settings)
+    plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in settings.items()}
+    python_typed.fit(X, X[:, :1], **plain)
+    assert np.array_equal(numpy_typed.params, python_typed.params)
+    assert numpy_typed.rng.bit_generator.state == python_typed.rng.bit_generator.state

@@ -444,9 +444,9 @@ def test_unexpected_and_missing_extra_tensors(saved):
 @pytest.fixture(scope="module")
 def signed_file(tmp_path_factory):
     """A small model file with an extra tensor, and where its tensor bytes start."""
-    net = bp.Network([4, 16, 3], output="softmax", loss="cross_entropy", seed=0)
+    net = bp.Network([3, 4, 2], output="softmax", loss="cross_entropy", seed=0)
     path = tmp_path_factory.mktemp("signed") / "m.safetensors"
-    io.save(net, path, metadata={"note": "x"}, tensors={"mean": np.arange(4.0)})
+    io.save(net, path, metadata={"note": "x"}, tensors={"mean": np.arange(3.0)})
     blob = path.read_bytes()
     return blob, 8 + struct.unpack("<Q", blob[:8])[0]
 
@@ -461,9 +461,8 @@ def test_every_single_bit_flip_in_the_tensor_bytes_is_refused(tmp_path, signed_f
     """Without checksums most such flips loaded silently as a different network."""
     blob, data_start = signed_file
     path = tmp_path / "m.safetensors"
-    bits = np.random.default_rng(0).integers(data_start * 8, len(blob) * 8, size=1000)
-    for bit in bits:
-        path.write_bytes(flipped(blob, int(bit)))
+    for bit in range(data_start * 8, len(blob) * 8):
+        path.write_bytes(flipped(blob, bit))
         with pytest.raises(ValueError, match=r"m\.safetensors.*(SHA-256|non-finite)"):
             io.load_with_metadata(path)
 
