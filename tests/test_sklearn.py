@@ -213,6 +213,9 @@ def test_warm_start_continues(blobs):
     assert not np.array_equal(weights, clf.network_.params)
     clf.set_params(warm_start=False).fit(X, y)  # cold again: starts over
     assert clf.n_iter_ == 1 and clf.loss_ == fresh.loss_
+    for solver, momentum, state in (("sgd", 0.9, "SGDState"), ("sgd", 0.0, "SGDState")):
+        clf.set_params(warm_start=True, solver=solver, momentum=momentum).fit(X, y)
+        assert type(clf.optimizer_state_).__name__ == state  # another optimiser starts afresh
 
 
 def test_early_stopping_with_validation_data():
