@@ -534,3 +534,15 @@ def test_continuing_with_another_architecture_is_refused(blobs, change):
     assert clf.network_.rng.bit_generator.state == before[1]
     clf.set_params(warm_start=False).fit(X, y)  # a new network of the new shape
     assert clf.network_.params.size != before[0].size or name in ("activation", "dropout", "dtype")
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+@pytest.mark.parametrize(
+    "weight, message",
+    [(1e-50, "underflows to 0 in float32"), (1e300, r"\(as float32\) contains infinity")],
+)
+def test_sample_weights_beyond_float32_are_refused_by_both_solvers(solver, weight, message):
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    reg = MLPRegressor((4,), solver=solver, max_iter=3, dtype="float32", random_state=0)
+    with pytest.raises(ValueError, match=f"sample_weight.*{message}"):
+        reg.fit(X, X[:, 0], sample_weight=np.full(30, weight))

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from ..engine.activations import get_activation
 from ..engine.delta_rule import forward
 from ..engine.network import Layer, Network
+from ..engine.validation import check_sample_weight
 from ._persistence import save_estimator
 from ._sklearn_internals import Interval, Options, StrOptions
 from ._solvers import fit_lbfgs, fit_stochastic
@@ -268,6 +269,8 @@ class _BaseMLP(BaseEstimator):
             self._reset_state(X, Y)
         X = self._as_network_dtype(X)
         sample_weight = self._sample_weight(sample_weight, X, y)
+        if sample_weight is not None:  # in the dtype both solvers compute in
+            check_sample_weight(sample_weight, X.shape[0], self.network_.dtype)
         if self.solver == "lbfgs":
             fit_lbfgs(self, X, Y, sample_weight)
         else:

@@ -65,7 +65,7 @@ class TrainingState:
             _check_array(best, net.params, "best_params")
             best = net.xp.asarray(best)
         stopping = _stopping(data.get("early_stopping"), best)
-        stopped = data.get("stopped")
+        stopped = data.get("stopped", False)  # absent from the first checkpoints
         if not isinstance(stopped, bool):
             raise ValueError(f"stopped must be true or false, got {stopped!r}")
         for name, value in fresh_optimizer_state._asdict().items():
