@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -213,6 +215,13 @@ Y_CASES = [
         r"Y contains infinity at row 3, column 1",
         id="inf",
     ),
+    pytest.param(
+        "squared",
+        with_value(good_Y(), (1, 0), 1e39),
+        ValueError,
+        r"Y \(as float32\) contains infinity at row 1, column 0",
+        id="beyond-float32",
+    ),
     pytest.param("squared", [["x"]] * N, TypeError, r"Y must be numeric", id="strings"),
     pytest.param(
         "squared",
@@ -349,6 +358,36 @@ WEIGHT_CASES = [
         id="inf",
     ),
     pytest.param(["a"] * N, TypeError, r"sample_weight must be numeric", id="strings"),
+    pytest.param(
+        np.full(N, 1e-50),
+        ValueError,
+        r"sample_weight: every weight underflows to 0 in float32 \(the largest is 1e-50\)",
+        id="underflow-1e-50",
+    ),
+    pytest.param(
+        np.full(N, 5e-324),
+        ValueError,
+        r"sample_weight: every weight underflows to 0 in float32",
+        id="underflow-5e-324",
+    ),
+    pytest.param(
+        np.full(N, 1e-39),
+        ValueError,
+        r"sample_weight: the total of the weights, 5e-39, underflows float32",
+        id="subnormal-total",
+    ),
+    pytest.param(
+        np.full(N, 1e300),
+        ValueError,
+        r"sample_weight \(as float32\) contains infinity at index 0",
+        id="beyond-float32",
+    ),
+    pytest.param(
+        np.full(N, 1e38),
+        ValueError,
+        r"sample_weight: the total of the weights overflows float32",
+        id="total-overflows",
+    ),
 ]
 
 
@@ -392,10 +431,62 @@ SETTING_CASES = [
         r"leaves no validation",
         id="validation-split-too-small",
     ),
-    pytest.param({"l2": -1}, ValueError, r"l2 must be a number >= 0, got -1", id="l2-negative"),
-    pytest.param({"l2": float("nan")}, ValueError, r"l2 must be a number >= 0", id="l2-nan"),
-    pytest.param({"clip_norm": 0}, ValueError, r"clip_norm must be > 0, got 0", id="clip-0"),
-    pytest.param({"clip_norm": -2.0}, ValueError, r"clip_norm must be > 0", id="clip-neg"),
+    pytest.param(
+        {"l2": -1}, ValueError, r"l2 must be a finite number >= 0, got -1", id="l2-negative"
+    ),
+    pytest.param({"l2": float("nan")}, ValueError, r"l2 must be a finite number >= 0", id="l2-nan"),
+    pytest.param({"l2": float("inf")}, ValueError, r"l2 must be a finite .* got inf", id="l2-inf"),
+    pytest.param({"l2": "0.1"}, TypeError, r"l2 must be a finite number >= 0", id="l2-str"),
+    pytest.param({"clip_norm": 0}, ValueError, r"clip_norm must be .*> 0, got 0", id="clip-0"),
+    pytest.param({"clip_norm": -2.0}, ValueError, r"clip_norm must be .*> 0", id="clip-neg"),
+    pytest.param(
+        {"clip_norm": float("nan")}, ValueError, r"clip_norm must be .*finite", id="clip-nan"
+    ),
+    pytest.param(
+        {"clip_norm": "a"},
+        TypeError,
+        r"clip_norm must be None or a number > 0, got 'a'",
+        id="clip-a",
+    ),
+    pytest.param(
+        {"validation_split": "a"}, TypeError, r"validation_split must be a number", id="split-a"
+    ),
+    pytest.param({"epochs": "3"}, ValueError, r"epochs must be an integer", id="epochs-str"),
+    pytest.param(
+        {"checkpoint_every": np.float64(2)}, ValueError, r"checkpoint_every", id="every-float"
+    ),
+    pytest.param({"shuffle": "no"}, TypeError, r"shuffle must be True or False", id="shuffle-no"),
+    pytest.param({"shuffle": None}, TypeError, r"shuffle must be True or False", id="shuffle-none"),
+    pytest.param({"l2_per_sample": "yes"}, TypeError, r"l2_per_sample must be", id="per-sample"),
+    pytest.param({"verbose": 1}, TypeError, r"verbose must be True or False", id="verbose-1"),
+    pytest.param({"warn": "no"}, TypeError, r"warn must be True or False", id="warn-no"),
+    pytest.param({"resume": "no"}, TypeError, r"resume must be True or False", id="resume-no"),
+    pytest.param(
+        {"early_stopping": "yes"}, TypeError, r"early_stopping must be", id="early-stopping-yes"
+    ),
+    pytest.param({"callbacks": print}, TypeError, r"callbacks must be a list", id="callback"),
+    pytest.param({"callbacks": [3]}, TypeError, r"callbacks\[0\] is not callable", id="cb-3"),
+    pytest.param({"reduce_gradients": 3}, TypeError, r"reduce_gradients", id="reduce-3"),
+    pytest.param({"metrics": "accuracy"}, TypeError, r"metrics must be a list", id="metrics-str"),
+    pytest.param({"checkpoint": 3}, TypeError, r"checkpoint must be a file path", id="ckpt-3"),
+    pytest.param(
+        {"checkpoint": "no/such/dir/run.ckpt"},
+        ValueError,
+        r"checkpoint 'no/such/dir/run.ckpt': the directory .* does not exist",
+        id="ckpt-no-dir",
+    ),
+    pytest.param(
+        {"optimizer": "adam", "optimizer_state": bp.SGD(momentum=0.9).init(np.zeros(13))},
+        TypeError,
+        r"optimizer_state is a SGDState; Adam needs a AdamState",
+        id="optimizer-state-other",
+    ),
+    pytest.param(
+        {"optimizer": "adam", "optimizer_state": bp.Adam().init(np.zeros(12, np.float32))},
+        ValueError,
+        r"optimizer_state.m must be an array of shape \(13,\)",
+        id="optimizer-state-shape",
+    ),
     pytest.param(
         {"metrics": ["accuracy", "f1"]}, ValueError, r"unknown metric 'f1'", id="unknown-metric"
     ),
@@ -441,6 +532,18 @@ def test_bad_fit_settings(options, error, match):
     before = snapshot(net)
     with pytest.raises(error, match=match):
         net.fit(good_X(), good_Y(), **{"epochs": 1, **options})
+    assert_unchanged(net, before)
+
+
+@pytest.mark.parametrize(
+    "options, error, match", [case for case in SETTING_CASES if case.id != "early-stop"]
+)
+def test_bad_fit_settings_with_a_validation_split(options, error, match):
+    """The split draws from the generator: every setting is checked before it."""
+    net = make_net()
+    before = snapshot(net)
+    with pytest.raises(error, match=match):
+        net.fit(good_X(), good_Y(), **{"epochs": 1, "validation_split": 0.4, **options})
     assert_unchanged(net, before)
 
 
@@ -576,3 +679,60 @@ def test_good_data_passes_the_same_checks():
         trace = net.backprop(good_X(), good_Y(kind), sample_weight=np.ones(N))
         assert np.isfinite(trace.loss)
     assert make_net().predict(good_X()).shape == (N, 1)
+
+
+# -- settings and weights that reach training ------------------------------------------------
+
+
+def weights_only_in_the_validation_part(net, n, dtype_weight=1.0):
+    """Weights non-zero only in the samples validation_split=0.5 will hold out."""
+    held = copy.deepcopy(net.rng).permutation(n)[: n // 2]
+    weights = np.zeros(n)
+    weights[held] = dtype_weight
+    return weights
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_weights_only_in_the_validation_part_are_refused(dtype):
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    net = bp.Network([2, 3, 1], seed=0, dtype=dtype)
+    before = snapshot(net)
+    weights = weights_only_in_the_validation_part(net, 20)
+    with pytest.raises(ValueError, match=r"sample_weight: the weights of the samples "):
+        net.fit(X, X[:, :1], epochs=2, sample_weight=weights, validation_split=0.5)
+    assert_unchanged(net, before)
+    weights[np.flatnonzero(weights == 0)[0]] = 1e-320  # a subnormal total for training
+    match = r"sample_weight: .*(all zero|underflows float64)"
+    with pytest.raises(ValueError, match=match):
+        net.fit(X, X[:, :1], epochs=2, sample_weight=weights, validation_split=0.5)
+    assert_unchanged(net, before)
+
+
+def test_large_weights_whose_total_fits_float64_train():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    plain = bp.Network([2, 3, 1], seed=0, dtype="float64")
+    heavy = bp.Network([2, 3, 1], seed=0, dtype="float64")
+    plain.fit(X, X[:, :1], epochs=3, batch_size=5, sample_weight=np.ones(20), warn=False)
+    heavy.fit(X, X[:, :1], epochs=3, batch_size=5, sample_weight=np.full(20, 1e300), warn=False)
+    np.testing.assert_allclose(heavy.params, plain.params, rtol=1e-12)
+
+
+def test_numpy_numbers_are_taken_as_their_python_values():
+    """np.int8(3) no longer overflows in the loop; np.float32(0.1) is a valid l2."""
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    numpy_typed, python_typed = make_net(), make_net()
+    settings = dict(
+        epochs=np.int8(3),
+        batch_size=np.int8(3),
+        l2=np.float32(0.1),
+        clip_norm=np.float16(2),
+        validation_split=np.float32(0.25),
+        checkpoint_every=np.int64(1),
+        shuffle=np.bool_(True),
+        warn=False,
+    )
+    numpy_typed.fit(X, X[:, :1], **settings)
+    plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in settings.items()}
+    python_typed.fit(X, X[:, :1], **plain)
+    assert np.array_equal(numpy_typed.params, python_typed.params)
+    assert numpy_typed.rng.bit_generator.state == python_typed.rng.bit_generator.state

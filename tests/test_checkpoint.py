@@ -64,12 +64,11 @@ def test_every_part_of_the_state_matters(tmp_path, monkeypatch):
     real_restore = bp.training.checkpoint.restore
     for forget in ("optimizer", "rng"):
 
-        def partial_restore(saved, net, loop, optimizer, schedule, forget=forget):
+        def partial_restore(saved, net, schedule, forget=forget):
             state = net.rng.bit_generator.state
-            fresh = optimizer.init(net.params)
-            real_restore(saved, net, loop, optimizer, schedule)
+            real_restore(saved, net, schedule)
             if forget == "optimizer":
-                loop.optimizer_state = fresh
+                saved.state.optimizer_state = bp.Adam().init(net.params)
             else:
                 net.rng.bit_generator.state = state
 
@@ -255,3 +254,164 @@ def test_sigkill_at_random_moments_never_leaves_a_torn_checkpoint(tmp_path):
         if saved is not None:
             assert saved.meta["kind"] == "backprop-checkpoint" and np.isfinite(saved.params).all()
     assert checkpoints.read(path) is not None  # the latest, or the previous during a swap
+
+
+# -- damaged and crafted checkpoints -----------------------------------------------------------
+
+
+def craft(path, change):
+    """Rewrite a checkpoint through the library's own writer (so its checksums are right),
+    after ``change(metadata, tensors)``: valid files holding wrong content."""
+    net, meta, tensors = bp.io.load_with_metadata(path)
+    change(meta, tensors)
+    bp.io.save(net, path, metadata=meta, tensors=tensors)
+
+
+def set_entry(key, value):
+    return lambda meta, tensors: meta.update({key: value})
+
+
+def drop_entry(key):
+    return lambda meta, tensors: meta.pop(key)
+
+
+def set_history(key, value):
+    return lambda meta, tensors: meta["history"].update({key: value})
+
+
+def set_tensor(name, value):
+    return lambda meta, tensors: tensors.update({name: value})
+
+
+CRAFTED = [
+    pytest.param(drop_entry("history"), "history", id="history-removed"),
+    pytest.param(set_history("records", {}), "no loss record", id="history-empty"),
+    pytest.param(
+        lambda meta, tensors: meta["history"]["records"]["loss"].pop(),
+        "'loss' must be a list of 3 numbers",
+        id="history-short",
+    ),
+    pytest.param(set_history("best_epoch", 7), "best_epoch 7 is after epoch 2", id="best-epoch"),
+    pytest.param(set_entry("rng", 5), "rng is not a state of the random generator", id="rng-5"),
+    pytest.param(
+        lambda meta, tensors: meta["rng"].update(bit_generator="MT19937"),
+        "rng is not a state",
+        id="rng-other-generator",
+    ),
+    pytest.param(
+        lambda meta, tensors: meta["rng"]["state"].update(state=-1),
+        "rng is not a state",
+        id="rng-negative",
+    ),
+    pytest.param(set_entry("split_rng", "x"), "split_rng is not a state", id="split-rng"),
+    pytest.param(
+        set_entry("optimizer_fields", ["step", "m", "v", "w"]),
+        r"fields \['step', 'm', 'v', 'w'\]; AdamState has \['step', 'm', 'v'\]",
+        id="unknown-optimizer-field",
+    ),
+    pytest.param(
+        set_entry("optimizer_scalars", {"step": -1.5}), "'step' must be a finite integer", id="step"
+    ),
+    pytest.param(
+        set_entry("optimizer_scalars", {"step": 3, "m": 0}), "'m' must be a tensor", id="m-scalar"
+    ),
+    pytest.param(set_entry("epoch", 10**6), "'loss' must be a list of 1000001", id="epoch-10**6"),
+    pytest.param(set_entry("epoch", -1), "epoch must be an integer >= 0", id="epoch-negative"),
+    pytest.param(set_entry("epoch", "2"), "epoch must be an integer", id="epoch-string"),
+    pytest.param(set_entry("stopped", "no"), "stopped must be true or false", id="stopped"),
+    pytest.param(drop_entry("early_stopping"), "early_stopping", id="no-early-stopping"),
+    pytest.param(
+        set_entry("schedule", {"scale": "half"}), "schedule's state does not fit", id="schedule"
+    ),
+    pytest.param(set_entry("setup", []), "setup is not an object", id="setup-list"),
+    pytest.param(
+        set_tensor("optimizer.m", np.zeros(5, np.float32)),
+        r"'optimizer.m' has shape \(5,\)",
+        id="m-shape",
+    ),
+    pytest.param(
+        set_tensor("optimizer.v", np.full(42, np.nan, np.float32)),
+        "'optimizer.v' holds non-finite values",
+        id="v-nan",
+    ),
+    pytest.param(
+        lambda meta, tensors: tensors.pop("optimizer.v"), "'optimizer.v' is missing", id="v-gone"
+    ),
+    pytest.param(
+        set_tensor("optimizer.u", np.zeros(42, np.float32)),
+        "unexpected tensor 'optimizer.u'",
+        id="unknown-tensor",
+    ),
+]
+
+
+def three_epochs(tmp_path):
+    """A run of 3 of 6 epochs: run.ckpt after epoch 2, run.ckpt.prev after epoch 1."""
+    path = tmp_path / "run.ckpt"
+    network().fit(X, Y, epochs=3, checkpoint=path, **options())
+    return path
+
+
+@pytest.mark.parametrize("change, message", CRAFTED)
+def test_a_crafted_checkpoint_falls_back_to_the_previous_one(tmp_path, change, message):
+    path = three_epochs(tmp_path)
+    craft(path, change)
+    with pytest.raises(ValueError, match=message):  # the latest alone is refused, saying why
+        bp.training.checkpoint.read(path.rename(tmp_path / "alone.ckpt"), *run_parts())
+    (tmp_path / "alone.ckpt").rename(path)
+    resumed = network()
+    resumed.fit(X, Y, epochs=6, checkpoint=path, resume=True, **options())
+    assert np.array_equal(resumed.params, uninterrupted()[0].params)
+
+
+def run_parts():
+    net = network()
+    return net, bp.Adam(0.01), bp.schedules.ReduceOnPlateau(patience=1, factor=0.5)
+
+
+@pytest.mark.parametrize("change, message", CRAFTED)
+def test_when_every_checkpoint_is_crafted_nothing_is_touched(tmp_path, change, message):
+    path = three_epochs(tmp_path)
+    craft(path, change)
+    Path(str(path) + ".prev").unlink()
+    net = network()
+    settings = options()
+    before = net.params.copy(), net.rng.bit_generator.state, settings["schedule"].state()
+    with pytest.raises(ValueError, match=rf"cannot resume from '.*run\.ckpt'.*{message}"):
+        net.fit(X, Y, epochs=6, checkpoint=path, resume=True, **settings)
+    assert np.array_equal(net.params, before[0]) and net.rng.bit_generator.state == before[1]
+    assert settings["schedule"].state() == before[2]
+
+
+def test_a_bit_flip_in_a_checkpoints_tensors_falls_back_to_the_previous_one(tmp_path):
+    """Without checksums this flip resumed silently into a different run."""
+    path = three_epochs(tmp_path)
+    blob = bytearray(path.read_bytes())
+    data_start = 8 + int.from_bytes(blob[:8], "little")
+    blob[data_start + 3] ^= 0x04  # a mantissa bit of the first float of the first tensor
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="run.ckpt.*SHA-256"):
+        bp.io.load_with_metadata(path)
+    resumed = network()
+    resumed.fit(X, Y, epochs=6, checkpoint=path, resume=True, **options())
+    assert np.array_equal(resumed.params, uninterrupted()[0].params)
+
+
+def test_a_directory_at_the_checkpoint_path(tmp_path):
+    path = three_epochs(tmp_path)
+    path.unlink()
+    path.mkdir()
+    (path / "keep.txt").write_text("mine")
+    saved = bp.training.checkpoint.read(path)  # a reader falls back to the previous file
+    assert saved.path == str(path) + ".prev"
+    Path(saved.path).unlink()
+    with pytest.raises(ValueError, match=r"cannot read '.*run\.ckpt'"):
+        bp.training.checkpoint.read(path)
+    for resume in (False, True):  # fit refuses before training: it could not save there
+        net = network()
+        before = net.params.copy(), net.rng.bit_generator.state
+        with pytest.raises(ValueError, match=r"checkpoint '.*run\.ckpt' is a directory"):
+            net.fit(X, Y, epochs=2, checkpoint=path, resume=resume, **options())
+        assert np.array_equal(net.params, before[0]) and net.rng.bit_generator.state == before[1]
+    assert (path / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt"]

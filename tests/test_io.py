@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import pickle
@@ -212,6 +213,12 @@ def test_file_layout_is_what_the_docs_say(saved):
     assert json.loads(meta["user"]) == {}
     assert header == {"params": {"dtype": "F32", "shape": [13], "data_offsets": [0, 52]}}
     assert np.array_equal(np.frombuffer(data, "<f4"), net.params)
+    others = {key: value for key, value in meta.items() if key != "sha256"}
+    compact = json.dumps(others, sort_keys=True, separators=(",", ":")).encode()
+    assert json.loads(meta["sha256"]) == {
+        "metadata": hashlib.sha256(compact).hexdigest(),
+        "tensors": {"params": hashlib.sha256(data).hexdigest()},
+    }
 
 
 # -- hostile and broken files ------------------------------------------------------------------
@@ -428,6 +435,83 @@ def test_unexpected_and_missing_extra_tensors(saved):
     header["__metadata__"]["tensors"] = '["mean"]'
     path.write_bytes(craft(header, data))
     with pytest.raises(ValueError, match="tensor 'mean' is missing"):
+        io.load(path)
+
+
+# -- damaged files: the checksums -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signed_file(tmp_path_factory):
+    """A small model file with an extra tensor, and where its tensor bytes start."""
+    net = bp.Network([3, 4, 2], output="softmax", loss="cross_entropy", seed=0)
+    path = tmp_path_factory.mktemp("signed") / "m.safetensors"
+    io.save(net, path, metadata={"note": "x"}, tensors={"mean": np.arange(3.0)})
+    blob = path.read_bytes()
+    return blob, 8 + struct.unpack("<Q", blob[:8])[0]
+
+
+def flipped(blob: bytes, bit: int) -> bytes:
+    damaged = bytearray(blob)
+    damaged[bit // 8] ^= 1 << (bit % 8)
+    return bytes(damaged)
+
+
+def test_every_single_bit_flip_in_the_tensor_bytes_is_refused(tmp_path, signed_file):
+    """Without checksums most such flips loaded silently as a different network."""
+    blob, data_start = signed_file
+    path = tmp_path / "m.safetensors"
+    for bit in range(data_start * 8, len(blob) * 8):
+        path.write_bytes(flipped(blob, bit))
+        with pytest.raises(ValueError, match=r"m\.safetensors.*(SHA-256|non-finite)"):
+            io.load_with_metadata(path)
+
+
+def test_every_single_bit_flip_in_the_header_is_refused(tmp_path, signed_file):
+    blob, data_start = signed_file
+    path = tmp_path / "m.safetensors"
+    for bit in range(data_start * 8):
+        path.write_bytes(flipped(blob, bit))
+        with pytest.raises(ValueError, match=r"m\.safetensors"):
+            io.load_with_metadata(path)
+
+
+def without_checksum(path):
+    header, data = split(path.read_bytes())
+    del header["__metadata__"]["sha256"]
+    path.write_bytes(craft(header, data))
+
+
+def test_a_file_from_before_checksums_still_loads(saved):
+    net, path = saved
+    without_checksum(path)
+    assert np.array_equal(io.load(path).params, net.params)
+
+
+def test_an_unknown_entry_in_a_file_without_checksum_is_refused(saved):
+    """A damaged checksum key looks like an unknown entry, not like an older file."""
+    _, path = saved
+    header, data = split(path.read_bytes())
+    header["__metadata__"]["sha257"] = header["__metadata__"].pop("sha256")
+    path.write_bytes(craft(header, data))
+    with pytest.raises(ValueError, match="no checksum and an unknown entry 'sha257'"):
+        io.load(path)
+
+
+def test_edited_metadata_is_refused_as_damaged(saved):
+    _, path = saved
+    rewrite_metadata(path, user='{"classes": ["b", "a"]}')
+    with pytest.raises(ValueError, match="net.safetensors.*metadata does not match its SHA-256"):
+        io.load(path)
+
+
+@pytest.mark.parametrize(
+    "entry", ["[]", '{"metadata": "0"}', '{"metadata": "0", "tensors": {}}', "{"]
+)
+def test_a_malformed_checksum_entry_is_refused(saved, entry):
+    _, path = saved
+    rewrite_metadata(path, sha256=entry)
+    with pytest.raises(ValueError, match="net.safetensors.*checksum entry"):
         io.load(path)
 
 

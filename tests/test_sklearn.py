@@ -196,7 +196,7 @@ def test_unknown_labels_are_refused_by_name(blobs):
     for bad, shown in (([0, 5, 5, 1], "[5]"), ([0.5, 1], "[0.5]"), (["a", "b"], "['a', 'b']")):
         with pytest.raises(ValueError, match=re.escape(f"y has classes {shown} not in")):
             clf.partial_fit(X[: len(bad)], bad)
-    with pytest.raises(ValueError, match="Unknown label type"):
+    with pytest.raises(ValueError, match=r"y\[0\] is None"):
         clf.partial_fit(X[:2], np.array([None, 1], dtype=object))
 
 
@@ -213,6 +213,9 @@ def test_warm_start_continues(blobs):
     assert not np.array_equal(weights, clf.network_.params)
     clf.set_params(warm_start=False).fit(X, y)  # cold again: starts over
     assert clf.n_iter_ == 1 and clf.loss_ == fresh.loss_
+    for solver, momentum, state in (("sgd", 0.9, "SGDState"), ("sgd", 0.0, "SGDState")):
+        clf.set_params(warm_start=True, solver=solver, momentum=momentum).fit(X, y)
+        assert type(clf.optimizer_state_).__name__ == state  # another optimiser starts afresh
 
 
 def test_early_stopping_with_validation_data():
@@ -421,3 +424,125 @@ def test_estimator_load_refuses_other_files(tmp_path):
     pickled.write_bytes(pickle.dumps(MLPRegressor()))
     with pytest.raises(ValueError):
         load(pickled)
+
+
+def test_crafted_estimator_files_are_refused(tmp_path):
+    """Valid files (their checksums right) whose metadata does not describe their network."""
+    from backprop import io
+    from backprop.sklearn import load
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4))
+    clf = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, np.arange(40) % 3)
+    reg = MLPRegressor((5,), max_iter=5, random_state=0).fit(X, X[:, 0])
+    cases = [
+        (clf, "fitted", "classes_", [0, 1, 2, 3, 4], r"5 multiclass classes"),
+        (clf, "fitted", "classes_", [2, 1, 0], r"classes_ \[2, 1, 0\] are not sorted"),
+        (clf, "fitted", "classes_", [0, 1, 1], r"not sorted and distinct"),
+        (clf, "fitted", "classes_", [0, "a", 2], r"classes_ mixes labels"),
+        (clf, "fitted", "target_type", "continuous", r"unknown target_type"),
+        (clf, "fitted", "n_features_in_", {"float": "inf"}, r"n_features_in_ must be an integer"),
+        (clf, "fitted", "n_features_in_", {"float": "nan"}, r"n_features_in_ must be an integer"),
+        (clf, "fitted", "n_features_in_", 4.5, r"n_features_in_ must be an integer"),
+        (clf, "fitted", "n_features_in_", 7, r"n_features_in_=7"),
+        (clf, "fitted", "n_iter_", -1, r"n_iter_ must be an integer >= 0"),
+        (clf, "fitted", "feature_names_in_", ["a", "b"], r"2 feature names"),
+        (clf, "params", "hidden_layer_sizes", [6], r"hidden_layer_sizes=\(6,\)"),
+        (clf, "params", "activation", "tanh", r"activation='tanh'"),
+        (clf, "params", "alpha", -1.0, r"alpha"),
+        (reg, "fitted", "n_outputs_", 3, r"n_outputs_=3"),
+        (reg, "params", "loss", "poisson", r"exp outputs with loss 'poisson'"),
+    ]
+    for estimator, part, key, value, message in cases:
+        path = tmp_path / "model.safetensors"
+        estimator.save(path)
+        net, meta, _ = io.load_with_metadata(path)
+        meta[part][key] = value
+        io.save(net, path, metadata=meta)
+        with pytest.raises(ValueError, match=r"model\.safetensors.*" + message):
+            load(path)
+
+
+MIXED_LABELS = {
+    "int-and-str": (
+        np.array([1, "a"] * 15, dtype=object),
+        TypeError,
+        r"y mixes labels .*y\[1\] = 'a'",
+    ),
+    "None": (np.array([1, None, 2] * 10, dtype=object), ValueError, r"y\[1\] is None"),
+    "str-and-None": (np.array(["a", "b", None] * 10, dtype=object), ValueError, r"y\[2\] is None"),
+}
+
+
+@pytest.mark.parametrize("labels, error, message", MIXED_LABELS.values(), ids=MIXED_LABELS)
+def test_mixed_or_missing_labels_name_y(labels, error, message):
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    with pytest.raises(TypeError) as theirs:  # scikit-learn's own: a sorting error
+        SklearnMLP((4,), max_iter=5).fit(X, labels)
+    assert not re.search(r"\by\b", str(theirs.value))  # it does not name y
+    with pytest.raises(error, match=message):
+        MLPClassifier((4,), max_iter=5).fit(X, labels)
+    clf = MLPClassifier((4,), max_iter=5, random_state=0).fit(X, np.arange(30) % 2)
+    before = clf.network_.params.copy(), clf.network_.rng.bit_generator.state
+    with pytest.raises(error, match=message):
+        clf.partial_fit(X, labels)
+    with pytest.raises(error, match=message.replace("y", "classes")):
+        MLPClassifier((4,)).partial_fit(X, labels, classes=list(labels[:3]))
+    assert np.array_equal(clf.network_.params, before[0])
+    assert clf.network_.rng.bit_generator.state == before[1]
+
+
+def test_partial_fit_with_other_classes_is_refused_as_scikit_learn_refuses_it(blobs):
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    X, y = blobs
+    for estimator in (SklearnMLP((4,)), MLPClassifier((4,), random_state=0)):
+        estimator.partial_fit(X, y, classes=[0, 1, 2])
+        estimator.partial_fit(X, y, classes=[2, 0, 1])  # the same classes: accepted
+        weights = [W.copy() for W in estimator.coefs_]
+        for other in ([0, 1], [0, 1, 2, 3]):
+            with pytest.raises(ValueError, match=r"classes=.* is not the same as on last call"):
+                estimator.partial_fit(X, y, classes=other)
+        assert all(np.array_equal(a, b) for a, b in zip(weights, estimator.coefs_, strict=True))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"hidden_layer_sizes": (7,)}, {"activation": "tanh"}, {"dropout": 0.5}, {"dtype": "float32"}],
+    ids=lambda change: next(iter(change)),
+)
+def test_continuing_with_another_architecture_is_refused(blobs, change):
+    """scikit-learn's MLP keeps the fitted shapes without a word; here it is an error."""
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    X, y = blobs
+    name = next(iter(change))
+    if name in ("hidden_layer_sizes", "activation"):
+        theirs = SklearnMLP((4,), warm_start=True, max_iter=2).fit(X, y)
+        theirs.set_params(**change).fit(X, y)
+        assert [W.shape for W in theirs.coefs_] == [(4, 4), (4, 3)]  # silently kept
+    clf = MLPClassifier((4,), warm_start=True, max_iter=2, random_state=0).fit(X, y)
+    before = clf.network_.params.copy(), clf.network_.rng.bit_generator.state
+    clf.set_params(**change)
+    with pytest.raises(ValueError, match=rf"warm_start=True continues .*{name}="):
+        clf.fit(X, y)
+    with pytest.raises(ValueError, match=rf"partial_fit continues .*{name}="):
+        clf.partial_fit(X, y)
+    assert np.array_equal(clf.network_.params, before[0])
+    assert clf.network_.rng.bit_generator.state == before[1]
+    clf.set_params(warm_start=False).fit(X, y)  # a new network of the new shape
+    assert clf.network_.params.size != before[0].size or name in ("activation", "dropout", "dtype")
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+@pytest.mark.parametrize(
+    "weight, message",
+    [(1e-50, "underflows to 0 in float32"), (1e300, r"\(as float32\) contains infinity")],
+)
+def test_sample_weights_beyond_float32_are_refused_by_both_solvers(solver, weight, message):
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    reg = MLPRegressor((4,), solver=solver, max_iter=3, dtype="float32", random_state=0)
+    with pytest.raises(ValueError, match=f"sample_weight.*{message}"):
+        reg.fit(X, X[:, 0], sample_weight=np.full(30, weight))

@@ -104,7 +104,8 @@ def check_X(X, n_features: int, dtype, name: str = "X") -> np.ndarray:
             f"(the size of layer 0)"
         )
     check_finite(array, name)
-    converted = np.ascontiguousarray(array, dtype=dtype)
+    with np.errstate(over="ignore"):  # reported below, naming the cell
+        converted = np.ascontiguousarray(array, dtype=dtype)
     if converted.dtype != array.dtype:  # float64 beyond float32's range becomes inf
         check_finite(converted, name + f" (as {np.dtype(dtype).name})")
     return converted
@@ -138,7 +139,11 @@ def check_Y(Y, n_samples: int, n_outputs: int, loss, dtype, name: str = "Y") -> 
         raise ValueError(
             f"{name} has {array.shape[1]} columns, but the network has {n_outputs} outputs"
         )
-    array = np.ascontiguousarray(array, dtype=dtype)
+    with np.errstate(over="ignore"):  # reported below, naming the cell
+        converted = np.ascontiguousarray(array, dtype=dtype)
+    if converted.dtype != array.dtype:  # float64 beyond float32's range becomes inf
+        check_finite(converted, name + f" (as {np.dtype(dtype).name})")
+    array = converted
     if loss.check_targets is not None:
         loss.check_targets(array)
     return array
@@ -165,7 +170,9 @@ def one_hot(labels: np.ndarray, n_classes: int, dtype, name: str = "Y") -> np.nd
 
 
 def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
-    """Return non-negative finite weights of shape (n_samples,), or None; raise otherwise."""
+    """Return non-negative finite weights of shape (n_samples,) in ``dtype``, or None; raise
+    otherwise, also for weights beyond ``dtype``'s range and for a total that overflows it or
+    underflows below its smallest normal number (the weights' shares wₙ/Σw would be lost)."""
     if sample_weight is None:
         return None
     weights = _as_numeric_2d(sample_weight, "sample_weight")
@@ -176,9 +183,46 @@ def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | No
         raise ValueError(
             f"sample_weight must be >= 0; sample_weight[{int(np.argmax(weights < 0))}] is negative"
         )
-    if not weights.sum() > 0:
+    if not weights.any():
         raise ValueError("sample_weight are all zero; at least one weight must be positive")
-    return np.ascontiguousarray(weights, dtype=dtype)
+    with np.errstate(over="ignore"):  # reported below
+        converted = np.ascontiguousarray(weights, dtype=dtype)
+        total = float(converted.sum())
+    check_finite(converted, f"sample_weight (as {np.dtype(dtype).name})")
+    if total == 0:  # positive weights, every one below the dtype's smallest number
+        raise ValueError(
+            f"sample_weight: every weight underflows to 0 in {np.dtype(dtype).name} (the "
+            f"largest is {weights.max():.6g}); scale the weights up"
+        )
+    check_weight_total(total, dtype)
+    return converted
+
+
+def check_weight_total(total: float, dtype, what: str = "the weights") -> None:
+    """Refuse a total sample weight Σw that is 0, subnormal or infinite in ``dtype``.
+
+    >>> check_weight_total(1e-40, np.float32)
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_weight: the total of the weights, 1e-40, underflows float32 (its \
+smallest normal number is 1.17549e-38); scale the weights up
+    """
+    info = np.finfo(dtype)
+    if total == 0:
+        raise ValueError(
+            f"sample_weight: {what} are all zero; at least one training sample needs a "
+            "positive weight"
+        )
+    if total < info.tiny:
+        raise ValueError(
+            f"sample_weight: the total of {what}, {total:.6g}, underflows {info.dtype.name} "
+            f"(its smallest normal number is {float(info.tiny):.6g}); scale the weights up"
+        )
+    if not math.isfinite(total):
+        raise ValueError(
+            f"sample_weight: the total of {what} overflows {info.dtype.name} (its largest "
+            f"number is {float(info.max):.6g}); scale the weights down"
+        )
 
 
 # --- hyperparameter checks: a clear error naming the argument ----------------------------

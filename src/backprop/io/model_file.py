@@ -25,6 +25,12 @@ metadata entries:
     a JSON list of the extra tensors' names.
 ``user``
     a JSON string of the caller's ``metadata`` dict.
+``sha256``
+    ``{"metadata": hex, "tensors": {name: hex, …}}``: the SHA-256 of every other metadata entry
+    (as compact JSON with sorted keys) and of each tensor's raw little-endian bytes. A file
+    whose bytes no longer match is refused as damaged, where a flipped bit in the weights would
+    otherwise load as a different network. Files written before the entry existed load
+    unverified, provided their metadata holds only the entries above.
 
 Why not pickle: loading a pickle can execute arbitrary code (a ``__reduce__`` method may call
 ``os.system``), so a model file from anyone else would be a program. Here nothing in a file is
@@ -53,6 +59,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -74,6 +81,9 @@ FORMAT_VERSION = 1
 
 MAX_HEADER_SIZE = 100_000_000  # the cap safetensors itself applies
 _PARAMS = "params"
+_CHECKSUM = "sha256"
+# what every file written before checksums holds (a damaged checksum key would show up here)
+_UNSIGNED_ENTRIES = {"format", "format_version", "backprop_version", "network", "tensors", "user"}
 # numpy dtypes an extra tensor may have (what safetensors' numpy bindings write).
 _EXTRA_KINDS = "biuf"
 
@@ -143,6 +153,23 @@ def _canonical(blob: bytes) -> bytes:
     return len(text).to_bytes(8, "little") + text + blob[8 + n :]
 
 
+def _sha256_of_metadata(meta: dict) -> str:
+    """The SHA-256 of every metadata entry but the checksum, as compact JSON with sorted keys."""
+    entries = {key: value for key, value in meta.items() if key != _CHECKSUM}
+    return hashlib.sha256(_dumps(entries).encode("ascii")).hexdigest()
+
+
+def _sha256_of_tensor(array: np.ndarray) -> str:
+    """The SHA-256 of an array's raw little-endian bytes, as the file stores them."""
+    little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return hashlib.sha256(little.reshape(-1).view(np.uint8)).hexdigest()
+
+
+def _checksums(meta: dict, arrays: dict[str, np.ndarray]) -> str:
+    tensors = {name: _sha256_of_tensor(array) for name, array in arrays.items()}
+    return _dumps({"metadata": _sha256_of_metadata(meta), "tensors": tensors})
+
+
 def save(
     net: Network,
     path: str | os.PathLike,
@@ -188,7 +215,9 @@ def save(
         "user": _user_json(metadata),
     }
     params = np.ascontiguousarray(net.xp.to_host(net.params), dtype=net.dtype.newbyteorder("<"))
-    blob = safetensors.numpy.save({_PARAMS: params, **extras}, metadata=header)
+    arrays = {_PARAMS: params, **extras}
+    header[_CHECKSUM] = _checksums(header, arrays)
+    blob = safetensors.numpy.save(arrays, metadata=header)
     atomic_write(path, _canonical(blob))
 
 
@@ -216,7 +245,8 @@ def load_with_metadata(path: str | os.PathLike) -> tuple[Network, dict, dict[str
 
     Returns ``(net, metadata, tensors)``. Raises ValueError naming the file for anything that is
     not a valid backprop model file (wrong format, newer format version, unknown activation or
-    loss, tensors of the wrong shape or dtype, non-finite weights, corrupt bytes), and
+    loss, tensors of the wrong shape or dtype, non-finite weights, corrupt bytes, bytes that do
+    not match the stored checksums), and
     FileNotFoundError or IsADirectoryError for a path that is not a file.
 
     >>> import os, tempfile, backprop as bp
@@ -253,9 +283,33 @@ def _read(reader: ConfigReader, handle) -> tuple[Network, dict, dict[str, np.nda
         raise reader.error(f"tensor {_PARAMS!r} does not match the network")
     if not np.isfinite(params).all():
         raise reader.error("weights contain non-finite values (NaN or infinity)")
-    net.set_params(params)
     tensors = {name: np.array(handle.get_tensor(name)) for name in sorted(extra_names)}
+    _verify_checksums(reader, meta, {_PARAMS: params, **tensors})
+    net.set_params(params)
     return net, user, tensors
+
+
+def _verify_checksums(reader: ConfigReader, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse a file whose metadata or tensor bytes differ from what was written."""
+    if _CHECKSUM not in meta:  # written before checksums were stored
+        unknown = sorted(set(meta) - _UNSIGNED_ENTRIES)
+        if unknown:
+            raise reader.error(f"the metadata has no checksum and an unknown entry {unknown[0]!r}")
+        return
+    sums = reader.json(meta[_CHECKSUM], "the checksum entry")
+    if not (
+        isinstance(sums, dict)
+        and set(sums) == {"metadata", "tensors"}
+        and isinstance(sums["tensors"], dict)
+        and set(sums["tensors"]) == set(arrays)
+    ):
+        raise reader.error("the checksum entry does not list the metadata and every tensor")
+    damaged = "does not match its SHA-256 checksum: the file is damaged"
+    if sums["metadata"] != _sha256_of_metadata(meta):
+        raise reader.error(f"the metadata {damaged}")
+    for name in sorted(arrays):
+        if sums["tensors"][name] != _sha256_of_tensor(arrays[name]):
+            raise reader.error(f"tensor {name!r} {damaged}")
 
 
 def _check_format(reader: ConfigReader, meta: dict) -> None:

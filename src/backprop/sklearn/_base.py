@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from ..engine.activations import get_activation
 from ..engine.delta_rule import forward
 from ..engine.network import Layer, Network
+from ..engine.validation import check_sample_weight
 from ._persistence import save_estimator
 from ._sklearn_internals import Interval, Options, StrOptions
 from ._solvers import fit_lbfgs, fit_stochastic
@@ -208,7 +209,8 @@ class _BaseMLP(BaseEstimator):
         return _checked_sample_weight(sample_weight, X.shape[0])
 
     # -- the network --------------------------------------------------------------------
-    def _build_network(self, n_in: int, n_out: int, dtype: str) -> Network:
+    def _hidden_layers(self) -> list[Layer]:
+        """The hidden layers the hyperparameters describe."""
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, (Integral, np.integer)) else list(sizes)
         if any(not isinstance(s, (Integral, np.integer)) or s < 1 for s in sizes):
@@ -220,11 +222,14 @@ class _BaseMLP(BaseEstimator):
                 f"unknown activation {unknown[0]!r}; known: {sorted(ACTIVATION_NAMES)}"
             )
         dropouts = _hidden_setting(self.dropout, len(sizes), "dropout")
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        layers = [
+        return [
             Layer(int(s), get_activation(a), dropout=float(d))
             for s, a, d in zip(sizes, activations, dropouts, strict=True)
         ]
+
+    def _build_network(self, n_in: int, n_out: int, dtype: str) -> Network:
+        layers = self._hidden_layers()
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         out_activation, loss = self._output_spec(n_out)
         layers.append(Layer(n_out, out_activation))
         net = Network([n_in, *layers], loss=loss, dtype=dtype, seed=int(seed))
@@ -256,12 +261,16 @@ class _BaseMLP(BaseEstimator):
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None, val=None):
         fitted = hasattr(self, "network_")
         first = not fitted or not (incremental or self.warm_start)
+        if not first:
+            self._check_same_network("partial_fit" if incremental else "warm_start=True")
         X, y = self._validate_Xy(X, y, reset=first)
         Y = self._encode_y(y, first, classes)
         if first:
             self._reset_state(X, Y)
         X = self._as_network_dtype(X)
         sample_weight = self._sample_weight(sample_weight, X, y)
+        if sample_weight is not None:  # in the dtype both solvers compute in
+            check_sample_weight(sample_weight, X.shape[0], self.network_.dtype)
         if self.solver == "lbfgs":
             fit_lbfgs(self, X, Y, sample_weight)
         else:
@@ -269,6 +278,33 @@ class _BaseMLP(BaseEstimator):
             fit_stochastic(self, X, Y, sample_weight, validation, incremental)
         self._publish_weights()
         return self
+
+    def _check_same_network(self, continuing: str) -> None:
+        """Refuse to continue the fitted network once the hyperparameters that shaped it have
+        changed (scikit-learn's MLPs keep the old shapes without a word)."""
+        changed = self._network_differences(self.network_)
+        if changed:
+            now = ", ".join(f"{name}={getattr(self, name)!r}" for name in changed)
+            raise ValueError(
+                f"{continuing} continues the fitted network ({self.network_!r}), but {now} "
+                "describes another; fit with warm_start=False to build a new network, or set "
+                f"{' and '.join(changed)} back"
+            )
+
+    def _network_differences(self, net: Network) -> list[str]:
+        """The hyperparameters that describe hidden layers or a dtype other than ``net``'s."""
+        fitted = [(layer.size, layer.activation, layer.dropout) for layer in net.layers[1:-1]]
+        described = [
+            (layer.size, layer.activation, layer.dropout) for layer in self._hidden_layers()
+        ]
+        changed = [
+            name
+            for name, position in (("hidden_layer_sizes", 0), ("activation", 1), ("dropout", 2))
+            if [item[position] for item in fitted] != [item[position] for item in described]
+        ]
+        if self.dtype is not None and self.dtype != net.dtype.name:
+            changed.append("dtype")
+        return changed
 
     def _validation_split(self, X, Y, sample_weight, y, val):
         """(train X, Y, weights, validation pair or None)."""

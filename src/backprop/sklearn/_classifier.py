@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Number
 
 import numpy as np
 from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d, compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 
 from ._base import _BaseMLP
 from ._persistence import loadable
@@ -112,6 +113,15 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
             raise AttributeError("partial_fit is only available for stochastic optimizers")
         if not hasattr(self, "network_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None:
+            _check_labels(classes, "classes")
+            if hasattr(self, "network_") and not np.array_equal(
+                self.classes_, unique_labels(classes)
+            ):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call to partial_fit, "
+                    f"was: {self.classes_!r}"
+                )
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _output_spec(self, n_out):
@@ -119,7 +129,16 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
             return "softmax", "cross_entropy"
         return "sigmoid", "log_loss"
 
+    def _n_outputs_needed(self) -> int:
+        """One output per class, or one for two classes (or one class) of single labels."""
+        n = len(self.classes_)
+        return n if self._binarizer.y_type_ == "multilabel-indicator" or n > 2 else 1
+
+    def _outputs_description(self) -> str:
+        return f"{len(self.classes_)} {self._binarizer.y_type_} classes"
+
     def _encode_y(self, y, first=False, classes=None):
+        _check_labels(y, "y")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if first:
@@ -194,6 +213,11 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
 
     def _restore_labels(self, fitted: dict) -> None:
         kind = fitted["classes_kind"]
+        if fitted["target_type"] not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(f"unknown target_type {fitted['target_type']!r}")
+        if not isinstance(fitted["classes_"], list) or not fitted["classes_"]:
+            raise ValueError("classes_ must be a non-empty list")
+        _check_labels(fitted["classes_"], "classes_")
         dtype = {"i": np.int64, "u": np.uint64, "f": np.float64, "b": np.bool_}.get(kind, object)
         classes = np.asarray(fitted["classes_"], dtype=dtype)
         if kind in "US":
@@ -203,6 +227,10 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
         else:
             self._binarizer = LabelBinarizer().fit(classes)
         self.classes_ = self._binarizer.classes_ if kind not in "US" else classes
+        if fitted["target_type"] != "multilabel-indicator" and not np.array_equal(
+            self._binarizer.classes_, classes
+        ):
+            raise ValueError(f"classes_ {fitted['classes_']} are not sorted and distinct")
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes); rows sum to 1 (not multi-label)."""
@@ -229,3 +257,28 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
 
 def _is_text(labels) -> bool:
     return np.asarray(labels).dtype.kind in "US"
+
+
+def _check_labels(labels, name: str) -> None:
+    """Refuse a missing label (None) and labels that mix strings with numbers, naming the
+    first ones; LabelBinarizer would fail to sort them with a message that names neither."""
+    labels = np.asarray(labels, dtype=object if isinstance(labels, (list, tuple)) else None)
+    if labels.dtype != object:
+        return
+    first_of_kind: dict[str, tuple] = {}
+    for position, label in enumerate(labels.reshape(-1)):
+        where = np.unravel_index(position, labels.shape)
+        place = f"{name}[{', '.join(str(int(i)) for i in where)}]"
+        if label is None:
+            raise ValueError(f"{place} is None: every sample needs a label")
+        if isinstance(label, str):
+            kind = "string"
+        else:
+            kind = "number" if isinstance(label, (Number, np.bool_)) else type(label).__name__
+        first_of_kind.setdefault(kind, (place, label))
+        if len(first_of_kind) > 1:
+            (a, x), (b, z) = first_of_kind.values()
+            raise TypeError(
+                f"{name} mixes labels of different types ({a} = {x!r}, {b} = {z!r}); "
+                "give every label the same type"
+            )

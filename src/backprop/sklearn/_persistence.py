@@ -63,10 +63,14 @@ def load(path):
     metadata = model_files.decode_floats(metadata)
     try:
         estimator = _rebuild(metadata)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(
             f"cannot load {str(path)!r}: not a backprop estimator file ({error})"
         ) from None
+    try:
+        _check_fits(estimator, network)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"cannot load {str(path)!r}: {error}") from None
     estimator.network_ = network
     estimator.optimizer_state_ = None
     estimator._no_improvement_count = 0
@@ -84,13 +88,47 @@ def _rebuild(metadata: dict):
     if isinstance(params.get("hidden_layer_sizes"), list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     estimator = cls(**params)
-    estimator.n_features_in_ = int(fitted.pop("n_features_in_"))
+    estimator._validate_params()
+    estimator.n_features_in_ = _count(fitted.pop("n_features_in_"), "n_features_in_")
     if "feature_names_in_" in fitted:
-        estimator.feature_names_in_ = np.asarray(fitted.pop("feature_names_in_"), dtype=object)
+        names = fitted.pop("feature_names_in_")
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise TypeError(f"feature_names_in_ must be a list of strings, got {names!r}")
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
     for name in FITTED_SCALARS:
         setattr(estimator, name, fitted[name])
+    for name in ("n_iter_", "t_", "n_outputs_"):
+        _count(getattr(estimator, name), name)
     estimator._restore_labels(fitted)
     return estimator
+
+
+def _count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def _check_fits(estimator, network) -> None:
+    """Refuse metadata that does not describe the network beside it (ValueError)."""
+    problems = []
+    if estimator.n_features_in_ != network.n_inputs:
+        problems.append(f"n_features_in_={estimator.n_features_in_}")
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and len(names) != network.n_inputs:
+        problems.append(f"{len(names)} feature names")
+    if estimator._n_outputs_needed() != network.n_outputs:
+        problems.append(estimator._outputs_description())
+    activation, loss = estimator._output_spec(network.n_outputs)
+    if network.output_activation.name != activation or network.loss.name != loss:
+        problems.append(f"{activation} outputs with loss {loss!r}")
+    problems += [
+        f"{name}={getattr(estimator, name)!r}" for name in estimator._network_differences(network)
+    ]
+    if problems:
+        raise ValueError(
+            f"its metadata ({', '.join(problems)}) does not describe its network ({network!r})"
+        )
 
 
 def _plain(value):

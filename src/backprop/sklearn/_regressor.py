@@ -106,6 +106,12 @@ class MLPRegressor(RegressorMixin, TransformerMixin, _BaseMLP):
         loss = "squared" if self.loss == "squared_error" else self.loss
         return ("exp" if loss == "poisson" else "identity"), loss
 
+    def _n_outputs_needed(self) -> int:
+        return self.n_outputs_
+
+    def _outputs_description(self) -> str:
+        return f"n_outputs_={self.n_outputs_}"
+
     def _encode_y(self, y, first=False, classes=None):
         y = np.asarray(y, dtype=np.float64)
         return y.reshape(-1, 1) if y.ndim == 1 else y

@@ -22,6 +22,7 @@ from ..engine.warn import warn_at_caller
 from ..training import fit as train
 from ..training.optimizers import SGD, Adam, Optimizer
 from ..training.schedules import Schedule
+from ..training.settings import check_optimizer_state
 
 # A warning skips these frames: scikit-learn's decorator wraps fit, and its search and
 # cross-validation tools call fit through joblib.
@@ -92,6 +93,16 @@ def _optimizer(est) -> Optimizer:
     return SGD(est.learning_rate_init, momentum=est.momentum, nesterov=nesterov)
 
 
+def _kept_state(est, optimizer: Optimizer):
+    """The optimiser state to continue from: none once ``solver`` or ``momentum`` has changed
+    (a new optimiser starts afresh, as scikit-learn's does)."""
+    try:
+        check_optimizer_state(optimizer, est.optimizer_state_, est.network_)
+    except (TypeError, ValueError):
+        return None
+    return est.optimizer_state_
+
+
 def _schedule(est) -> Schedule | None:
     if est.solver == "sgd" and est.learning_rate == "invscaling":
         return _InvScaling(est.power_t, est.n_iter_)
@@ -112,13 +123,14 @@ def fit_stochastic(est, X, Y, sample_weight, validation, incremental: bool) -> N
     schedule = _schedule(est)
     adaptive = schedule if isinstance(schedule, _Adaptive) else None
     stopper = _Stopper(est, est.early_stopping and validation is not None, adaptive)
+    optimizer = _optimizer(est)
     history = train(
         est.network_,
         X,
         Y,
         epochs=1 if incremental else est.max_iter,
         batch_size=batch,
-        optimizer=_optimizer(est),
+        optimizer=optimizer,
         shuffle=est.shuffle,
         sample_weight=sample_weight,
         validation_data=validation,
@@ -128,7 +140,7 @@ def fit_stochastic(est, X, Y, sample_weight, validation, incremental: bool) -> N
         metrics=[],
         callbacks=[stopper],
         verbose=bool(est.verbose),
-        optimizer_state=est.optimizer_state_,
+        optimizer_state=_kept_state(est, optimizer),
         warn=False,
     )
     est.optimizer_state_ = history.optimizer_state

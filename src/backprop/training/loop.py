@@ -32,9 +32,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
-from ..engine.validation import check_X, check_Y
+from ..engine.validation import check_weight_total, check_X, check_Y
 from ..engine.warn import warn_at_caller
 from . import checkpoint as checkpoints
 from . import readout
@@ -46,6 +44,14 @@ from .optimizers import get_optimizer
 from .progress import Progress
 from .readout import LossLog
 from .schedules import get_schedule
+from .settings import (
+    check_checkpoint,
+    check_flags,
+    check_hooks,
+    check_monitors,
+    check_optimizer_state,
+    check_settings,
+)
 from .state import ResumePoint, TrainingState
 from .step import TrainingStep
 from .stopping import EarlyStopping
@@ -119,22 +125,29 @@ def fit(
     resume : continue from ``checkpoint`` when it exists (a fresh start when it does not); the
         result is bitwise the same as an uninterrupted run. A changed setup is refused.
     """
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint=PATH")
-    if isinstance(checkpoint_every, bool) or not (
-        isinstance(checkpoint_every, int) and checkpoint_every >= 1
-    ):
-        raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
-    settings = _check_settings(net, epochs, batch_size, validation_split, l2, clip_norm)
+    check_flags(
+        shuffle=shuffle, l2_per_sample=l2_per_sample, verbose=verbose, warn=warn, resume=resume
+    )
+    check_checkpoint(checkpoint, checkpoint_every, resume)
+    settings = check_settings(
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_split=validation_split,
+        l2=l2,
+        clip_norm=clip_norm,
+    )
     settings["l2_per_sample"] = bool(l2_per_sample)
+    epochs, batch_size = settings["epochs"], settings["batch_size"]
+    validation_split = settings["validation_split"]
+    stopper = check_hooks(callbacks, reduce_gradients, early_stopping, metrics)
     optimizer = get_optimizer(optimizer, lr)
+    check_optimizer_state(optimizer, optimizer_state, net)
     schedule = get_schedule(schedule)
     metrics = check_metrics(net, metrics)
-    stopper = EarlyStopping() if early_stopping is True else (early_stopping or None)
     has_validation = validation_data is not None or validation_split > 0
-    _check_monitors(stopper, schedule, has_validation, metrics)
+    check_monitors(stopper, schedule, has_validation, metrics)
     xp = net.xp
-    saved = checkpoints.read(checkpoint) if resume else None
+    saved = checkpoints.read(checkpoint, net, optimizer, schedule) if resume else None
     rng_before = xp.rng_state(net.rng)
     split_rng_state = saved.meta["split_rng"] if saved is not None else rng_before
     xp.set_rng_state(net.rng, split_rng_state)  # the same validation split as the saved run
@@ -148,15 +161,17 @@ def fit(
         setup = checkpoints.fingerprint(net, n, n_validation, batch, optimizer, settings, shuffle)
         if saved is not None:
             checkpoints.check_setup(saved, setup)
-    except (TypeError, ValueError):
+    except BaseException:  # the generator is put back whatever stopped the preparation
         xp.set_rng_state(net.rng, rng_before)
         raise
 
-    if optimizer_state is None:
-        optimizer_state = optimizer.init(net.params, xp=xp)
-    state = TrainingState(optimizer_state=optimizer_state)
     if saved is not None:
-        checkpoints.restore(saved, net, state, optimizer, schedule)
+        state = saved.state
+        checkpoints.restore(saved, net, schedule)
+    else:
+        if optimizer_state is None:
+            optimizer_state = optimizer.init(net.params, xp=xp)
+        state = TrainingState(optimizer_state=optimizer_state)
     step = TrainingStep(
         net,
         optimizer,
@@ -213,22 +228,6 @@ def fit(
     if warn and not state.stopped:
         _warn_if_unconverged(state.history)
     return state.history
-
-
-def _check_monitors(stopper, schedule, has_validation: bool, metrics: list[str]) -> None:
-    """Refuse a monitored name that training will not record (a misspelt one included)."""
-    recorded = ["loss"] + (["val_loss", *(f"val_{m}" for m in metrics)] if has_validation else [])
-    if stopper is not None:
-        if not has_validation and stopper.monitor.startswith("val_"):
-            raise ValueError("early_stopping needs validation_data or validation_split > 0")
-        stopper.check_monitor(recorded)
-    monitor = getattr(schedule, "monitor", None)
-    # a schedule's default "val_loss" falls back to the training loss without validation data
-    if monitor is not None and monitor not in recorded and monitor != "val_loss":
-        raise ValueError(
-            f"the schedule monitors {monitor!r}, which training does not record; "
-            f"choose one of {', '.join(recorded)}"
-        )
 
 
 def _warn_if_unconverged(history: History) -> None:
@@ -291,24 +290,7 @@ def _run_epoch(step: TrainingStep, batches: Batches, order, state: TrainingState
     return loss, readout.layer_stats(stats, net.n_layers)
 
 
-def _check_settings(net, epochs, batch_size, validation_split, l2, clip_norm) -> dict:
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"batch_size must be None (whole set) or an integer >= 1, got {batch_size!r}"
-        )
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-    if not (isinstance(l2, (int, float)) and l2 >= 0):
-        raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
-    if clip_norm is not None and not clip_norm > 0:
-        raise ValueError(f"clip_norm must be > 0, got {clip_norm!r}")
-    return {"l2": float(l2), "clip_norm": clip_norm}
+_TRAINING_WEIGHTS = "the weights of the samples validation_split leaves for training"
 
 
 def _prepare_data(net, X, Y, sample_weight, validation_data, validation_split):
@@ -338,5 +320,7 @@ def _prepare_data(net, X, Y, sample_weight, validation_data, validation_split):
         held, kept = order[:n_val], order[n_val:]
         validation = Data(X[held], Y[held])
         X, Y = X[kept], Y[kept]
-        weights = None if weights is None else weights[kept]
+        if weights is not None:
+            weights = weights[kept]
+            check_weight_total(float(weights.sum()), net.dtype, _TRAINING_WEIGHTS)
     return Data(X, Y, weights), validation
