@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .history import History
+from .step import LAYER_STATISTICS
 from .stopping import StoppingState
 
 
@@ -92,20 +93,24 @@ def _numbers(values, what: str, length: int | None = None) -> list:
 
 def _history(state, epoch: int, n_layers: int) -> History:
     """The recorded history of epochs 0..epoch, one entry per epoch in every record."""
-    if not isinstance(state, dict) or set(state) != {"records", "layer_records", "best_epoch"}:
+    required = {"records", "layer_records", "best_epoch"}
+    if not isinstance(state, dict) or not required <= set(state) <= required | {"network"}:
         raise ValueError("the history must hold records, layer_records and best_epoch")
     records, layer_records = state["records"], state["layer_records"]
     if not isinstance(records, dict) or "loss" not in records:
         raise ValueError("the history has no loss record")
-    if not isinstance(layer_records, dict) or set(layer_records) != set(History().layer_records):
-        raise ValueError("the history's layer records must be mean_abs_delta and grad_norm")
+    known = set(LAYER_STATISTICS)
+    if not isinstance(layer_records, dict) or not (
+        {"mean_abs_delta", "grad_norm"} <= set(layer_records) <= known
+    ):
+        raise ValueError(f"the history's layer records must be among {sorted(known)}")
     for key, values in records.items():
         _numbers(values, f"the history's {key!r}", epoch + 1)
     for key, rows in layer_records.items():
         if not isinstance(rows, list) or len(rows) != epoch + 1:
             raise ValueError(f"the history's {key!r} must have one row per epoch")
-        for row in rows:
-            _numbers(row, f"the history's {key!r}", n_layers)
+        for row in rows:  # null stands for a statistic a layer does not have
+            _numbers([0.0 if v is None else v for v in row], f"the history's {key!r}", n_layers)
     if state["best_epoch"] is not None and _integer(state["best_epoch"], "best_epoch", 0) > epoch:
         raise ValueError(f"best_epoch {state['best_epoch']} is after epoch {epoch}")
     history = History()
