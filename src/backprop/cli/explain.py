@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..engine.network import Layer, Network
+from ..io.tabular import check_regular_file
 from ..training import fit
 from ..training.optimizers import SGD
 from .errors import UsageError
@@ -52,12 +54,13 @@ def load_network_spec(path: str | Path) -> Network:
 
 
 def _read_json(path: Path):
+    check_regular_file(path, "JSON network file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"{path}: not a readable JSON network file ({error})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: the JSON is nested too deeply for a network file") from None
 
 
 def _layer_spec(path: Path, l: int, layer) -> tuple[np.ndarray, np.ndarray, str]:
@@ -80,12 +83,22 @@ def _numbers(text: str, option: str) -> list[float]:
         raise UsageError(f"{option} must be comma-separated numbers, got {text!r}") from None
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
+        raise UsageError(f"--lr must be a finite number > 0, got {args.lr}")
+    if args.precision < 1:
+        raise UsageError(f"--precision must be >= 1 significant digit, got {args.precision}")
+    if args.steps < 0:
+        raise UsageError(f"--steps must be >= 0, got {args.steps}")
+    if args.steps and args.lr is None:
+        raise UsageError("--steps needs --lr")
+
+
 def explain_command(args: argparse.Namespace) -> str:
     """The worked iteration in ``args.format``, then the error over ``--steps`` more."""
+    _check_options(args)
     net = load_network_spec(args.network)
     X, Y = [_numbers(args.input, "--input")], [_numbers(args.target, "--target")]
-    if args.lr is not None and not args.lr > 0:
-        raise UsageError(f"--lr must be > 0, got {args.lr}")
     trace = net.backprop(X, Y)
     text = trace.explain(args.format, precision=args.precision, lr=args.lr)
     if args.plot is not None:
@@ -94,8 +107,6 @@ def explain_command(args: argparse.Namespace) -> str:
             raise UsageError(f"--plot must name a .png or .svg file, got {args.plot!r}")
         save_figures(str(picture.parent), {picture.name: ("network", (trace,))})
     if args.steps:
-        if args.lr is None:
-            raise UsageError("--steps needs --lr")
         text += _error_table(net, X, Y, trace.loss, args)
     return text
 
