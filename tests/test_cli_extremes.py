@@ -123,7 +123,7 @@ def test_a_model_that_reads_back_different_is_not_saved(tmp_path, monkeypatch, c
     monkeypatch.setattr("backprop.cli.trained_model.save", forgetful_save)
     status = main(["train", str(data), "--target", "t", "--out", str(tmp_path / "m.st"), *TRAIN])
     err = capsys.readouterr().err
-    assert status == 2 and "reads back with different the metadata" in err
+    assert status == 2 and "reads back with different metadata" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
 
 

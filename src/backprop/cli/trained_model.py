@@ -198,8 +198,8 @@ def _verify(path: str, net: Network, metadata: dict, tensors: dict) -> None:
     differences = [
         name
         for name, same in (
-            ("the weights", np.array_equal(model.net.params, net.xp.to_host(net.params))),
-            ("the metadata", model.meta == json.loads(json.dumps(metadata))),
+            ("weights", np.array_equal(model.net.params, net.xp.to_host(net.params))),
+            ("metadata", model.meta == json.loads(json.dumps(metadata))),
             ("feature_mean", np.array_equal(model.feature_mean, tensors["feature_mean"])),
             ("feature_scale", np.array_equal(model.feature_scale, tensors["feature_scale"])),
         )
