@@ -291,8 +291,11 @@ def check_error(result, expected, outputs, before):
 def train_error(directory, args, expected, existing):
     out = directory / "model.st"
     before = {}
-    if existing:
-        out.write_bytes(b"the previous model")
+    if existing:  # a model file of ours, which train may replace, but not when it fails
+        import backprop as bp
+        from backprop.io import save
+
+        save(bp.Network([2, 2], seed=0), out)
         before[out] = out.read_bytes()
     result = run("train", *args, "--out", out, "--quiet", "--epochs", "2", cwd=directory)
     check_error(result, expected, [out], before)
@@ -344,8 +347,8 @@ MODEL_ERRORS = [
 def predict_error(staged, model, data_file, expected, existing):
     out = staged / "pred.csv"
     before = {}
-    if existing:
-        out.write_text("old,predictions\n1,2\n")
+    if existing:  # a prediction file, which predict may replace, but not when it fails
+        out.write_text("x1,x2,prediction\n1,2,left\n")
         before[out] = out.read_bytes()
     result = run("predict", model, data_file, "--out", out, "--proba", cwd=staged)
     check_error(result, expected, [out], before)

@@ -14,7 +14,9 @@ Features (and a regression target) are standardised with the training part's mea
 deviation, which the model file keeps (tensors ``feature_mean``, ``feature_scale``) together with
 the column names, the classes and the training settings (see ``backprop.io`` for the format).
 
-Bad usage exits with status 2 and a one-line message on stderr.
+Bad usage exits with status 2 and a one-line message on stderr. The commands replace only files of
+their own kind and never one of their inputs (see ``files``); ``train`` checks the memory it will
+need before building the network and reads its model file back before reporting success.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ import numpy as np
 from .._version import __version__
 from ..engine.backend import fused
 from ..io.tabular import CLASSIFICATION, REGRESSION
-from .csv_commands import CSV_COMMANDS
+from .csv_commands import evaluate, info, predict
 from .demo import DEMOS
-from .errors import UsageError
+from .errors import Interrupted, UsageError
 from .explain import explain_command, load_network_spec
+from .train_command import train
+
+CSV_COMMANDS = {"train": train, "predict": predict, "evaluate": evaluate, "info": info}
 
 __all__ = ["UsageError", "load_network_spec", "main"]
 
@@ -157,15 +162,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(CSV_COMMANDS[args.command](args))
     except (UsageError, ValueError, TypeError, OSError, ImportError) as error:
-        message = " ".join(str(error).splitlines())
-        print(f"backprop: error: {message}", file=sys.stderr)
-        return 2
+        return _error(" ".join(str(error).splitlines()))
+    except MemoryError:
+        return _error(f"{args.command}: out of memory")
+    except RecursionError:
+        return _error(f"{args.command}: the input is nested too deeply to read")
+    except Interrupted as interrupted:
+        print(
+            f"backprop: interrupted{'; ' if str(interrupted) else ''}{interrupted}", file=sys.stderr
+        )
+        return 130
     except KeyboardInterrupt:
-        saved = getattr(args, "checkpoint", None)
-        hint = f"; the last finished epoch is in {saved}, continue with --resume" if saved else ""
-        print(f"backprop: interrupted{hint}", file=sys.stderr)
+        print("backprop: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _error(message: str) -> int:
+    print(f"backprop: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..engine.network import Layer, Network
 from ..explain import chain_rule_section, error_curve_section, nudge_section, sections, write
+from ..io.tabular import check_regular_file
 from .errors import UsageError
 from .pictures import save_figures
 
@@ -66,12 +67,13 @@ def _input_width(sizes: list[int], l: int, options: dict) -> int | None:
 
 
 def _read_json(path: Path):
+    check_regular_file(path, "JSON network file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"{path}: not a readable JSON network file ({error})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: the JSON is nested too deeply for a network file") from None
 
 
 _LAYER_OPTIONS = ("activation", "inputs", "combine", "train_weights", "train_bias")
@@ -101,6 +103,17 @@ def _numbers(text: str, option: str) -> list[float]:
         raise UsageError(f"{option} must be comma-separated numbers, got {text!r}") from None
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
+        raise UsageError(f"--lr must be a finite number > 0, got {args.lr}")
+    if args.precision < 1:
+        raise UsageError(f"--precision must be >= 1 significant digit, got {args.precision}")
+    if args.steps < 0:
+        raise UsageError(f"--steps must be >= 0, got {args.steps}")
+    if args.steps and args.lr is None:
+        raise UsageError("--steps needs --lr")
+
+
 def _weight(text: str, option: str, net: Network) -> tuple[int, int, int]:
     """LAYER,I,J as the solution writes wˡᵢⱼ (units from 1) → (l, i, j) indexing W[i, j]."""
     parts = text.split(",")
@@ -120,14 +133,9 @@ def _weight(text: str, option: str, net: Network) -> tuple[int, int, int]:
 def explain_command(args: argparse.Namespace) -> str:
     """The worked iteration in ``args.format``; then, as asked, one weight's chain rule, a
     nudge of it, and the error over ``--steps`` more steps. LaTeX is a complete document."""
+    _check_options(args)
     net = load_network_spec(args.network)
     X, Y = [_numbers(args.input, "--input")], [_numbers(args.target, "--target")]
-    if args.lr is not None and not args.lr > 0:
-        raise UsageError(f"--lr must be > 0, got {args.lr}")
-    if args.steps and args.lr is None:
-        raise UsageError("--steps needs --lr")
-    if args.steps < 0:
-        raise UsageError(f"--steps must be >= 0, got {args.steps}")
     chain = _weight(args.chain, "--chain", net) if args.chain else None
     nudged = _weight(args.nudge, "--nudge", net) if args.nudge else None
     if not (math.isfinite(args.eps) and args.eps != 0):

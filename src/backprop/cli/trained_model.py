@@ -7,6 +7,8 @@ target's mean and scale (regression), and the training settings.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -14,9 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.network import Network
-from ..io import FORMAT_VERSION, load_with_metadata
-from ..io.tabular import CLASSIFICATION, LABEL_TYPES, REGRESSION
+from ..io import FORMAT_VERSION, load_with_metadata, save
+from ..io.atomic import replace_atomically, temporary_sibling
+from ..io.tabular import CLASSIFICATION, LABEL_TYPES, REGRESSION, check_regular_file
 from .errors import UsageError
+from .files import Output, require_model_file
+from .scaling import standardize
 
 METADATA_VERSION = 1
 SCALING_TENSORS = ("feature_mean", "feature_scale")
@@ -44,21 +49,24 @@ class TrainedModel:
     def classes(self) -> list[str]:
         return self.meta.get("classes", [])
 
-    def outputs(self, X: np.ndarray) -> np.ndarray:
-        Xs = (X - self.feature_mean) / self.feature_scale
+    def standardize(self, X: np.ndarray) -> np.ndarray:
+        """The features scaled as in training (infinite only where they lie absurdly far out)."""
+        return standardize(X, self.feature_mean, self.feature_scale)
+
+    def outputs(self, Xs: np.ndarray) -> np.ndarray:
+        """The network's outputs for standardised features ``Xs``."""
         return self.net.predict(Xs).astype(np.float64)
 
     def values(self, outputs: np.ndarray) -> np.ndarray:
         """Regression outputs in the target's own units."""
-        return outputs[:, 0] * self.meta["target_scale"] + self.meta["target_mean"]
+        with np.errstate(over="ignore"):
+            return outputs[:, 0] * self.meta["target_scale"] + self.meta["target_mean"]
 
 
 def read_model_file(path: str) -> tuple[Network, dict, dict[str, np.ndarray]]:
-    """``(net, metadata, tensors)`` of any backprop model file; a missing file is a UsageError."""
-    if not os.path.exists(path):
-        raise UsageError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise UsageError(f"{path}: is a directory, not a model file")
+    """``(net, metadata, tensors)`` of any backprop model file; a missing file, a directory or
+    anything but a regular file (a FIFO would block the read) is refused before it is opened."""
+    check_regular_file(path, "model file")
     try:
         return load_with_metadata(path)
     except OSError as error:
@@ -153,3 +161,49 @@ def describe_file_format(path: str) -> str:
     version = header.get("format_version", str(FORMAT_VERSION))
     written = header.get("backprop_version", "unknown")
     return f"safetensors, backprop format version {version} (written by backprop {written})"
+
+
+def save_trained_model(
+    net: Network, out: Output, metadata: dict, feature_mean: np.ndarray, feature_scale: np.ndarray
+) -> None:
+    """Write the model beside ``out``, read it back and compare, and only then put it in place.
+
+    A file that cannot be written or does not read back as written is removed and the command
+    fails naming why; whatever was at ``out`` before is left as it was.
+    """
+    tensors = {"feature_mean": feature_mean, "feature_scale": feature_scale}
+    temp = None
+    try:
+        try:
+            temp = temporary_sibling(out.real)
+            save(net, temp, metadata=metadata, tensors=tensors)
+            _verify(temp, net, metadata, tensors)
+        except (TypeError, ValueError, UsageError) as error:
+            problem = str(error).replace(temp or out.real, "the new file")
+            raise out.refuse(f"the model was not saved: {problem}") from None
+        require_model_file(out)
+        replace_atomically(temp, out.real)
+        temp = None
+    except OSError as error:
+        raise out.refuse(f"cannot write the model ({error.strerror or error})") from None
+    finally:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+
+def _verify(path: str, net: Network, metadata: dict, tensors: dict) -> None:
+    """Refuse a written model that does not load, or loads other than it was saved."""
+    model = load_trained_model(path)
+    differences = [
+        name
+        for name, same in (
+            ("weights", np.array_equal(model.net.params, net.xp.to_host(net.params))),
+            ("metadata", model.meta == json.loads(json.dumps(metadata))),
+            ("feature_mean", np.array_equal(model.feature_mean, tensors["feature_mean"])),
+            ("feature_scale", np.array_equal(model.feature_scale, tensors["feature_scale"])),
+        )
+        if not same
+    ]
+    if differences:
+        raise ValueError(f"it reads back with different {', '.join(differences)}")

@@ -21,12 +21,13 @@ import csv
 import io
 import math
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import model_file as model_files
+from .atomic import atomic_write
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -105,9 +106,43 @@ class Table:
         return value
 
 
+_FILE_TYPES = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def check_regular_file(path: str | os.PathLike, what: str = "file") -> str:
+    """Refuse a path that is missing or not a regular file, before anything opens it.
+
+    Opening a FIFO waits for a writer and a device may never end, so both are refused from
+    ``os.stat`` alone. Returns the path as a string.
+
+    >>> check_regular_file("/dev/null", "CSV file")
+    Traceback (most recent call last):
+    ...
+    backprop.io.tabular.DataError: /dev/null: is a character device, not a CSV file
+    """
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
+    if stat.S_ISDIR(mode):
+        raise DataError(f"{path}: is a directory, not a {what}")
+    if not stat.S_ISREG(mode):
+        kind = _FILE_TYPES.get(stat.S_IFMT(mode), "not a regular file")
+        raise DataError(f"{path}: is {kind}, not a {what}")
+    return path
+
+
 def read_csv(path: str | os.PathLike) -> Table:
     """Read a CSV file with a header row; blank lines are skipped, every row needs every field."""
-    path = os.fspath(path)
+    path = check_regular_file(path, "CSV file")
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, strict=True)
@@ -244,30 +279,11 @@ def _is_number(text: str) -> bool:
     return True
 
 
-# -- scaling and metrics ---------------------------------------------------------------------
-
-
-def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (a zero deviation becomes 1)."""
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[~(scale > 0)] = 1.0
-    return mean, scale
-
-
-def r2_score(y: np.ndarray, predicted: np.ndarray) -> float:
-    """1 - SS_res / SS_tot; NaN when the targets are all equal."""
-    total = float(((y - y.mean()) ** 2).sum())
-    if total == 0:
-        return math.nan
-    return 1.0 - float(((y - predicted) ** 2).sum()) / total
+# -- writing ---------------------------------------------------------------------------------
 
 
 def format_number(value: float) -> str:
     return format(float(value), ".8g")
-
-
-# -- writing ---------------------------------------------------------------------------------
 
 
 def write_csv_atomic(path: str | os.PathLike, header: Sequence[str], rows: Iterable) -> None:
@@ -277,7 +293,7 @@ def write_csv_atomic(path: str | os.PathLike, header: Sequence[str], rows: Itera
     writer.writerow(header)
     writer.writerows(rows)
     try:
-        model_files.atomic_write(path, text.getvalue().encode("utf-8"))
+        atomic_write(path, text.getvalue().encode("utf-8"))
     except OSError as error:
         raise DataError(f"{os.fspath(path)}: cannot write ({error.strerror or error})") from None
 
@@ -302,13 +318,12 @@ __all__ = [
     "Table",
     "Target",
     "check_output_path",
+    "check_regular_file",
     "encode_labels",
     "infer_task",
     "label_strings",
-    "r2_score",
     "read_csv",
     "read_target",
     "sort_classes",
-    "standardization",
     "write_csv_atomic",
 ]

@@ -1,0 +1,118 @@
+"""The memory ``train`` will need, estimated before the network is built, and refused if absent.
+
+In units of the weights (P float32 numbers) training holds the weights and the gradients, the
+optimiser's slots (Adam two; RMSprop, AdaGrad and SGD with momentum one) and the weights at the
+start of the epoch; a checkpoint adds a copy of weights and slots to roll back to and, while it
+is written, about three times what it holds. Saving the model and reading it back for the check
+builds a second network beside the first (its initialisation draws two P-sized float64 arrays):
+five more. Work arrays add, per sample of a batch, each layer's z, a, error and delta and two
+scratch rows, and per validation row every layer's output. A tenth is added for what this
+leaves out; measured with tracemalloc, the estimate lies 5-20% above the peak.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import UsageError
+
+OPTIMIZER_SLOTS = {"adam": 2, "rmsprop": 1, "adagrad": 1}
+ITEMSIZE = 4  # float32
+GIB = 2**30
+
+
+def n_parameters(sizes: list[int]) -> int:
+    """Weights and biases of a fully connected network with these layer sizes.
+
+    >>> n_parameters([2, 3, 1])
+    13
+    """
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def training_bytes(
+    sizes: list[int],
+    batch_size: int,
+    n_train: int,
+    n_validation: int,
+    optimizer: str,
+    checkpoint: bool,
+    momentum: float = 0.0,
+) -> int:
+    """The estimated peak memory of ``train`` for this network and data, in bytes.
+
+    >>> round(training_bytes([784, 512, 256, 10], 128, 60000, 0, "adam", False) / 2**20)
+    23
+    """
+    slots = OPTIMIZER_SLOTS.get(optimizer, 1 if momentum else 0)
+    during = 3 + slots + (4 * (1 + slots) if checkpoint else 0)
+    copies = max(during, 2 + slots + 5)
+    units = sum(sizes[1:])
+    batch = min(batch_size, max(n_train, 1))
+    work = batch * (4 * units + 2 * max(sizes)) + max(n_validation, batch) * units
+    return int(1.1 * ITEMSIZE * (copies * n_parameters(sizes) + work))
+
+
+def available_bytes() -> int | None:
+    """Memory the system can give this process now (Linux's MemAvailable, capped by a cgroup
+    limit), else the physical memory; None where neither is known."""
+    available = _meminfo_available()
+    limit = _cgroup_room()
+    if available is not None and limit is not None:
+        return min(available, limit)
+    if available is not None or limit is not None:
+        return available if available is not None else limit
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_room() -> int | None:
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as handle:
+            limit = handle.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as handle:
+            used = int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+    return None if limit == "max" else max(int(limit) - used, 0)
+
+
+def _gib(n: int) -> str:
+    return f"{n / GIB:,.1f} GiB" if n >= GIB else f"{n / 2**20:,.1f} MiB"
+
+
+def check_training_memory(
+    sizes: list[int], settings: dict, n_train: int, n_validation: int, checkpoint: bool
+) -> None:
+    """Refuse, naming --hidden and the estimate, a network that does not fit in memory."""
+    needed = training_bytes(
+        sizes,
+        settings["batch_size"],
+        n_train,
+        n_validation,
+        settings["optimizer"],
+        checkpoint,
+        settings["optimizer_settings"].get("momentum", 0.0),
+    )
+    available = available_bytes()
+    if available is not None and needed > available:
+        shape = "-".join(map(str, sizes))
+        raise UsageError(
+            f"--hidden {','.join(map(str, sizes[1:-1]))}: a {shape} network has "
+            f"{n_parameters(sizes):,} parameters and training it needs about {_gib(needed)} of "
+            f"memory (weights, gradients, optimiser state, work arrays); {_gib(available)} is "
+            "available"
+        )

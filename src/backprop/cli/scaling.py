@@ -1,0 +1,83 @@
+"""Feature and target scaling and the regression scores, without overflow for any finite data.
+
+Each column is divided by a power of two beyond its largest value before summing: that changes
+no digit of a result (scaling by a power of two is exact) but keeps sums of values near the float
+limit, and of their squares, finite.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["mean_absolute_error", "r2_score", "standardization", "standardize"]
+
+
+def _binary_exponents(*arrays: np.ndarray) -> np.ndarray:
+    """Per column, the e with every finite |value| < 2**e: dividing by 2**e is exact, and the
+    quotients lie in (-1, 1), so sums of them and of their squares cannot overflow."""
+    largest = np.zeros(arrays[0].shape[1:], dtype=np.float64)
+    for array in arrays:
+        finite = np.where(np.isfinite(array), np.abs(array), 0.0)
+        if finite.size:
+            largest = np.maximum(largest, finite.max(axis=0))
+    return np.frexp(largest)[1]
+
+
+def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (a zero deviation becomes 1), finite for any finite X.
+
+    The columns are divided by a power of two beyond their largest value first, which changes no
+    digit of the result but keeps the sums from overflowing (values near 1.7e308 included).
+
+    >>> mean, scale = standardization(np.array([[1e300, 1.0], [-1e300, 3.0]]))
+    >>> mean.tolist(), scale.tolist()
+    ([0.0, 2.0], [1e+300, 1.0])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    exponents = _binary_exponents(X)
+    unit = np.ldexp(X, -exponents)
+    mean = np.ldexp(unit.mean(axis=0), exponents)
+    scale = np.ldexp(unit.std(axis=0), exponents)
+    scale[~(scale > 0)] = 1.0
+    return mean, scale
+
+
+def standardize(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(X - mean) / scale, computed without overflow where the result itself is finite.
+
+    >>> X = np.array([[1.7e308], [-1.7e308]])
+    >>> standardize(X, np.array([-1e308]), np.array([1e308])).ravel().round(6).tolist()
+    [2.7, -0.7]
+    """
+    exponents = _binary_exponents(np.atleast_2d(mean), np.atleast_2d(scale))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (np.ldexp(X, -exponents) - np.ldexp(mean, -exponents)) / np.ldexp(scale, -exponents)
+
+
+def r2_score(y: np.ndarray, predicted: np.ndarray) -> float:
+    """1 - SS_res / SS_tot, computed without overflow; NaN when the targets are all equal.
+
+    >>> r2_score(np.array([1e300, -1e300]), np.array([1e300, 0.0]))
+    0.5
+    """
+    exponent = _binary_exponents(y.reshape(-1, 1), predicted.reshape(-1, 1))
+    y, predicted = np.ldexp(y, -exponent), np.ldexp(predicted, -exponent)
+    total = float(((y - y.mean()) ** 2).sum())
+    if total == 0:
+        return math.nan
+    with np.errstate(over="ignore", invalid="ignore"):
+        return 1.0 - float(((y - predicted) ** 2).sum()) / total
+
+
+def mean_absolute_error(y: np.ndarray, predicted: np.ndarray) -> float:
+    """mean |y - predicted|, infinite only when the mean itself is beyond the float range.
+
+    >>> mean_absolute_error(np.array([1.5e308, -1.5e308]), np.array([1.5e308, 0.0]))
+    7.5e+307
+    """
+    exponent = _binary_exponents(y.reshape(-1, 1), predicted.reshape(-1, 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        errors = np.abs(np.ldexp(y, -exponent) - np.ldexp(predicted, -exponent))
+        return float(np.ldexp(errors.mean(), exponent)[0])

@@ -1,0 +1,288 @@
+"""``backprop train``: a network trained on a CSV table, saved with its scaling and columns.
+
+Features (and a regression target) are standardised with the training part's mean and standard
+deviation, which the model file keeps with the column names, the classes and the training
+settings (see ``trained_model``). Every option and every output path is checked before the data
+is read, the memory training needs before the network is built, and the model file is read back
+and compared before the command reports success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+import numpy as np
+
+from ..engine.activations import get_activation
+from ..engine.network import Network
+from ..io import tabular
+from ..io.tabular import CLASSIFICATION, REGRESSION
+from ..training import History, TrainingDiverged, fit
+from ..training import checkpoint as checkpoints
+from ..training.optimizers import get_optimizer
+from . import scaling
+from .errors import Interrupted, UsageError
+from .files import Output, check_train_outputs
+from .lock import checkpoint_lock
+from .memory import check_training_memory
+from .reports import classification_report, regression_report, require_numeric
+from .trained_model import METADATA_VERSION, save_trained_model
+
+
+def _hidden_sizes(text: str) -> list[int]:
+    text = text.strip()
+    if text.lower() in ("", "none", "0"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--hidden must be comma-separated layer sizes, got {text!r}") from None
+    if any(size < 1 for size in sizes):
+        raise UsageError(f"--hidden sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def _check_train_options(args: argparse.Namespace) -> dict:
+    """Every option checked before any data is read; returns the settings to train with."""
+    if not 0 <= args.validation < 1:
+        raise UsageError(f"--validation must be in [0, 1), got {args.validation:g}")
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
+        raise UsageError(f"--lr must be a finite number > 0, got {args.lr:g}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    if args.resume and args.checkpoint is None:
+        raise UsageError("--resume needs --checkpoint FILE")
+    activation = get_activation(args.activation)
+    if not activation.elementwise:
+        raise UsageError(f"--activation {args.activation!r} is for output layers, not hidden ones")
+    optimizer = get_optimizer(args.optimizer, args.lr)
+    return {
+        "hidden": _hidden_sizes(args.hidden),
+        "activation": activation.name,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "optimizer": args.optimizer.strip().lower(),
+        "lr": optimizer.lr,
+        "optimizer_settings": optimizer.hyperparameters(),
+        "validation": args.validation,
+        "seed": args.seed,
+        "dtype": "float32",
+    }
+
+
+def _feature_columns(table: tabular.Table, target_name: str) -> list[str]:
+    if target_name not in table.header:
+        raise UsageError(
+            f"{table.path}: no column {target_name!r} for --target "
+            f"(columns: {', '.join(table.header)})"
+        )
+    features = [name for name in table.header if name != target_name]
+    if not features:
+        raise UsageError(f"{table.path}: no feature columns besides the target {target_name!r}")
+    return features
+
+
+def _split(n: int, fraction: float, seed: int, path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (training, validation): a seeded random ``fraction`` is held out."""
+    if fraction == 0:
+        return np.arange(n), np.arange(0)
+    n_val = int(round(fraction * n))
+    if not 1 <= n_val < n:
+        raise UsageError(
+            f"{path}: --validation {fraction:g} of {n} rows leaves no validation or no training "
+            "rows"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _encode_classes(
+    table: tabular.Table, name: str, target: tabular.Target
+) -> tuple[dict, np.ndarray]:
+    """(the classes and label type for the metadata, each row's class index)."""
+    labels, label_type = tabular.label_strings(target)
+    classes = tabular.sort_classes(labels, label_type)
+    if len(classes) < 2:
+        raise UsageError(
+            f"{table.path}: the target {name!r} has a single class ({classes[0]!r}); "
+            "classification needs at least 2"
+        )
+    codes = tabular.encode_labels(table, name, target, classes, label_type)
+    return {"classes": classes, "label_type": label_type}, codes
+
+
+def _standardize_target(y: np.ndarray, train_rows: np.ndarray) -> tuple[dict, np.ndarray]:
+    """(the target's mean and scale over the training rows, the standardised target)."""
+    column = y.reshape(-1, 1)
+    y_mean, y_scale = scaling.standardization(column[train_rows])
+    scaled = {"target_mean": float(y_mean[0]), "target_scale": float(y_scale[0])}
+    return scaled, scaling.standardize(column, y_mean, y_scale)[:, 0]
+
+
+def _check_resume_seed(net: Network, checkpoint: Output, seed: int) -> None:
+    """Refuse to resume a run whose --seed differed: the split would not be the same.
+
+    The checkpoint keeps the generator's state from before the split, which a network of the
+    same architecture built with the same seed reproduces exactly.
+    """
+    try:
+        saved = checkpoints.read(checkpoint.real)
+    except ValueError:
+        return  # fit names the unreadable file
+    if saved is None or saved.meta.get("setup", {}).get("network") != repr(net):
+        return  # nothing to resume, or fit lists the changed architecture
+    if saved.meta.get("split_rng") != net.xp.rng_state(net.rng):
+        raise UsageError(
+            f"--resume: {checkpoint.shown} was written by a run with another --seed than {seed}; "
+            "the seed chooses the validation split and the initial weights, so resume with the "
+            "seed that run had"
+        )
+
+
+def _fit(
+    net: Network,
+    args: argparse.Namespace,
+    settings: dict,
+    data: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None],
+    checkpoint: Output | None,
+    path: str,
+) -> History:
+    (X, Y), validation = data
+    try:
+        return fit(
+            net,
+            X,
+            Y,
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            optimizer=settings["optimizer"],
+            lr=args.lr,
+            validation_data=validation,
+            verbose=not args.quiet,
+            warn=False,
+            checkpoint=checkpoint.real if checkpoint else None,
+            resume=args.resume,
+        )
+    except TrainingDiverged as error:
+        raise UsageError(f"{path}: {error} Try a smaller --lr.") from None
+
+
+def _file_state(path: str) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def _interrupted(checkpoint: Output | None, before: tuple | None, resumed: bool) -> Interrupted:
+    """Name the checkpoint only when it holds this run's last finished epoch."""
+    state = _file_state(checkpoint.real) if checkpoint else None
+    if state is not None and (state != before or resumed):
+        return Interrupted(
+            f"the last finished epoch is in {checkpoint.shown}, continue with --resume"
+        )
+    if checkpoint is not None:
+        return Interrupted("before the first epoch finished; no checkpoint was written")
+    return Interrupted("")
+
+
+def _score(net: Network, Xs: np.ndarray, truth: np.ndarray, encoding: dict) -> tuple[str, dict]:
+    """The report on rows ``Xs``: ``truth`` is class indices, or targets in their own units."""
+    outputs = net.predict(Xs).astype(np.float64)
+    if "classes" in encoding:
+        return classification_report(outputs.argmax(axis=1), truth)
+    with np.errstate(over="ignore"):
+        predicted = outputs[:, 0] * encoding["target_scale"] + encoding["target_mean"]
+    return regression_report(predicted, truth)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def train(args: argparse.Namespace) -> str:
+    """Train a network on ``args.data`` and save it to ``args.out``; returns the summary."""
+    settings = _check_train_options(args)
+    out, checkpoint = check_train_outputs(args)
+    if checkpoint is None:
+        return _train(args, settings, out, None)
+    with checkpoint_lock(checkpoint.real, checkpoint.shown):
+        return _train(args, settings, out, checkpoint)
+
+
+def _train(args: argparse.Namespace, settings: dict, out: Output, checkpoint: Output | None) -> str:
+    table = tabular.read_csv(args.data)
+    features = _feature_columns(table, args.target)
+    X = table.numeric(features)
+    target = tabular.read_target(table, args.target)
+    task = args.task or tabular.infer_task(target)
+    if task == REGRESSION:
+        require_numeric(table, args.target, target)
+    train_rows, val_rows = _split(len(table), args.validation, args.seed, table.path)
+    feature_mean, feature_scale = scaling.standardization(X[train_rows])
+    Xs = scaling.standardize(X, feature_mean, feature_scale)
+    if task == CLASSIFICATION:
+        encoding, Y = _encode_classes(table, args.target, target)
+        n_out, output, loss, truth = len(encoding["classes"]), "softmax", "cross_entropy", Y
+    else:
+        encoding, Y = _standardize_target(target.numbers, train_rows)
+        n_out, output, loss, truth = 1, "identity", "squared", target.numbers
+    sizes = [len(features), *settings["hidden"], n_out]
+    check_training_memory(sizes, settings, len(train_rows), len(val_rows), checkpoint is not None)
+    net = Network(
+        sizes,
+        hidden=settings["activation"],
+        output=output,
+        loss=loss,
+        dtype=settings["dtype"],
+        seed=args.seed,
+    )
+    if checkpoint is not None and args.resume:
+        _check_resume_seed(net, checkpoint, args.seed)
+    validation = (Xs[val_rows], Y[val_rows]) if len(val_rows) else None
+    data = ((Xs[train_rows], Y[train_rows]), validation)
+    before = _file_state(checkpoint.real) if checkpoint else None
+    try:
+        history = _fit(net, args, settings, data, checkpoint, table.path)
+    except KeyboardInterrupt:
+        raise _interrupted(checkpoint, before, args.resume) from None
+    report_rows = val_rows if len(val_rows) else train_rows
+    shown, scores = _score(net, Xs[report_rows], truth[report_rows], encoding)
+    part = "validation" if len(val_rows) else "training"
+    settings.update(
+        _training_record(table, train_rows, val_rows, history), scores={"part": part, **scores}
+    )
+    metadata = {"metadata_version": METADATA_VERSION, "task": task, "target": args.target}
+    metadata.update(features=features, **encoding, training=settings)
+    save_trained_model(net, out, metadata, feature_mean, feature_scale)
+    if len(val_rows):
+        where = f"on the {len(val_rows)} validation rows held out of {len(table)}"
+    else:
+        where = f"on the {len(table)} training rows (--validation 0: nothing held out)"
+    what = f"{n_out} classes" if task == CLASSIFICATION else "numeric target"
+    return "\n".join(
+        [
+            f"trained {net!r}",
+            f"task: {task} of {args.target!r} ({what}), {_count(len(features), 'feature')}, "
+            f"{_count(len(train_rows), 'training row')}, {_count(settings['epochs'], 'epoch')}",
+            f"{part} {shown} {where}",
+            f"model saved to {args.out}",
+        ]
+    )
+
+
+def _training_record(table: tabular.Table, train_rows, val_rows, history: History) -> dict:
+    return {
+        "data": os.path.basename(table.path),
+        "n_samples": len(table),
+        "n_train": int(len(train_rows)),
+        "n_validation": int(len(val_rows)),
+        "final_loss": float(history.loss[-1]),
+    }
