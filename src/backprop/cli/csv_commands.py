@@ -127,6 +127,18 @@ def _encode_classes(
     return {"classes": classes, "label_type": label_type}, codes
 
 
+def _labels_read(target: tabular.Target, encoding: dict) -> str:
+    """How many classes, and whether their names were read as numbers or kept as text."""
+    classes = f"{len(encoding['classes'])} classes"
+    if encoding["label_type"] != "str":
+        return f"{classes}, labels read as numbers"
+    example = tabular.first_non_canonical(target)
+    if example is None:
+        return f"{classes}, labels read as text"
+    number = tabular.canonical_text(float(example))
+    return f"{classes}, labels read as text: {example!r} would print as {number} as a number"
+
+
 def _standardize_target(y: np.ndarray, train_rows: np.ndarray) -> tuple[dict, np.ndarray]:
     """(the target's mean and scale over the training rows, the standardised target)."""
     y_mean, y_scale = tabular.standardization(y.reshape(-1, 1)[train_rows])
@@ -229,7 +241,7 @@ def train(args: argparse.Namespace) -> str:
         where = f"on the {len(val_rows)} validation rows held out of {len(table)}"
     else:
         where = f"on the {len(table)} training rows (--validation 0: nothing held out)"
-    what = f"{n_out} classes" if task == CLASSIFICATION else "numeric target"
+    what = _labels_read(target, encoding) if task == CLASSIFICATION else "numeric target"
     return "\n".join(
         [
             f"trained {net!r}",

@@ -198,13 +198,52 @@ def infer_task(target: Target) -> str:
     return REGRESSION
 
 
+def canonical_text(value: float) -> str:
+    """How a label number prints back: ``7``, ``-3``, ``0.5``; integers only in float64's exact
+    range (below 2**53), so distinct texts never stand for the same number.
+
+    >>> canonical_text(7.0), canonical_text(0.5), canonical_text(2.0**60)
+    ('7', '0.5', '1.152921504606847e+18')
+    """
+    if value == round(value) and abs(value) < 2**53:
+        return str(int(value))
+    return repr(float(value))
+
+
 def label_strings(target: Target) -> tuple[list[str], str]:
-    """Each row's label as a canonical string, and the label type ("int", "float" or "str")."""
+    """Each row's label as written, and the label type ("int", "float" or "str").
+
+    The labels are numbers only when every cell is written exactly as its number prints back
+    (``canonical_text``); otherwise they are text, so ``007`` stays ``007`` and ``1`` and
+    ``1.0`` stay two classes.
+
+    >>> label_strings(Target(np.array([7.0, 42.0]), ["7", "42"]))
+    (['7', '42'], 'int')
+    >>> label_strings(Target(np.array([7.0, 42.0]), ["007", "42"]))
+    (['007', '42'], 'str')
+    """
+    return list(target.texts), label_type_of(target)
+
+
+def label_type_of(target: Target) -> str:
+    """The label type: numbers ("int", "float") when every label is canonical, else "str"."""
     if not target.is_numeric:
-        return list(target.texts), "str"
-    if is_integer_valued(target.numbers):
-        return [str(int(v)) for v in target.numbers], "int"
-    return [repr(float(v)) for v in target.numbers], "float"
+        return "str"
+    # one entry per distinct text
+    number_of = dict(zip(target.texts, target.numbers.tolist(), strict=True))
+    if any(canonical_text(value) != text for text, value in number_of.items()):
+        return "str"
+    return "int" if is_integer_valued(np.array(list(number_of.values()))) else "float"
+
+
+def first_non_canonical(target: Target) -> str | None:
+    """The first numeric label not written as its number prints back (``007``, ``1.0``)."""
+    if not target.is_numeric:
+        return None
+    for text, value in zip(target.texts, target.numbers.tolist(), strict=True):
+        if canonical_text(value) != text:
+            return text
+    return None
 
 
 def sort_classes(labels: Iterable[str], label_type: str) -> list[str]:
@@ -217,23 +256,22 @@ def sort_classes(labels: Iterable[str], label_type: str) -> list[str]:
 def encode_labels(
     table: Table, name: str, target: Target, classes: list[str], label_type: str
 ) -> np.ndarray:
-    """Class indices 0..K-1 of the target; -1 for labels the model has never seen."""
+    """Class indices 0..K-1 of the target; -1 for labels the model has never seen.
+
+    Text classes match the cells' text; number classes match by value, which also reads the
+    class names of older model files (``7`` for ``007``, ``1.0`` for ``1``).
+    """
     if label_type == "str":
-        labels = target.texts
-    else:
-        if not target.is_numeric:
-            row = next(i for i, text in enumerate(target.texts) if not _is_number(text))
-            raise DataError(
-                f"{table.where(row, name)}: {target.texts[row]!r} is not a number, but the "
-                f"model's classes are numbers ({label_type})"
-            )
-        numbers = target.numbers
-        if label_type == "int":
-            labels = [str(int(v)) if v == round(v) else repr(float(v)) for v in numbers]
-        else:
-            labels = [repr(float(v)) for v in numbers]
-    lookup = {label: i for i, label in enumerate(classes)}
-    return np.array([lookup.get(label, -1) for label in labels], dtype=np.int64)
+        lookup = {label: i for i, label in enumerate(classes)}
+        return np.array([lookup.get(label, -1) for label in target.texts], dtype=np.int64)
+    if not target.is_numeric:
+        row = next(i for i, text in enumerate(target.texts) if not _is_number(text))
+        raise DataError(
+            f"{table.where(row, name)}: {target.texts[row]!r} is not a number, but the "
+            f"model's classes are numbers ({label_type})"
+        )
+    by_value = {float(label): i for i, label in enumerate(classes)}
+    return np.array([by_value.get(v, -1) for v in target.numbers.tolist()], dtype=np.int64)
 
 
 def _is_number(text: str) -> bool:
@@ -302,9 +340,12 @@ __all__ = [
     "Table",
     "Target",
     "check_output_path",
+    "canonical_text",
     "encode_labels",
+    "first_non_canonical",
     "infer_task",
     "label_strings",
+    "label_type_of",
     "r2_score",
     "read_csv",
     "read_target",
