@@ -8,15 +8,19 @@ settings (see ``trained_model``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
+import sys
 
 import numpy as np
 
 from ..engine.activations import get_activation
 from ..engine.network import Network
 from ..io import save, tabular
+from ..io.csv_reader import read_blocks
+from ..io.csv_writer import atomic_csv
 from ..io.tabular import CLASSIFICATION, REGRESSION
 from ..training import History, TrainingDiverged, fit
 from ..training.optimizers import get_optimizer
@@ -202,7 +206,7 @@ def train(args: argparse.Namespace) -> str:
     """Train a network on ``args.data`` and save it to ``args.out``; returns the summary."""
     settings = _check_train_options(args)
     out = tabular.check_output_path(args.out)
-    table = tabular.read_csv(args.data)
+    table = tabular.read_csv(args.data, progress=not args.quiet, text_columns=[args.target])
     features = _feature_columns(table, args.target)
     X = table.numeric(features)
     target = tabular.read_target(table, args.target)
@@ -278,14 +282,16 @@ def _save_model(net: Network, out: str, metadata: dict, feature_mean, feature_sc
 # -- predict, evaluate, info ------------------------------------------------------------------
 
 
-def _features_of(model: TrainedModel, table: tabular.Table) -> np.ndarray:
+def _features_of(
+    model: TrainedModel, table: tabular.Table, check_only: bool = False
+) -> np.ndarray | None:
     missing = table.missing(model.features)
     if missing:
         raise UsageError(
             f"{table.path}: missing the feature column(s) {', '.join(map(repr, missing))} that "
             f"the model {model.path} was trained on"
         )
-    return table.numeric(model.features)
+    return None if check_only else table.numeric(model.features)
 
 
 def predict(args: argparse.Namespace) -> str:
@@ -294,21 +300,27 @@ def predict(args: argparse.Namespace) -> str:
     model = load_trained_model(args.model)
     if args.proba and model.task != CLASSIFICATION:
         raise UsageError(f"--proba needs a classification model; {model.path} is a regression one")
-    table = tabular.read_csv(args.data)
-    X = _features_of(model, table)
+    header, blocks = read_blocks(args.data, progress=sys.stderr.isatty())
+    first = next(blocks)  # the first block's problems come first, as for a small file
+    _features_of(model, first, check_only=True)
     added = ["prediction"]
     if args.proba:
         added += [f"proba_{label}" for label in model.classes]
-    clashes = [name for name in added if name in table.header]
+    clashes = [name for name in added if name in header]
     if clashes:
         raise UsageError(
-            f"{table.path}: already has the column(s) {', '.join(map(repr, clashes))} that "
+            f"{args.data}: already has the column(s) {', '.join(map(repr, clashes))} that "
             "predict would add"
         )
-    extra = _prediction_cells(model, model.outputs(X), args.proba)
-    rows = (row + more for row, more in zip(table.rows, extra, strict=True))
-    tabular.write_csv_atomic(out, table.header + added, rows)
-    return f"wrote {len(table)} predictions to {out}"
+    n_rows = 0
+    with atomic_csv(out, header + added) as write:
+        for block in itertools.chain(
+            [first], blocks
+        ):  # read a block, predict, write: memory does not grow with the file
+            extra = _prediction_cells(model, model.outputs(_features_of(model, block)), args.proba)
+            write([*block.columns, *map(list, zip(*extra, strict=True))])
+            n_rows += len(block)
+    return f"wrote {n_rows} predictions to {out}"
 
 
 def _prediction_cells(model: TrainedModel, outputs: np.ndarray, proba: bool) -> list[list[str]]:
@@ -324,7 +336,7 @@ def _prediction_cells(model: TrainedModel, outputs: np.ndarray, proba: bool) -> 
 def evaluate(args: argparse.Namespace) -> str:
     """Accuracy, or R² and MAE, of the model on the labelled rows of ``args.data``."""
     model = load_trained_model(args.model)
-    table = tabular.read_csv(args.data)
+    table = tabular.read_csv(args.data, progress=sys.stderr.isatty())
     X = _features_of(model, table)
     target_name = args.target or model.meta["target"]
     if target_name not in table.header:

@@ -21,12 +21,13 @@ import csv
 import io
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import model_file as model_files
+from .csv_reader import DataError, Table, read_table
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -34,122 +35,11 @@ MAX_CLASSES_INFERRED = 20  # an integer target with more distinct values is take
 LABEL_TYPES = ("int", "float", "str")
 
 
-class DataError(ValueError):
-    """Bad data in a CSV file; the message is one line naming the file (and line, column)."""
-
-
-@dataclass
-class Table:
-    """The header, the rows (lists of strings) and each row's line number in the file."""
-
-    path: str
-    header: list[str]
-    rows: list[list[str]]
-    lines: list[int]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def index(self, name: str) -> int:
-        try:
-            return self.header.index(name)
-        except ValueError:
-            raise DataError(
-                f"{self.path}: no column {name!r} (columns: {', '.join(self.header)})"
-            ) from None
-
-    def column(self, name: str) -> list[str]:
-        i = self.index(name)
-        return [row[i] for row in self.rows]
-
-    def missing(self, names: Iterable[str]) -> list[str]:
-        present = set(self.header)
-        return [name for name in names if name not in present]
-
-    def numeric(self, names: Sequence[str]) -> np.ndarray:
-        """The named columns as a float64 (n_rows, len(names)) array; every cell finite."""
-        X = np.empty((len(self.rows), len(names)), dtype=np.float64)
-        for j, name in enumerate(names):
-            X[:, j] = self._numeric_column(name)
-        return X
-
-    def _numeric_column(self, name: str) -> np.ndarray:
-        cells = self.column(name)
-        try:
-            values = np.asarray(cells, dtype=np.float64)
-        except (TypeError, ValueError):
-            values = None
-        if values is not None and np.isfinite(values).all():
-            return values
-        for row, cell in enumerate(cells):  # the slow path finds the first bad cell
-            self.cell_number(cell, row, name, "feature values")
-        raise AssertionError("unreachable: a bad cell was not found")  # pragma: no cover
-
-    def where(self, row: int, name: str) -> str:
-        return f"{self.path}: line {self.lines[row]}, column {name!r}"
-
-    def cell_number(self, cell: str, row: int, name: str, what: str) -> float:
-        """A finite float from one cell, or a DataError pointing at it."""
-        if not cell.strip():
-            raise DataError(f"{self.where(row, name)}: empty cell ({what} cannot be missing)")
-        try:
-            value = float(cell)
-        except ValueError:
-            raise DataError(
-                f"{self.where(row, name)}: {cell!r} is not a number ({what} must be numeric)"
-            ) from None
-        if math.isnan(value):
-            raise DataError(f"{self.where(row, name)}: NaN ({what} cannot be missing)")
-        if not math.isfinite(value):
-            raise DataError(f"{self.where(row, name)}: {cell!r} is not a finite number")
-        return value
-
-
-def read_csv(path: str | os.PathLike) -> Table:
-    """Read a CSV file with a header row; blank lines are skipped, every row needs every field."""
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, strict=True)
-            header: list[str] | None = None
-            rows, lines = [], []
-            for row in reader:
-                if not row:
-                    continue  # a blank line
-                if header is None:
-                    header = [name.strip() for name in row]
-                    line = reader.line_num
-                    continue
-                if len(row) != len(header):
-                    raise DataError(
-                        f"{path}: line {reader.line_num} has {len(row)} fields, "
-                        f"the header (line {line}) has {len(header)}"
-                    )
-                rows.append(row)
-                lines.append(reader.line_num)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not a CSV file") from None
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except csv.Error as error:
-        raise DataError(f"{path}: line {reader.line_num}: not valid CSV ({error})") from None
-    except OSError as error:
-        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
-    if header is None:
-        raise DataError(f"{path}: the file is empty (expected a header row and data rows)")
-    for i, name in enumerate(header, start=1):
-        if not name:
-            raise DataError(f"{path}: line {line}: header field {i} is empty (columns need names)")
-    seen = set()
-    for name in header:
-        if name in seen:
-            raise DataError(f"{path}: line {line}: column {name!r} appears twice in the header")
-        seen.add(name)
-    if not rows:
-        raise DataError(f"{path}: has a header but no data rows")
-    return Table(path, header, rows, lines)
+def read_csv(
+    path: str | os.PathLike, progress: bool = False, text_columns: Collection[str] | None = None
+) -> Table:
+    """Read a CSV file with a header row (see ``csv_reader.read_table``)."""
+    return read_table(path, progress=progress, text_columns=text_columns)
 
 
 # -- targets ---------------------------------------------------------------------------------
