@@ -282,16 +282,14 @@ def _save_model(net: Network, out: str, metadata: dict, feature_mean, feature_sc
 # -- predict, evaluate, info ------------------------------------------------------------------
 
 
-def _features_of(
-    model: TrainedModel, table: tabular.Table, check_only: bool = False
-) -> np.ndarray | None:
+def _features_of(model: TrainedModel, table: tabular.Table) -> np.ndarray:
     missing = table.missing(model.features)
     if missing:
         raise UsageError(
             f"{table.path}: missing the feature column(s) {', '.join(map(repr, missing))} that "
             f"the model {model.path} was trained on"
         )
-    return None if check_only else table.numeric(model.features)
+    return table.numeric(model.features)
 
 
 def predict(args: argparse.Namespace) -> str:
@@ -301,8 +299,8 @@ def predict(args: argparse.Namespace) -> str:
     if args.proba and model.task != CLASSIFICATION:
         raise UsageError(f"--proba needs a classification model; {model.path} is a regression one")
     header, blocks = read_blocks(args.data, progress=sys.stderr.isatty())
-    first = next(blocks)  # the first block's problems come first, as for a small file
-    _features_of(model, first, check_only=True)
+    first = next(blocks)
+    _features_of(model, first)  # the first block's problems come first, as for a small file
     added = ["prediction"]
     if args.proba:
         added += [f"proba_{label}" for label in model.classes]
