@@ -57,6 +57,20 @@ def number(pattern, text):
     return float(match.group(1))
 
 
+@pytest.fixture(params=["pyarrow", "plain"])
+def reader(request, tmp_path_factory, monkeypatch):
+    """Run the commands with pyarrow's CSV reader, and with the plain one (pyarrow hidden)."""
+    if request.param == "pyarrow":
+        pytest.importorskip("pyarrow")
+        return request.param
+    hide = tmp_path_factory.mktemp("hide") / "pyarrow"
+    hide.mkdir()
+    (hide / "__init__.py").write_text("raise ImportError('pyarrow is hidden by the test')\n")
+    path = os.pathsep.join(filter(None, [str(hide.parent), os.environ.get("PYTHONPATH")]))
+    monkeypatch.setenv("PYTHONPATH", path)
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """CSV files made from real data, and a model trained on each (trained once per module)."""
@@ -100,7 +114,7 @@ def iris(data):
 # -- the happy paths ---------------------------------------------------------------------------
 
 
-def test_iris_train_info_evaluate_predict(iris, tmp_path):
+def test_iris_train_info_evaluate_predict(iris, tmp_path, reader):
     csv_path, model, output = iris
     assert "classification" in output and f"model saved to {model}" in output
     assert number(r"validation accuracy (\S+)%", output) > 90
@@ -130,7 +144,7 @@ def test_iris_train_info_evaluate_predict(iris, tmp_path):
     assert [row[5] for row in rows] == [IRIS_NAMES[i] for i in probabilities.argmax(axis=1)]
 
 
-def test_text_labels_are_predicted_as_text(data, tmp_path):
+def test_text_labels_are_predicted_as_text(data, tmp_path, reader):
     root, outputs = data
     assert number(r"validation accuracy (\S+)%", outputs["moons"]) > 90
     evaluation = ok("evaluate", root / "moons.st", root / "moons.csv")  # --target from the model
@@ -144,7 +158,7 @@ def test_text_labels_are_predicted_as_text(data, tmp_path):
     assert "(2, str labels): left, right" in ok("info", root / "moons.st")
 
 
-def test_integer_labels_come_back_as_integers(data, tmp_path):
+def test_integer_labels_come_back_as_integers(data, tmp_path, reader):
     root, _ = data
     model, out = tmp_path / "m.st", tmp_path / "pred.csv"
     output = ok("train", root / "moons_int.csv", "--target", "label", "--out", model,
@@ -302,12 +316,12 @@ def train_error(directory, args, expected, existing):
 
 
 @pytest.mark.parametrize("args, expected", TRAIN_ERRORS)
-def test_train_errors(bad, args, expected):
+def test_train_errors(bad, args, expected, reader):
     train_error(bad, args, expected, existing=False)
 
 
 @pytest.mark.parametrize("args, expected", [TRAIN_ERRORS[i] for i in (3, 5, 8)])
-def test_train_errors_leave_an_existing_model_alone(bad, args, expected):
+def test_train_errors_leave_an_existing_model_alone(bad, args, expected, reader):
     train_error(bad, args, expected, existing=True)
 
 
@@ -358,12 +372,12 @@ def predict_error(staged, model, data_file, expected, existing):
     "model, data_file, expected",
     [*MODEL_ERRORS, ("sin.st", "sin.csv", ["--proba", "regression"])],
 )
-def test_predict_errors(staged, model, data_file, expected):
+def test_predict_errors(staged, model, data_file, expected, reader):
     predict_error(staged, model, data_file, expected, existing=False)
 
 
 @pytest.mark.parametrize("model, data_file, expected", [MODEL_ERRORS[i] for i in (1, 8, 9)])
-def test_predict_errors_leave_an_existing_file_alone(staged, model, data_file, expected):
+def test_predict_errors_leave_an_existing_file_alone(staged, model, data_file, expected, reader):
     predict_error(staged, model, data_file, expected, existing=True)
 
 
@@ -377,7 +391,7 @@ def test_predict_errors_leave_an_existing_file_alone(staged, model, data_file, e
         ("moons.st", "features.csv", ["features.csv", "'side'"]),  # no target column
     ],
 )
-def test_evaluate_errors(staged, model, data_file, expected):
+def test_evaluate_errors(staged, model, data_file, expected, reader):
     result = run("evaluate", model, data_file, cwd=staged)
     check_error(result, expected, [staged / "unused"], {})
 

@@ -7,11 +7,15 @@ The features are scaled with the training part's mean and scale kept in the mode
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import sys
 
 import numpy as np
 
 from ..io import tabular
+from ..io.csv_reader import read_blocks
+from ..io.csv_writer import atomic_csv
 from ..io.tabular import CLASSIFICATION
 from .errors import UsageError
 from .files import check_prediction_out
@@ -48,21 +52,26 @@ def predict(args: argparse.Namespace) -> str:
     model = load_trained_model(args.model)
     if args.proba and model.task != CLASSIFICATION:
         raise UsageError(f"--proba needs a classification model; {model.path} is a regression one")
-    table = tabular.read_csv(args.data)
-    Xs = _features_of(model, table)
+    header, blocks = read_blocks(args.data, progress=sys.stderr.isatty())
+    first = next(blocks)
+    _features_of(model, first)  # the first block's problems come first, as for a small file
     added = ["prediction"]
     if args.proba:
         added += [f"proba_{label}" for label in model.classes]
-    clashes = [name for name in added if name in table.header]
+    clashes = [name for name in added if name in header]
     if clashes:
         raise UsageError(
-            f"{table.path}: already has the column(s) {', '.join(map(repr, clashes))} that "
+            f"{args.data}: already has the column(s) {', '.join(map(repr, clashes))} that "
             "predict would add"
         )
-    extra = _prediction_cells(model, model.outputs(Xs), args.proba)
-    rows = (row + more for row, more in zip(table.rows, extra, strict=True))
-    tabular.write_csv_atomic(out.real, table.header + added, rows)
-    return f"wrote {len(table)} predictions to {args.out}"
+    n_rows = 0
+    with atomic_csv(out.real, header + added) as write:
+        # read a block, predict, write: memory does not grow with the file
+        for block in itertools.chain([first], blocks):
+            extra = _prediction_cells(model, model.outputs(_features_of(model, block)), args.proba)
+            write([*block.columns, *map(list, zip(*extra, strict=True))])
+            n_rows += len(block)
+    return f"wrote {n_rows} predictions to {args.out}"
 
 
 def _prediction_cells(model: TrainedModel, outputs: np.ndarray, proba: bool) -> list[list[str]]:
@@ -78,7 +87,7 @@ def _prediction_cells(model: TrainedModel, outputs: np.ndarray, proba: bool) -> 
 def evaluate(args: argparse.Namespace) -> str:
     """Accuracy, or R² and MAE, of the model on the labelled rows of ``args.data``."""
     model = load_trained_model(args.model)
-    table = tabular.read_csv(args.data)
+    table = tabular.read_csv(args.data, progress=sys.stderr.isatty())
     Xs = _features_of(model, table)
     target_name = args.target or model.meta["target"]
     if target_name not in table.header:

@@ -193,6 +193,18 @@ def _interrupted(checkpoint: Output | None, before: tuple | None, resumed: bool)
     return Interrupted("")
 
 
+def _labels_read(target: tabular.Target, encoding: dict) -> str:
+    """How many classes, and whether their names were read as numbers or kept as text."""
+    classes = f"{len(encoding['classes'])} classes"
+    if encoding["label_type"] != "str":
+        return f"{classes}, labels read as numbers"
+    example = tabular.first_non_canonical(target)
+    if example is None:
+        return f"{classes}, labels read as text"
+    number = tabular.canonical_text(float(example))
+    return f"{classes}, labels read as text: {example!r} would print as {number} as a number"
+
+
 def _score(net: Network, Xs: np.ndarray, truth: np.ndarray, encoding: dict) -> tuple[str, dict]:
     """The report on rows ``Xs``: ``truth`` is class indices, or targets in their own units."""
     outputs = net.predict(Xs).astype(np.float64)
@@ -218,7 +230,7 @@ def train(args: argparse.Namespace) -> str:
 
 
 def _train(args: argparse.Namespace, settings: dict, out: Output, checkpoint: Output | None) -> str:
-    table = tabular.read_csv(args.data)
+    table = tabular.read_csv(args.data, progress=not args.quiet, text_columns=[args.target])
     features = _feature_columns(table, args.target)
     X = table.numeric(features)
     target = tabular.read_target(table, args.target)
@@ -266,7 +278,7 @@ def _train(args: argparse.Namespace, settings: dict, out: Output, checkpoint: Ou
         where = f"on the {len(val_rows)} validation rows held out of {len(table)}"
     else:
         where = f"on the {len(table)} training rows (--validation 0: nothing held out)"
-    what = f"{n_out} classes" if task == CLASSIFICATION else "numeric target"
+    what = _labels_read(target, encoding) if task == CLASSIFICATION else "numeric target"
     return "\n".join(
         [
             f"trained {net!r}",

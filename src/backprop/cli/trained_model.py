@@ -136,6 +136,16 @@ def _check_classes(path: str, meta: dict, n_outputs: int) -> None:
         raise _corrupt(path, f"classes must be {n_outputs} labels, one per output")
     if meta.get("label_type") not in LABEL_TYPES:
         raise _corrupt(path, f"label_type must be one of {', '.join(LABEL_TYPES)}")
+    if meta["label_type"] != "str" and not _distinct_numbers(classes):
+        raise _corrupt(path, f"{meta['label_type']} classes must be distinct finite numbers")
+
+
+def _distinct_numbers(labels: list[str]) -> bool:
+    try:
+        values = [float(label) for label in labels]
+    except ValueError:
+        return False
+    return all(math.isfinite(v) for v in values) and len(set(values)) == len(values)
 
 
 def _check_target_scaling(path: str, meta: dict, n_outputs: int) -> None:
