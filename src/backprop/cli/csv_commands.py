@@ -52,7 +52,8 @@ def predict(args: argparse.Namespace) -> str:
     model = load_trained_model(args.model)
     if args.proba and model.task != CLASSIFICATION:
         raise UsageError(f"--proba needs a classification model; {model.path} is a regression one")
-    header, blocks = read_blocks(args.data, progress=sys.stderr.isatty())
+    data = tabular.check_regular_file(args.data, "CSV file")  # a FIFO would never end
+    header, blocks = read_blocks(data, progress=sys.stderr.isatty())
     first = next(blocks)
     _features_of(model, first)  # the first block's problems come first, as for a small file
     added = ["prediction"]
