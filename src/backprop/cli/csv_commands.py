@@ -38,8 +38,10 @@ def _features_of(model: TrainedModel, table: tabular.Table) -> np.ndarray:
     if beyond.any():
         row, column = np.argwhere(beyond)[0]
         name = model.features[column]
+        cell = table.column(name)[row]
+        shown = repr(cell.strip()) if isinstance(cell, str) else f"{cell!r}"
         raise UsageError(
-            f"{table.where(row, name)}: {table.rows[row][table.index(name)].strip()!r} is too far "
+            f"{table.where(row, name)}: {shown} is too far "
             f"outside the training data's range to scale (mean {model.feature_mean[column]:.6g}, "
             f"scale {model.feature_scale[column]:.6g})"
         )

@@ -52,7 +52,7 @@ def check_regular_file(path: str | os.PathLike, what: str = "file") -> str:
     >>> check_regular_file("/dev/null", "CSV file")
     Traceback (most recent call last):
     ...
-    backprop.io.tabular.DataError: /dev/null: is a character device, not a CSV file
+    backprop.io.csv_reader.DataError: /dev/null: is a character device, not a CSV file
     """
     path = os.fspath(path)
     try:
