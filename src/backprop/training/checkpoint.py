@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,10 +131,15 @@ def _checked_state(saved: Saved, net, optimizer, schedule) -> TrainingState:
     if saved.params.shape != tuple(net.params.shape) or saved.params.dtype != net.dtype:
         raise ValueError(f"its weights do not fit {net!r}")
     for key in ("rng", "split_rng"):
-        try:  # on a copy: the generator itself changes only once all is checked
-            xp.set_rng_state(copy.deepcopy(net.rng), saved.meta.get(key))
+        trial = copy.deepcopy(net.rng)  # the generator itself changes only once all is checked
+        try:
+            with warnings.catch_warnings():  # numpy 1.x wraps out-of-range integers, warning
+                warnings.simplefilter("ignore", DeprecationWarning)
+                xp.set_rng_state(trial, saved.meta.get(key))
         except (TypeError, ValueError, KeyError, OverflowError) as error:
             raise ValueError(f"{key} is not a state of the random generator ({error})") from None
+        if xp.rng_state(trial) != saved.meta.get(key):  # taken only after changing it
+            raise ValueError(f"{key} is not a state of the random generator (out of range)")
     try:
         copy.deepcopy(schedule).load_state(meta.get("schedule"))
     except (TypeError, ValueError, KeyError, AttributeError) as error:
