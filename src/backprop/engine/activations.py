@@ -53,6 +53,8 @@ class Activation:
     * ``kink``: for a function whose derivative jumps, ``kink(z)`` says which side of the jump
       each z is on (finite differences must not straddle it); None when f is smooth;
     * ``init_family``: ``"he"`` (fan-in, for ReLU-like units) or ``"glorot"``;
+    * ``asymptotes``: the values a saturating function approaches, where f'(z) → 0 (sigmoid:
+      (0, 1), tanh: (−1, 1)); None for functions that do not saturate;
     * ``params`` and ``factory``: the constructor arguments and the function that rebuilds an
       equal activation from them (model files store the name and the params);
     * ``onnx``: the ONNX operator and its attributes, ``(op_type, {attribute: value})``.
@@ -70,6 +72,7 @@ class Activation:
     derivative_latex: str = "f'(z)"
     kink: Callable | None = None
     init_family: str = "glorot"
+    asymptotes: tuple[float, float] | None = None
     factory: Callable | None = None
     onnx: tuple | None = None
 
@@ -284,6 +287,7 @@ ACTIVATIONS: dict[str, Activation] = {
         symbol_latex=r"\sigma",
         derivative_text="a(1 − a)",
         derivative_latex="a(1-a)",
+        asymptotes=(0.0, 1.0),
         onnx=("Sigmoid", {}),
     ),
     "tanh": Activation(
@@ -294,6 +298,7 @@ ACTIVATIONS: dict[str, Activation] = {
         symbol_latex=r"\tanh",
         derivative_text="1 − a²",
         derivative_latex="1-a^2",
+        asymptotes=(-1.0, 1.0),
         onnx=("Tanh", {}),
     ),
     "relu": Activation(

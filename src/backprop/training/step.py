@@ -86,9 +86,8 @@ LAYER_STATISTICS = (
     "dead_fraction",
     "saturated_fraction",
 )
-# sigmoid and tanh approach these values and stop learning there; a unit within this much of
-# one on nine rows of a batch in ten is saturated: f'(z) ≈ 0 for nearly every sample
-ASYMPTOTES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+# a unit within this much of one of its activation's asymptotes on nine rows of a batch in ten
+# is saturated: f'(z) ≈ 0 for nearly every sample
 SATURATION_MARGIN = 0.01
 SATURATED_ROWS = 0.9
 
@@ -104,8 +103,9 @@ def layer_statistics(net, work) -> dict:
       since the update is not made yet; call it after the step;
     * ``dead_fraction`` — for activations with a kink (ReLU), the share of units whose
       derivative f'(zˡ) is 0 on every row: they pass no gradient and cannot recover;
-    * ``saturated_fraction`` — for sigmoid and tanh, the share of units within
-      ``SATURATION_MARGIN`` of an asymptote (0 or 1, ±1), where f'(zˡ) ≈ 0, on at least
+    * ``saturated_fraction`` — for saturating activations (``Activation.asymptotes``: sigmoid,
+      tanh), the share of units within ``SATURATION_MARGIN`` of an asymptote, where f'(zˡ) ≈ 0,
+      on at least
       ``SATURATED_ROWS`` of the rows;
 
     NaN where the activation cannot die or saturate. ``network`` describes what was measured:
@@ -155,9 +155,9 @@ def _dead_fraction(xp, layer, work):
 
 
 def _saturated_fraction(layer, work):
-    if layer.activation.name not in ASYMPTOTES:
+    if layer.activation.asymptotes is None:
         return math.nan
-    low, high = ASYMPTOTES[layer.activation.name]
+    low, high = layer.activation.asymptotes
     a = work.a[layer.index]
     near = (a < low + SATURATION_MARGIN) | (a > high - SATURATION_MARGIN)
     return (near.mean(axis=0) >= SATURATED_ROWS).mean()

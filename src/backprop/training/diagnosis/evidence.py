@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..step import ASYMPTOTES, LAYER_STATISTICS
+from ...engine.activations import ACTIVATIONS
+from ..step import LAYER_STATISTICS
 
 # inputs whose root mean square is outside this range are far from standardised (mean 0,
 # variance 1 per feature), which sets the scale of every net input zˡ at initialisation
@@ -93,7 +94,7 @@ class Evidence:
     def saturating_hidden(self) -> list[str]:
         """The names of the hidden layers' activations that saturate (sigmoid, tanh)."""
         names = [self.activation(i) for i in self.hidden]
-        return sorted({name for name in names if name in ASYMPTOTES})
+        return sorted({name for name in names if asymptotes_of(name) is not None})
 
     @property
     def chance_loss(self) -> tuple[float, str, str] | None:
@@ -157,3 +158,9 @@ def _median(table: np.ndarray) -> np.ndarray:
 def capital(text: str) -> str:
     """``text`` with its first letter in upper case, to open a sentence."""
     return text[:1].upper() + text[1:]
+
+
+def asymptotes_of(name: str) -> tuple[float, float] | None:
+    """The asymptotes of the activation a history names (None: not saturating, or unknown)."""
+    activation = ACTIVATIONS.get(name)
+    return None if activation is None else activation.asymptotes

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..step import ASYMPTOTES, SATURATED_ROWS, SATURATION_MARGIN
+from ..step import SATURATED_ROWS, SATURATION_MARGIN
 from .curves import HEALTHY_RATIO, INITIAL_FACTOR
-from .evidence import Evidence, capital
+from .evidence import Evidence, asymptotes_of, capital
 from .finding import Finding
 
 LARGE_RATIO = 1e-1  # a hundred times that: each update rewrites a tenth of the weights
@@ -164,7 +164,8 @@ def overshoot_evidence(evidence: Evidence) -> str | None:
 
 
 def _asymptotes(activation: str) -> str:
-    if activation not in ASYMPTOTES:  # a history that does not say which activation
+    asymptotes = asymptotes_of(activation)
+    if asymptotes is None:  # a history that does not say which activation
         return "an asymptote"
-    low, high = ASYMPTOTES[activation]
+    low, high = asymptotes
     return "±1" if low == -high else f"{low:g} or {high:g}"
