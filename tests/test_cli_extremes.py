@@ -11,7 +11,7 @@ from test_cli_csv import read_csv, run, write_csv
 from test_cli_files import refused, snapshot
 
 import backprop as bp
-from backprop.cli import main, scaling
+from backprop.cli import main, scaling, train_command
 from backprop.io import load_with_metadata
 
 pytest.importorskip("safetensors")
@@ -148,3 +148,34 @@ def test_scaling_stays_finite_at_the_float_limit():
     Xs = scaling.standardize(X, mean, scale)
     assert np.isfinite(mean).all() and np.isfinite(scale).all() and np.isfinite(Xs).all()
     assert np.allclose(Xs.mean(axis=0), 0) and np.allclose(Xs.std(axis=0), 1)
+
+
+def test_a_held_out_value_beyond_float32_is_named(tmp_path):
+    """Scaled by the training rows, one held-out value is past float32's range: the cell is named
+    and no model is written."""
+    first = np.random.default_rng(8).normal(size=40)
+    _, held_out = train_command._split(40, 0.25, 0, "d.csv")
+    first[held_out[0]] = 1e300
+    data = _table(tmp_path / "d.csv", first, ["x" if v > 0 else "y" for v in first])
+    out = tmp_path / "model.st"
+    result = run("train", data, "--target", "t", "--out", out, *TRAIN, "--validation", "0.25")
+    refused(result, "d.csv", f"line {held_out[0] + 2}", "column 'a'", "float32")
+    assert not out.exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(st.floats(-1e300, 1e300), min_size=3, max_size=3), min_size=2, max_size=20),
+    st.randoms(use_true_random=False),
+)
+def test_column_by_column_scaling_is_the_whole_matrix_scaling(rows, random):
+    """train scales one column at a time to keep one copy of the data; the numbers are those of
+    scaling the selected rows as one matrix."""
+    X = np.array(rows)
+    picked = np.array(sorted(random.sample(range(len(rows)), random.randint(1, len(rows)))))
+    mean, scale = scaling.standardization_of_rows(X, picked)
+    whole_mean, whole_scale = scaling.standardization(X[picked])
+    assert np.array_equal(mean, whole_mean) and np.array_equal(scale, whole_scale)
+    Xs = scaling.standardized_rows(X, picked, mean, scale, np.float32)
+    expected = scaling.standardize(X[picked], mean, scale).astype(np.float32)
+    assert Xs.dtype == np.float32 and np.array_equal(Xs, expected)

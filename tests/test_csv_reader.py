@@ -37,6 +37,17 @@ def test_cells_blank_lines_and_line_numbers(tmp_path, reader):
     ]
 
 
+def test_a_selected_table_keeps_its_rows_line_numbers_and_messages(tmp_path, reader):
+    table = read_table(write(tmp_path, "a,b,t\n1,2,x\n\n3,4,y\n"))
+    target = table.select(["t"])
+    del table
+    csv_reader.release_freed_memory()
+    assert target.header == ["t"] and len(target) == 2 and target.column("t") == ["x", "y"]
+    assert target.where(1, "a").endswith("line 4, column 'a'")
+    with pytest.raises(DataError, match="no column 'a'"):
+        target.column("a")
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [

@@ -11,7 +11,14 @@ import math
 
 import numpy as np
 
-__all__ = ["mean_absolute_error", "r2_score", "standardization", "standardize"]
+__all__ = [
+    "mean_absolute_error",
+    "r2_score",
+    "standardization",
+    "standardization_of_rows",
+    "standardize",
+    "standardized_rows",
+]
 
 
 def _binary_exponents(*arrays: np.ndarray) -> np.ndarray:
@@ -54,6 +61,38 @@ def standardize(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarra
     exponents = _binary_exponents(np.atleast_2d(mean), np.atleast_2d(scale))
     with np.errstate(over="ignore", invalid="ignore"):
         return (np.ldexp(X, -exponents) - np.ldexp(mean, -exponents)) / np.ldexp(scale, -exponents)
+
+
+def standardization_of_rows(X: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``standardization(X[rows])``, one column at a time: no copy of the whole matrix is made.
+
+    >>> X = np.array([[1.0, 10.0], [3.0, 10.0], [100.0, -5.0]])
+    >>> [values.tolist() for values in standardization_of_rows(X, np.array([0, 1]))]
+    [[2.0, 10.0], [1.0, 1.0]]
+    """
+    mean, scale = np.empty(X.shape[1]), np.empty(X.shape[1])
+    for j in range(X.shape[1]):
+        column_mean, column_scale = standardization(X[rows, j : j + 1])
+        mean[j], scale[j] = column_mean[0], column_scale[0]
+    return mean, scale
+
+
+def standardized_rows(
+    X: np.ndarray, rows: np.ndarray, mean: np.ndarray, scale: np.ndarray, dtype=np.float32
+) -> np.ndarray:
+    """``standardize(X[rows], mean, scale)`` as a new ``dtype`` array, filled column by column.
+
+    A value that ``dtype`` cannot hold becomes ±inf; the caller names it.
+
+    >>> X = np.array([[1.0, 10.0], [3.0, 10.0], [100.0, -5.0]])
+    >>> standardized_rows(X, np.array([2, 0]), np.array([2.0, 10.0]), np.ones(2)).tolist()
+    [[98.0, -15.0], [-1.0, 0.0]]
+    """
+    out = np.empty((len(rows), X.shape[1]), dtype=dtype)
+    with np.errstate(over="ignore"):
+        for j in range(X.shape[1]):
+            out[:, j] = standardize(X[rows, j], mean[j : j + 1], scale[j : j + 1])
+    return out
 
 
 def r2_score(y: np.ndarray, predicted: np.ndarray) -> float:

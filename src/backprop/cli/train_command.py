@@ -229,17 +229,40 @@ def train(args: argparse.Namespace) -> str:
         return _train(args, settings, out, checkpoint)
 
 
-def _train(args: argparse.Namespace, settings: dict, out: Output, checkpoint: Output | None) -> str:
+def _read(args: argparse.Namespace) -> tuple[tabular.Table, list[str], np.ndarray]:
+    """(the table of the target column, the feature names, the features as float64)."""
     table = tabular.read_csv(args.data, progress=not args.quiet, text_columns=[args.target])
     features = _feature_columns(table, args.target)
     X = table.numeric(features)
+    target_only = table.select([args.target])
+    del table  # the parsed feature cells: X holds them now
+    tabular.release_freed_memory()
+    return target_only, features, X
+
+
+def _scaled_rows(X, rows, mean, scale, table, features) -> np.ndarray:
+    """The standardised rows as float32, the network's dtype; a value beyond its range is named."""
+    Xs = scaling.standardized_rows(X, rows, mean, scale, np.float32)
+    if not np.isfinite(Xs).all():
+        row, column = np.argwhere(~np.isfinite(Xs))[0]
+        raise UsageError(
+            f"{table.where(int(rows[row]), features[column])}: the value is so far from the "
+            "training rows' mean, in standard deviations, that float32 cannot hold it"
+        )
+    return Xs
+
+
+def _train(args: argparse.Namespace, settings: dict, out: Output, checkpoint: Output | None) -> str:
+    table, features, X = _read(args)
     target = tabular.read_target(table, args.target)
     task = args.task or tabular.infer_task(target)
     if task == REGRESSION:
         require_numeric(table, args.target, target)
     train_rows, val_rows = _split(len(table), args.validation, args.seed, table.path)
-    feature_mean, feature_scale = scaling.standardization(X[train_rows])
-    Xs = scaling.standardize(X, feature_mean, feature_scale)
+    feature_mean, feature_scale = scaling.standardization_of_rows(X, train_rows)
+    X_train = _scaled_rows(X, train_rows, feature_mean, feature_scale, table, features)
+    X_val = _scaled_rows(X, val_rows, feature_mean, feature_scale, table, features)
+    del X  # training holds the float32 rows only
     if task == CLASSIFICATION:
         encoding, Y = _encode_classes(table, args.target, target)
         n_out, output, loss, truth = len(encoding["classes"]), "softmax", "cross_entropy", Y
@@ -258,15 +281,16 @@ def _train(args: argparse.Namespace, settings: dict, out: Output, checkpoint: Ou
     )
     if checkpoint is not None and args.resume:
         _check_resume_seed(net, checkpoint, args.seed)
-    validation = (Xs[val_rows], Y[val_rows]) if len(val_rows) else None
-    data = ((Xs[train_rows], Y[train_rows]), validation)
+    validation = (X_val, Y[val_rows]) if len(val_rows) else None
+    data = ((X_train, Y[train_rows]), validation)
     before = _file_state(checkpoint.real) if checkpoint else None
     try:
         history = _fit(net, args, settings, data, checkpoint, table.path)
     except KeyboardInterrupt:
         raise _interrupted(checkpoint, before, args.resume) from None
     report_rows = val_rows if len(val_rows) else train_rows
-    shown, scores = _score(net, Xs[report_rows], truth[report_rows], encoding)
+    report_X = X_val if len(val_rows) else X_train
+    shown, scores = _score(net, report_X, truth[report_rows], encoding)
     part = "validation" if len(val_rows) else "training"
     settings.update(
         _training_record(table, train_rows, val_rows, history), scores={"part": part, **scores}

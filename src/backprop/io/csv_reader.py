@@ -68,6 +68,11 @@ class Table:
         cells = self.columns[self.index(name)]
         return cells if isinstance(cells, list) else cells.to_pylist()
 
+    def select(self, names: Sequence[str]) -> Table:
+        """A table of the named columns only: the other columns' cells can then be freed."""
+        columns = [self.columns[self.index(name)] for name in names]
+        return Table(self.path, list(names), columns, self.lines, self.first_row)
+
     def missing(self, names: Iterable[str]) -> list[str]:
         present = set(self.header)
         return [name for name in names if name not in present]
@@ -261,6 +266,14 @@ def _pyarrow():
     except ImportError:
         return None
     return pyarrow
+
+
+def release_freed_memory() -> None:
+    """Give back to the system the memory of columns no longer referenced: pyarrow's allocator
+    keeps freed blocks for reuse, which a table read once never needs."""
+    pyarrow = _pyarrow()
+    if pyarrow is not None:
+        pyarrow.default_memory_pool().release_unused()
 
 
 def read_table(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .atomic import atomic_write
-from .csv_reader import DataError, Table, read_table
+from .csv_reader import DataError, Table, read_table, release_freed_memory
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -256,6 +256,7 @@ __all__ = [
     "label_type_of",
     "read_csv",
     "read_target",
+    "release_freed_memory",
     "sort_classes",
     "write_csv_atomic",
 ]
