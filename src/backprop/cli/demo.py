@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from .. import datasets
 from ..engine.network import Network
 from ..single_layer import Perceptron
-from ..training import History, fit
+from ..training import fit
 from ..training.optimizers import SGD, Adam
-from .pictures import save_figures
+from .files import Output
+from .pictures import picture_folder, save_figures
 
 ONE_UNIT = "XOR: one perceptron, one straight line"
 TWO_LAYERS = "XOR: a 2-4-1 sigmoid network"
@@ -38,12 +37,13 @@ def _single_layer_story(seed: int) -> list[str]:
 
 def demo_xor(seed: int, plots: str | None = None) -> str:
     """The perceptron failing XOR, then a 2-4-1 network learning it; pictures into ``plots``."""
+    folder = _picture_folder(plots) if plots else None
     data = datasets.xor()
     net = Network([2, 4, 1], hidden="sigmoid", output="sigmoid", loss="squared", seed=seed)
     history = fit(
         net, data.X, data.y, epochs=5000, batch_size=None, optimizer=SGD(lr=2.0), warn=False
     )
-    pictures = _xor_pictures(plots, seed, net, history, data) if plots else None
+    pictures = _xor_pictures(folder, seed, net, history, data) if folder else None
     outputs = net.predict(data.X)[:, 0]
     lines = _single_layer_story(seed) + [
         "XOR, learned by a 2-4-1 sigmoid network with batch gradient descent"
@@ -59,24 +59,32 @@ def demo_xor(seed: int, plots: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def _xor_pictures(folder: str, seed: int, net: Network, history: History, data) -> str:
-    """Save the decision regions of the perceptron and of the two-layer network."""
+XOR_PICTURES = ["xor_two_layers.png", "xor_perceptron.png", "xor_history.png"]
+
+
+def _picture_folder(folder: str) -> list[Output] | str:
+    """The checked picture files in ``folder``, or a hint when matplotlib is not installed."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         return 'For the pictures: pip install "backprop[plot]"'
+    return picture_folder("--plots", folder, XOR_PICTURES)
+
+
+def _xor_pictures(pictures: list[Output] | str, seed: int, net: Network, history, data) -> str:
+    """Save the decision regions of the perceptron and of the two-layer network."""
+    if isinstance(pictures, str):
+        return pictures
+    two_layers, one_unit, curve = pictures
     perceptron = Perceptron(seed=seed).fit(data.X, data.y, epochs=100)
-    figures = {
-        "xor_two_layers.png": ("decision_regions", (net, data.X, data.y), {"title": TWO_LAYERS}),
-        "xor_perceptron.png": (
-            "decision_regions",
-            (perceptron, data.X, data.y),
-            {"title": ONE_UNIT},
-        ),
-        "xor_history.png": ("history", (history,), {"title": "XOR: the 2-4-1 network's loss"}),
-    }
-    save_figures(folder, figures)
-    return f"Pictures: {', '.join(str(Path(folder) / name) for name in figures)}"
+    save_figures(
+        {
+            two_layers: ("decision_regions", (net, data.X, data.y), {"title": TWO_LAYERS}),
+            one_unit: ("decision_regions", (perceptron, data.X, data.y), {"title": ONE_UNIT}),
+            curve: ("history", (history,), {"title": "XOR: the 2-4-1 network's loss"}),
+        }
+    )
+    return f"Pictures: {', '.join(picture.shown for picture in pictures)}"
 
 
 def demo_sin(seed: int, plots: str | None = None) -> str:

@@ -18,7 +18,7 @@ from ..engine.network import Layer, Network
 from ..explain import chain_rule_section, error_curve_section, nudge_section, sections, write
 from ..io.tabular import check_regular_file
 from .errors import UsageError
-from .pictures import save_figures
+from .pictures import check_picture_out, save_figures
 
 
 def load_network_spec(path: str | Path) -> Network:
@@ -134,6 +134,9 @@ def explain_command(args: argparse.Namespace) -> str:
     """The worked iteration in ``args.format``; then, as asked, one weight's chain rule, a
     nudge of it, and the error over ``--steps`` more steps. LaTeX is a complete document."""
     _check_options(args)
+    picture = None
+    if args.plot is not None:
+        picture = check_picture_out("--plot", args.plot, {"network file": args.network})
     net = load_network_spec(args.network)
     X, Y = [_numbers(args.input, "--input")], [_numbers(args.target, "--target")]
     chain = _weight(args.chain, "--chain", net) if args.chain else None
@@ -149,9 +152,6 @@ def explain_command(args: argparse.Namespace) -> str:
     if args.steps:
         parts.append(error_curve_section(trace, args.lr, args.steps))
     text = write(trace, parts, args.format, args.precision, standalone=args.format == "latex")
-    if args.plot is not None:
-        picture = Path(args.plot)
-        if picture.suffix.lower() not in (".png", ".svg"):
-            raise UsageError(f"--plot must name a .png or .svg file, got {args.plot!r}")
-        save_figures(str(picture.parent), {picture.name: ("network", (trace,))})
+    if picture is not None:
+        save_figures({picture: ("network", (trace,))})
     return text

@@ -63,7 +63,7 @@ class Output:
         return UsageError(f"{self.option} {self.shown}: {problem}")
 
 
-def _output(option: str, path: str) -> Output:
+def checked_output(option: str, path: str) -> Output:
     """The checked output: its directory exists and is writable, and it is not a directory."""
     check_output_path(path, option)
     real = os.path.realpath(path)
@@ -85,7 +85,7 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def _existing_kind(path: str) -> str | None:
+def existing_kind(path: str) -> str | None:
     """What the existing file at ``path`` is (``None``: nothing there)."""
     try:
         mode = os.stat(path).st_mode
@@ -102,7 +102,7 @@ def _where(output: Output, path: str) -> str:
 
 
 def _require_kind(output: Output, path: str, wanted: str, described: str) -> None:
-    kind = _existing_kind(path)
+    kind = existing_kind(path)
     if kind is None or kind == wanted:
         return
     what = {
@@ -116,7 +116,7 @@ def _require_kind(output: Output, path: str, wanted: str, described: str) -> Non
     )
 
 
-def _refuse_inputs(output: Output, inputs: dict[str, str], path: str | None = None) -> None:
+def refuse_inputs(output: Output, inputs: dict[str, str], path: str | None = None) -> None:
     """Refuse an output ``path`` (default: the output itself) that is one of the ``inputs``."""
     path = path or output.real
     for role, source in inputs.items():
@@ -128,8 +128,8 @@ def _refuse_inputs(output: Output, inputs: dict[str, str], path: str | None = No
 
 def check_model_out(path: str, inputs: dict[str, str]) -> Output:
     """``train --out``: a new file, or a model file backprop wrote; not an input."""
-    output = _output("--out", path)
-    _refuse_inputs(output, inputs)
+    output = checked_output("--out", path)
+    refuse_inputs(output, inputs)
     require_model_file(output)
     return output
 
@@ -141,9 +141,9 @@ def require_model_file(output: Output) -> None:
 
 def check_checkpoint(path: str, inputs: dict[str, str]) -> Output:
     """``train --checkpoint``: new files, or checkpoints at PATH and PATH.prev; not an input."""
-    output = _output("--checkpoint", path)
+    output = checked_output("--checkpoint", path)
     for real in (output.real, output.real + ".prev"):
-        _refuse_inputs(output, inputs, real)
+        refuse_inputs(output, inputs, real)
         _require_kind(output, real, CHECKPOINT, "a backprop checkpoint")
     return output
 
@@ -166,9 +166,9 @@ def check_train_outputs(args) -> tuple[Output, Output | None]:
 
 def check_prediction_out(path: str, inputs: dict[str, str]) -> Output:
     """``predict --out``: a new file, or a prediction file (a CSV with a prediction column)."""
-    output = _output("--out", path)
-    _refuse_inputs(output, inputs)
-    kind = _existing_kind(output.real)
+    output = checked_output("--out", path)
+    refuse_inputs(output, inputs)
+    kind = existing_kind(output.real)
     if kind is not None and (kind != "foreign" or not _is_prediction_file(output.real)):
         raise output.refuse(
             f"exists and is not a prediction file (a CSV with a {PREDICTION_COLUMN!r} column); "
