@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import interruptible
 
 import backprop as bp
 from backprop.training import checkpoint as checkpoints
@@ -166,7 +167,7 @@ def test_interrupt_rolls_back_to_the_last_completed_epoch(tmp_path):
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     import numpy as np
     import backprop as bp
     X, Y = bp.datasets.two_moons(n_samples=4000, noise=0.2, seed=1)[:2]
@@ -174,6 +175,8 @@ SCRIPT = textwrap.dedent(
                      seed=3)
     def report(net, epoch, logs):
         print("EPOCH", epoch, flush=True)
+        while epoch == 1 and not os.path.exists(sys.argv[3] + ".go"):  # the test read it
+            time.sleep(0.01)
         time.sleep(0.05)
     net.fit(X, Y, epochs=int(sys.argv[2]), batch_size=8, optimizer="adam", warn=False,
             checkpoint=sys.argv[1], resume=True, callbacks=[report])
@@ -189,16 +192,21 @@ def test_a_real_signal_then_resume_ends_bitwise_identical(tmp_path, signum):
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
     def run(checkpoint, result, wait_for=None):
+        go = f"{result}.go"
+        if wait_for is None:
+            open(go, "w").close()
         process = subprocess.Popen(
             [sys.executable, str(script), str(checkpoint), "5", str(result)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=interruptible,
         )
         if wait_for is not None:
             for line in process.stdout:
                 if line.strip() == wait_for:
+                    open(go, "w").close()
                     time.sleep(0.1)  # now inside the next epoch
                     process.send_signal(signum)
                     break

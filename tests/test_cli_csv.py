@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import interruptible
 
 from backprop import datasets
 
@@ -502,6 +503,7 @@ def test_ctrl_c_during_train_then_resume_is_bitwise_identical(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 60
     while not ckpt.exists() and time.monotonic() < deadline:  # the first epoch is done
