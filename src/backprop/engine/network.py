@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .activations import Activation
+from .activations import Activation, get_activation
 from .backend import Backend, backend_for, get_backend, resolve_dtype
 from .delta_rule import forward
 from .extensions import provided
@@ -97,6 +97,12 @@ class Network:
         default_init = INIT_ALIASES.get(init, init)
         if default_init not in INITIALIZERS:
             raise ValueError(f"unknown init {init!r}; known: {', '.join(INITIALIZERS)}")
+
+        for role, spec in (("hidden", hidden), ("output", output)):
+            try:  # each name given is checked, even one that no layer of ``sizes`` takes
+                get_activation(spec)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{role}: {error}") from None
 
         L = len(sizes) - 1
         layers: list = [Input(int(n_in))]
