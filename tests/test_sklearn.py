@@ -184,7 +184,7 @@ def test_labels_are_encoded_as_label_binarizer_encodes_them(data):
     )
     expected = LabelBinarizer().fit(classes)
     clf = MLPClassifier()
-    got_first = clf._encode_y(first, first=True, classes=classes)
+    got_first = clf._encode_y(first, first=True, classes=classes, incremental=True)
     np.testing.assert_array_equal(got_first, expected.transform(first))
     np.testing.assert_array_equal(clf._encode_y(later), expected.transform(later))
     assert got_first.dtype == np.float64
