@@ -18,7 +18,7 @@ from ..engine.network import Layer, Network
 from ..engine.validation import check_sample_weight
 from ._lbfgs import fit_lbfgs
 from ._persistence import save_estimator
-from ._sklearn_internals import Interval, Options, StrOptions
+from ._sklearn_internals import MLP_CONSTRAINTS, Interval, StrOptions
 from ._stochastic import NON_FINITE_WEIGHTS, fit_stochastic, validation_split
 
 # scikit-learn's activation names, and two of ours; get_activation knows each
@@ -106,32 +106,8 @@ class _BaseMLP(BaseEstimator):
     """The code shared by the classifier and the regressor."""
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATION_NAMES)), list, tuple],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Real, {np.inf}),
-        ],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        **MLP_CONSTRAINTS,
+        "activation": [StrOptions(set(ACTIVATION_NAMES)), list, tuple],  # one per layer too
         "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
         "dtype": [None, StrOptions({"float32", "float64"})],
     }
@@ -235,8 +211,10 @@ class _BaseMLP(BaseEstimator):
         """The hidden layers the hyperparameters describe."""
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, (Integral, np.integer)) else list(sizes)
-        if any(not isinstance(s, (Integral, np.integer)) or s < 1 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes}.")
+        if any(not isinstance(s, (Integral, np.integer)) for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be integers, got {sizes}.")
+        if any(s < 1 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         activations = _hidden_setting(self.activation, len(sizes), "activation")
         unknown = [a for a in activations if a not in ACTIVATION_NAMES]
         if unknown:
