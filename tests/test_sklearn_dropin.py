@@ -9,6 +9,7 @@ tolerance. The installed scikit-learn is the reference (1.6 to 1.9 differ in pla
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import re
 import warnings
@@ -292,6 +293,18 @@ def test_feature_names_are_checked_as_scikit_learn_checks_them():
     }
     for use, call in uses.items():
         theirs, ours = _both("MLPClassifier")
-        assert _warnings_and_error(lambda: call(ours)) == _warnings_and_error(
-            lambda: call(theirs)
-        ), use
+        expected = _warnings_and_error(functools.partial(call, theirs))
+        assert _warnings_and_error(functools.partial(call, ours)) == expected, use
+
+
+def test_invscaling_follows_scikit_learns_rate_epoch_by_epoch():
+    from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
+
+    from backprop.sklearn._stochastic import _InvScaling
+
+    params = [np.zeros(2)]
+    theirs = SGDOptimizer(params, 0.1, "invscaling", power_t=0.5)
+    ours = _InvScaling(power_t=0.5, t_start=0, n_samples=80, fresh=True)
+    for epoch in range(5):
+        assert ours(epoch, 0.1) == pytest.approx(theirs.learning_rate, rel=1e-12)
+        theirs.iteration_ends((epoch + 1) * 80)
