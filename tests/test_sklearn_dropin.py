@@ -308,3 +308,15 @@ def test_invscaling_follows_scikit_learns_rate_epoch_by_epoch():
     for epoch in range(5):
         assert ours(epoch, 0.1) == pytest.approx(theirs.learning_rate, rel=1e-12)
         theirs.iteration_ends((epoch + 1) * 80)
+
+
+@pytest.mark.parametrize("solver, early", [("adam", True), ("lbfgs", False)])
+def test_a_model_file_keeps_the_fitted_attributes_scikit_learn_sets(tmp_path, solver, early):
+    X, y = _data("MLPClassifier")
+    est = _quietly(bp.MLPClassifier(solver=solver, early_stopping=early, **FAST).fit, X, y)
+    est.save(tmp_path / "model.safetensors")
+    loaded = bp.load(tmp_path / "model.safetensors")
+    kept = {**_public_fitted(est), "optimizer_state_": "None"}  # the moments are not kept
+    assert _public_fitted(loaded) == kept
+    for name in ("validation_scores_", "best_validation_score_", "best_loss_", "n_iter_", "t_"):
+        assert getattr(loaded, name, "absent") == getattr(est, name, "absent"), name

@@ -98,12 +98,6 @@ class Network:
         if default_init not in INITIALIZERS:
             raise ValueError(f"unknown init {init!r}; known: {', '.join(INITIALIZERS)}")
 
-        for role, spec in (("hidden", hidden), ("output", output)):
-            try:  # each name given is checked, even one that no layer of ``sizes`` takes
-                get_activation(spec)
-            except (TypeError, ValueError) as error:
-                raise type(error)(f"{role}: {error}") from None
-
         L = len(sizes) - 1
         layers: list = [Input(int(n_in))]
         for l, spec in enumerate(sizes[1:], start=1):
@@ -117,6 +111,11 @@ class Network:
             except (TypeError, ValueError) as error:
                 raise type(error)(f"layer {l}: {error}") from None
             layers.append(layer)
+        for role, spec in (("hidden", hidden), ("output", output)):
+            try:  # a name that no layer of ``sizes`` takes is checked too
+                get_activation(spec)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{role}: {error}") from None
         self.layers = layers
         self._wire()
         self._params = self.backend.zeros(self._n_params, self.dtype)

@@ -291,8 +291,9 @@ class _BaseMLP(BaseEstimator):
         if sample_weight is not None:
             sample_weight = _checked_sample_weight(sample_weight, X.shape[0])
         sample_weight = self._sample_weight(sample_weight, X, y)
-        if sample_weight is not None:  # in the dtype both solvers compute in
-            check_sample_weight(sample_weight, X.shape[0], self._pick_dtype(X))
+        if sample_weight is not None:  # in the dtype the network computes in
+            dtype = self._pick_dtype(X) if first else self.network_.dtype.name
+            check_sample_weight(sample_weight, X.shape[0], dtype)
         if self.solver != "lbfgs":
             training, validation = validation_split(self, X, Y, sample_weight, y, val)
         if first:

@@ -76,6 +76,7 @@ def load(path):
     except (TypeError, ValueError) as error:
         raise ValueError(f"cannot load {str(path)!r}: {error}") from None
     estimator.network_ = network
+    estimator.n_layers_ = network.n_layers + 1
     estimator.optimizer_state_ = None
     estimator._no_improvement_count = 0
     estimator._publish_weights()
