@@ -172,6 +172,13 @@ MISUSES = {
     "hidden_layer_sizes=0": lambda M: M(**{**FAST, "hidden_layer_sizes": 0}).fit(X3, Y3),
     "hidden_layer_sizes=[3, 0]": lambda M: M(**{**FAST, "hidden_layer_sizes": [3, 0]}).fit(X3, Y3),
     "validation_fraction=1.0": lambda M: M(validation_fraction=1.0, **FAST).fit(X3, Y3),
+    # scikit-learn stratifies the split of single-output (binary) targets only
+    "early_stopping: 1 held-out sample of 2 classes": lambda M: M(
+        early_stopping=True, validation_fraction=0.01, **FAST
+    ).fit(X3[Y3 < 2], Y3[Y3 < 2]),
+    "early_stopping: 2 held-out samples of 3 classes": lambda M: M(
+        early_stopping=True, validation_fraction=0.02, **FAST
+    ).fit(X3, Y3),
 }
 
 
@@ -320,3 +327,25 @@ def test_a_model_file_keeps_the_fitted_attributes_scikit_learn_sets(tmp_path, so
     assert _public_fitted(loaded) == kept
     for name in ("validation_scores_", "best_validation_score_", "best_loss_", "n_iter_", "t_"):
         assert getattr(loaded, name, "absent") == getattr(est, name, "absent"), name
+
+
+def _all_warnings(call) -> list[tuple[str, str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return sorted({(w.category.__name__, str(w.message)) for w in caught})
+
+
+WARNED = {
+    "batch_size above n_samples": {"batch_size": 500, "max_iter": 3},
+    "adam stopped by max_iter": {"max_iter": 3},
+    "lbfgs stopped by max_iter": {"solver": "lbfgs", "max_iter": 3},
+}
+
+
+@pytest.mark.parametrize("case", sorted(WARNED))
+def test_warnings_are_scikit_learns(case):
+    X, y = _data("MLPRegressor")
+    theirs, ours = _both("MLPRegressor", **WARNED[case])
+    expected = _all_warnings(lambda: theirs.fit(X, y))
+    assert expected and _all_warnings(lambda: ours.fit(X, y)) == expected

@@ -11,15 +11,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import warnings
 
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
 from ..engine.delta_rule import backward, batch_error, forward
 from ..engine.network import Network
 from ..engine.warn import warn_at_caller
+from ._sklearn_internals import check_optimize_result
 
 # A warning skips these frames: scikit-learn's decorator wraps fit, and its search and
 # cross-validation tools call fit through joblib.
@@ -48,16 +49,13 @@ def fit_lbfgs(est, X, Y, sample_weight) -> None:
 
 
 def _lbfgs_iterations(result: OptimizeResult, max_iter: int) -> int:
-    """The iterations L-BFGS-B ran; a ConvergenceWarning unless it converged."""
-    n_iter = min(result.nit, max_iter)  # scipy may count one past maxiter
-    if result.status != 0:
-        advice = " Increase max_iter or scale the data." if n_iter == max_iter else ""
-        warn_at_caller(
-            f"lbfgs failed to converge after {n_iter} iteration(s) "
-            f"(status={result.status}): {result.message}.{advice}",
-            ConvergenceWarning,
-            packages=WARNING_PACKAGES,
-        )
+    """The iterations L-BFGS-B ran, and scikit-learn's ConvergenceWarning unless it converged
+    (its own check writes the message, shown here at the caller's line)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        n_iter = check_optimize_result("lbfgs", result, max_iter)
+    for warning in caught:
+        warn_at_caller(str(warning.message), warning.category, packages=WARNING_PACKAGES)
     return n_iter
 
 

@@ -10,6 +10,8 @@ scikit-learn (1.6 to 1.9) makes no public equivalent of any:
   ``_parameter_constraints`` is written in; a value outside them raises scikit-learn's
   ``InvalidParameterError`` with scikit-learn's message.
 
+* ``check_optimize_result`` reads scipy's L-BFGS-B result as scikit-learn's MLPs read it: the
+  iteration count, and the ConvergenceWarning with scikit-learn's message.
 * ``MLP_CONSTRAINTS``, scikit-learn's own constraints of its MLPs' hyperparameters, so that
   a value refused there is refused here with the same message, at each scikit-learn version.
 
@@ -19,7 +21,8 @@ If scikit-learn moves them, this is the one module to change.
 from sklearn.base import _fit_context
 from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.optimize import _check_optimize_result as check_optimize_result
 
 MLP_CONSTRAINTS: dict = dict(BaseMultilayerPerceptron._parameter_constraints)
 
-__all__ = ["MLP_CONSTRAINTS", "Interval", "StrOptions", "_fit_context"]
+__all__ = ["MLP_CONSTRAINTS", "Interval", "StrOptions", "_fit_context", "check_optimize_result"]

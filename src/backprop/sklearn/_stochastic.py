@@ -180,6 +180,12 @@ def fit_stochastic(est, training, validation, incremental: bool) -> None:
     """
     X, Y, sample_weight = training
     n = X.shape[0]
+    if est.batch_size != "auto" and est.batch_size > n:
+        warn_at_caller(
+            "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+            UserWarning,
+            packages=WARNING_PACKAGES,
+        )
     batch = min(200, n) if est.batch_size == "auto" else min(est.batch_size, n)
     schedule = _schedule(est, n, incremental)
     adaptive = schedule if isinstance(schedule, _Adaptive) else None
