@@ -549,3 +549,15 @@ def test_sample_weights_beyond_float32_are_refused_by_both_solvers(solver, weigh
     reg = MLPRegressor((4,), solver=solver, max_iter=3, dtype="float32", random_state=0)
     with pytest.raises(ValueError, match=f"sample_weight.*{message}"):
         reg.fit(X, X[:, 0], sample_weight=np.full(30, weight))
+
+
+def test_validation_labels_need_only_be_among_the_classes(blobs):
+    X, y = blobs
+    clf = MLPClassifier((4,), early_stopping=True, warm_start=True, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        clf.fit(X[:100], y[:100], X_val=X[y < 2], y_val=y[y < 2])  # two of the three classes
+    assert len(clf.validation_scores_) == 3 + clf.n_iter_
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+        clf.fit(X[:100], y[:100], X_val=X[:2], y_val=[0, 7])

@@ -141,9 +141,10 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
     def _outputs_description(self) -> str:
         return f"{len(self.classes_)} {self._binarizer.y_type_} classes"
 
-    def _encode_y(self, y, first=False, classes=None, incremental=False):
+    def _encode_y(self, y, first=False, classes=None, incremental=False, held_out=False):
         """Y for the network: y's labels as ``LabelBinarizer`` encodes them, after
-        scikit-learn's checks of the labels against ``classes_``."""
+        scikit-learn's checks of the labels against ``classes_`` (held-out labels need only
+        be among them)."""
         _check_labels(y, "y")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -153,17 +154,17 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
             self._binarizer = LabelBinarizer().fit(classes if incremental and not multilabel else y)
             self.classes_ = self._binarizer.classes_
         if not first or incremental:
-            self._check_classes(y, incremental)
+            self._check_classes(y, same=self.warm_start and not held_out)
         labels = y.ndim == 1 and self._binarizer.y_type_ in ("binary", "multiclass")
         if labels and self.classes_.size >= 2 and _is_text(self.classes_) == _is_text(y):
             return self._one_hot(y)
         return self._binarizer.transform(y).astype(np.float64)
 
-    def _check_classes(self, y, incremental) -> None:
-        """scikit-learn's rules: ``warm_start`` needs y's classes to be ``classes_``, and
-        ``partial_fit`` refuses labels outside ``classes_``."""
+    def _check_classes(self, y, same: bool) -> None:
+        """scikit-learn's rules: ``warm_start`` needs y's classes to be ``classes_`` (``same``),
+        and ``partial_fit`` refuses labels outside ``classes_``."""
         labels = unique_labels(y)
-        if self.warm_start:
+        if same:
             if set(labels) != set(self.classes_):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as in the "

@@ -116,7 +116,7 @@ class MLPRegressor(RegressorMixin, TransformerMixin, _BaseMLP):
     def _score_outputs(self, out, Y, sample_weight) -> float:
         return r2_score(Y, out, sample_weight=sample_weight)
 
-    def _encode_y(self, y, first=False, classes=None, incremental=False):
+    def _encode_y(self, y, first=False, classes=None, incremental=False, held_out=False):
         y = np.asarray(y, dtype=np.float64)
         return y.reshape(-1, 1) if y.ndim == 1 else y
 

@@ -150,7 +150,7 @@ def validation_split(est, X, Y, sample_weight, y, val):
     """
     if val is not None and val[0] is not None:
         X_val, y_val = est._validate_Xy(val[0], val[1], reset=False)
-        Y_val = est._encode_y(y_val)
+        Y_val = est._encode_y(y_val, held_out=True)
         return (X, Y, sample_weight), (X_val, Y_val, None)
     if not est.early_stopping:
         return (X, Y, sample_weight), None
