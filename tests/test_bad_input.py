@@ -624,6 +624,18 @@ CONSTRUCTOR_CASES = [
     pytest.param(
         {"hidden": 3}, TypeError, r"activation must be a name or an Activation", id="activation-int"
     ),
+    pytest.param(  # no layer takes ``hidden``: the name is checked all the same
+        {"sizes": [3, 1], "hidden": "sigmoidd"},
+        ValueError,
+        r"hidden: unknown activation 'sigmoidd'",
+        id="unknown-unused-hidden",
+    ),
+    pytest.param(
+        {"sizes": [2, bp.Layer(1, "tanh")], "output": "swish"},
+        ValueError,
+        r"output: unknown activation 'swish'",
+        id="unknown-unused-output",
+    ),
     pytest.param({"loss": "hinge"}, ValueError, r"unknown loss 'hinge'", id="unknown-loss"),
     pytest.param({"loss": 3}, TypeError, r"loss must be a name or a Loss", id="loss-int"),
     pytest.param(

@@ -156,11 +156,11 @@ def test_partial_fit_improves_and_keeps_adam_state(blobs):
         steps.append(clf.optimizer_state_.step)
     assert steps[0] == 1 and steps[-1] == 1 + 20 * 3
     assert clf.loss_curve_[-1] < 0.5 * clf.loss_curve_[0]
-    assert clf.n_iter_ == 61
+    assert clf.n_iter_ == 1 and clf.t_ == 61 * 50  # as scikit-learn counts them
     with pytest.raises(ValueError, match="features"):
         clf.partial_fit(X[:, :3], y)
     params, step = clf.network_.params.copy(), clf.optimizer_state_.step
-    with pytest.raises(ValueError, match=r"classes \[3\] not in classes_"):
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
         clf.partial_fit(X[:5], [0, 1, 2, 3, 0])
     assert np.array_equal(clf.network_.params, params) and clf.optimizer_state_.step == step
 
@@ -184,7 +184,7 @@ def test_labels_are_encoded_as_label_binarizer_encodes_them(data):
     )
     expected = LabelBinarizer().fit(classes)
     clf = MLPClassifier()
-    got_first = clf._encode_y(first, first=True, classes=classes)
+    got_first = clf._encode_y(first, first=True, classes=classes, incremental=True)
     np.testing.assert_array_equal(got_first, expected.transform(first))
     np.testing.assert_array_equal(clf._encode_y(later), expected.transform(later))
     assert got_first.dtype == np.float64
@@ -193,9 +193,11 @@ def test_labels_are_encoded_as_label_binarizer_encodes_them(data):
 def test_unknown_labels_are_refused_by_name(blobs):
     X, y = blobs
     clf = MLPClassifier((4,), max_iter=1).partial_fit(X, y, classes=[0, 1, 2])
-    for bad, shown in (([0, 5, 5, 1], "[5]"), ([0.5, 1], "[0.5]"), (["a", "b"], "['a', 'b']")):
-        with pytest.raises(ValueError, match=re.escape(f"y has classes {shown} not in")):
+    params = clf.network_.params.copy()
+    for bad, shown in (([0, 5, 5, 1], "'y' has [0 1 5]"), ([0.5, 1], "Unknown label type")):
+        with pytest.raises(ValueError, match=re.escape(shown)):
             clf.partial_fit(X[: len(bad)], bad)
+    assert np.array_equal(clf.network_.params, params)
     with pytest.raises(ValueError, match=r"y\[0\] is None"):
         clf.partial_fit(X[:2], np.array([None, 1], dtype=object))
 
@@ -206,8 +208,10 @@ def test_warm_start_continues(blobs):
     weights = clf.network_.params.copy()
     first_curve = list(clf.loss_curve_)
     clf.set_params(max_iter=1).fit(X, y)
-    assert clf.n_iter_ == 6 and clf.loss_curve_[:5] == first_curve
-    assert clf.optimizer_state_.step == 6
+    # As in scikit-learn: n_iter_ counts this fit's epochs, the loss curve goes on, and
+    # each fit starts a new optimiser (one batch of 150 samples: one step).
+    assert clf.n_iter_ == 1 and clf.loss_curve_[:5] == first_curve and len(clf.loss_curve_) == 6
+    assert clf.optimizer_state_.step == 1
     fresh = MLPClassifier((8,), max_iter=1, random_state=0).fit(X, y)
     assert clf.loss_curve_[-1] < fresh.loss_curve_[-1]
     assert not np.array_equal(weights, clf.network_.params)
@@ -226,14 +230,13 @@ def test_early_stopping_with_validation_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         reg.fit(X[:100], y[:100], X_val=X[100:], y_val=y[100:])
-    curve = reg.validation_loss_curve_
-    assert len(curve) == reg.n_iter_ == len(reg.loss_curve_) < 500
-    assert reg.best_validation_loss_ == min(curve)
-    restored = np.mean((reg.predict(X[100:]) - y[100:]) ** 2) / 2
-    np.testing.assert_allclose(restored, min(curve), rtol=1e-6)  # best weights put back
-    split = MLPClassifier((8,), early_stopping=True, max_iter=50, random_state=0)
-    split.fit(*make_blobs(100, centers=2, random_state=0))
-    assert len(split.validation_loss_curve_) == split.n_iter_
+    scores = reg.validation_scores_
+    assert len(scores) == reg.n_iter_ == len(reg.loss_curve_) < 500
+    assert reg.best_validation_score_ == max(scores) and reg.best_loss_ is None
+    restored = reg.score(X[100:], y[100:])
+    np.testing.assert_allclose(restored, max(scores), rtol=1e-5)  # best weights put back
+    with pytest.raises(ValueError, match="early_stopping=True"):
+        MLPRegressor((4,)).fit(X[:100], y[:100], X_val=X[100:], y_val=y[100:])
 
 
 def test_multilabel_and_multioutput_shapes():
@@ -301,20 +304,20 @@ def _blas_threads():
 
 
 def test_lbfgs_runs_scipys_own_blas_on_one_thread(blobs, monkeypatch):
-    from backprop.sklearn import _solvers
+    from backprop.sklearn import _lbfgs
 
     before, numpy_paths = _blas_threads()
     others = set(before) - numpy_paths
     if not numpy_paths or not others:
         pytest.skip("numpy and scipy share one BLAS here: nothing to limit")
     seen = []
-    call = _solvers._LbfgsObjective.__call__
+    call = _lbfgs._LbfgsObjective.__call__
 
     def recording(self, theta):
         seen.append(_blas_threads()[0])
         return call(self, theta)
 
-    monkeypatch.setattr(_solvers._LbfgsObjective, "__call__", recording)
+    monkeypatch.setattr(_lbfgs._LbfgsObjective, "__call__", recording)
     X, y = blobs
     MLPClassifier((8,), solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
     assert seen, "the objective was never evaluated"
@@ -546,3 +549,15 @@ def test_sample_weights_beyond_float32_are_refused_by_both_solvers(solver, weigh
     reg = MLPRegressor((4,), solver=solver, max_iter=3, dtype="float32", random_state=0)
     with pytest.raises(ValueError, match=f"sample_weight.*{message}"):
         reg.fit(X, X[:, 0], sample_weight=np.full(30, weight))
+
+
+def test_validation_labels_need_only_be_among_the_classes(blobs):
+    X, y = blobs
+    clf = MLPClassifier((4,), early_stopping=True, warm_start=True, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        clf.fit(X[:100], y[:100], X_val=X[y < 2], y_val=y[y < 2])  # two of the three classes
+    assert len(clf.validation_scores_) == 3 + clf.n_iter_
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+        clf.fit(X[:100], y[:100], X_val=X[:2], y_val=[0, 7])

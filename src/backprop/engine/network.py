@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .activations import Activation
+from .activations import Activation, get_activation
 from .backend import Backend, backend_for, get_backend, resolve_dtype
 from .delta_rule import forward
 from .extensions import provided
@@ -111,6 +111,11 @@ class Network:
             except (TypeError, ValueError) as error:
                 raise type(error)(f"layer {l}: {error}") from None
             layers.append(layer)
+        for role, spec in (("hidden", hidden), ("output", output)):
+            try:  # a name that no layer of ``sizes`` takes is checked too
+                get_activation(spec)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{role}: {error}") from None
         self.layers = layers
         self._wire()
         self._params = self.backend.zeros(self._n_params, self.dtype)

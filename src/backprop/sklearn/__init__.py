@@ -6,23 +6,22 @@ defaults where the concept is the same) and train a :class:`backprop.Network` wi
 ``scipy.optimize.minimize(method="L-BFGS-B")`` on the flat parameter vector (``"lbfgs"``).
 This module needs the optional extras scikit-learn and scipy; ``import backprop`` never loads it.
 
-Differences from scikit-learn worth knowing:
+They behave as scikit-learn's do wherever scikit-learn documents a behaviour: the fitted
+attributes (``validation_scores_`` and ``best_validation_score_`` under ``early_stopping``,
+``best_loss_`` without), the ``verbose`` lines, multi-label targets, ``warm_start`` and
+``partial_fit`` with their counting (``n_iter_``, ``t_``) and their errors, the stratified
+early-stopping split, non-finite weights (a ``ValueError``), dtypes and feature names.
+
+Worth knowing:
 
 * dtype: float32 X trains a float32 network, float64 X a float64 one, integer X a float64 one
-  (``dtype="float32"``/``"float64"`` forces one).
-* Initial weights and biases are drawn as scikit-learn draws them (uniform, Glorot's bound;
-  ``backprop.Network`` itself uses He for ReLU layers and zero biases), so the two converge
-  in about as many epochs.
-* ``learning_rate="invscaling"`` decays per epoch: lr = learning_rate_init / epoch**power_t.
-  ``"adaptive"`` divides the rate by 5 when the training loss has not improved by ``tol`` for
-  ``n_iter_no_change`` epochs, and stops once the rate would fall below 1e-6 (only for sgd).
-* ``early_stopping`` monitors the validation *loss* (``validation_loss_curve_``) rather than the
-  validation score, and restores the weights of the best epoch. ``X_val``/``y_val`` given to
-  ``fit`` replace the ``validation_fraction`` split.
+  (``dtype="float32"``/``"float64"`` forces one); lbfgs computes in float64 unless ``dtype``
+  says otherwise, as scikit-learn's lbfgs does.
 * ``solver="lbfgs"`` holds scipy's own BLAS (where its wheel bundles one beside numpy's) to
   one thread while it runs, so that its idle threads do not slow numpy's matrix products.
-* Extras: ``dropout``, ``class_weight``, regression ``loss`` (squared, absolute, huber,
-  poisson), ``transform(X, layer=k)`` for hidden activations, per-layer ``activation`` lists.
+* Extras, each off by default: ``dropout``, ``class_weight``, regression ``loss`` (squared,
+  absolute, huber, poisson), ``X_val``/``y_val`` as early stopping's validation set,
+  ``transform(X, layer=k)`` for hidden activations, per-layer ``activation`` lists.
 
 >>> import numpy as np
 >>> from backprop.sklearn import MLPClassifier

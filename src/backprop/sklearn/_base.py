@@ -9,7 +9,6 @@ from numbers import Integral, Number, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
@@ -17,15 +16,27 @@ from ..engine.activations import get_activation
 from ..engine.delta_rule import forward
 from ..engine.network import Layer, Network
 from ..engine.validation import check_sample_weight
+from ._lbfgs import fit_lbfgs
 from ._persistence import save_estimator
-from ._sklearn_internals import Interval, Options, StrOptions
-from ._solvers import fit_lbfgs, fit_stochastic
+from ._sklearn_internals import MLP_CONSTRAINTS, Interval, StrOptions
+from ._stochastic import NON_FINITE_WEIGHTS, fit_stochastic, validation_split
 
 # scikit-learn's activation names, and two of ours; get_activation knows each
 # ("logistic" is its alias of "sigmoid").
 ACTIVATION_NAMES = frozenset({"identity", "logistic", "tanh", "relu", "leaky_relu", "softplus"})
 _SPARSE_FORMATS = ["csr", "csc", "coo"]
 _FLOAT_DTYPES = [np.float64, np.float32]
+# What a first fit starts afresh (scikit-learn sets each only for the solvers that keep it).
+_TRAINING_RECORD = (
+    "loss_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "_best_params",
+    "_no_improvement_count",
+    "_adaptive_scale",
+)
 
 
 def _initialize_as_scikit_learn(net: Network) -> None:
@@ -81,36 +92,22 @@ def _checked_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     return weights
 
 
+def has_stochastic_solver(estimator) -> bool:
+    """``partial_fit``'s availability: only the stochastic solvers (else AttributeError)."""
+    if estimator.solver not in ("sgd", "adam"):
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {estimator.solver} is "
+            "not stochastic."
+        )
+    return True
+
+
 class _BaseMLP(BaseEstimator):
     """The code shared by the classifier and the regressor."""
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATION_NAMES)), list, tuple],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Real, {np.inf}),
-        ],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        **MLP_CONSTRAINTS,
+        "activation": [StrOptions(set(ACTIVATION_NAMES)), list, tuple],  # one per layer too
         "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
         "dtype": [None, StrOptions({"float32", "float64"})],
     }
@@ -201,20 +198,23 @@ class _BaseMLP(BaseEstimator):
         return np.ascontiguousarray(X, dtype=self.network_.dtype)
 
     def _pick_dtype(self, X) -> str:
-        return self.dtype if self.dtype is not None else np.dtype(X.dtype).name
+        """``dtype``, else X's; lbfgs computes in float64 (scikit-learn's lbfgs does too)."""
+        if self.dtype is not None:
+            return self.dtype
+        return "float64" if self.solver == "lbfgs" else np.dtype(X.dtype).name
 
     def _sample_weight(self, sample_weight, X, y):
-        if sample_weight is None:
-            return None
-        return _checked_sample_weight(sample_weight, X.shape[0])
+        return sample_weight
 
     # -- the network --------------------------------------------------------------------
     def _hidden_layers(self) -> list[Layer]:
         """The hidden layers the hyperparameters describe."""
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, (Integral, np.integer)) else list(sizes)
-        if any(not isinstance(s, (Integral, np.integer)) or s < 1 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes}.")
+        if any(not isinstance(s, (Integral, np.integer)) for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be integers, got {sizes}.")
+        if any(s < 1 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         activations = _hidden_setting(self.activation, len(sizes), "activation")
         unknown = [a for a in activations if a not in ACTIVATION_NAMES]
         if unknown:
@@ -237,15 +237,31 @@ class _BaseMLP(BaseEstimator):
         return net
 
     def _reset_state(self, X, Y):
+        """A new network and the attributes scikit-learn's MLPs set on a first fit."""
+        for name in _TRAINING_RECORD:
+            if hasattr(self, name):
+                delattr(self, name)
         self.network_ = self._build_network(X.shape[1], Y.shape[1], self._pick_dtype(X))
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = self.network_.n_layers + 1
         self.out_activation_ = self._out_activation_name()
         self.n_iter_, self.t_ = 0, 0
-        self.loss_curve_, self.validation_loss_curve_ = [], []
-        self.best_loss_ = self.best_validation_loss_ = math.inf
-        self._no_improvement_count = 0
         self.optimizer_state_ = None
+
+    def _start_stochastic_record(self):
+        """The stochastic solvers' record, where no earlier fit started it: the loss curve,
+        and either the best loss or (early stopping) the validation scores."""
+        if not hasattr(self, "loss_curve_"):
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+        if self.early_stopping and getattr(self, "validation_scores_", None) is None:
+            self.validation_scores_, self.best_validation_score_ = [], -math.inf
+            self.best_loss_ = None
+        elif not self.early_stopping and getattr(self, "best_loss_", None) is None:
+            self.best_loss_ = math.inf
+            self.validation_scores_ = self.best_validation_score_ = None
+        if self.early_stopping and not hasattr(self, "_best_params"):
+            self._best_params = self.network_.params.copy()
 
     def _out_activation_name(self) -> str:
         """scikit-learn's name for the output activation."""
@@ -259,24 +275,43 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting ------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None, val=None):
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if val is not None and val[0] is not None and not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are early stopping's validation set: "
+                "give them with early_stopping=True"
+            )
         fitted = hasattr(self, "network_")
         first = not fitted or not (incremental or self.warm_start)
         if not first:
             self._check_same_network("partial_fit" if incremental else "warm_start=True")
         X, y = self._validate_Xy(X, y, reset=first)
-        Y = self._encode_y(y, first, classes)
+        Y = self._encode_y(y, first, classes, incremental)
+        if sample_weight is not None:
+            sample_weight = _checked_sample_weight(sample_weight, X.shape[0])
+        sample_weight = self._sample_weight(sample_weight, X, y)
+        if sample_weight is not None:  # in the dtype the network computes in
+            dtype = self._pick_dtype(X) if first else self.network_.dtype.name
+            check_sample_weight(sample_weight, X.shape[0], dtype)
+        if self.solver != "lbfgs":
+            training, validation = validation_split(self, X, Y, sample_weight, y, val)
         if first:
             self._reset_state(X, Y)
-        X = self._as_network_dtype(X)
-        sample_weight = self._sample_weight(sample_weight, X, y)
-        if sample_weight is not None:  # in the dtype both solvers compute in
-            check_sample_weight(sample_weight, X.shape[0], self.network_.dtype)
         if self.solver == "lbfgs":
-            fit_lbfgs(self, X, Y, sample_weight)
+            fit_lbfgs(self, self._as_network_dtype(X), Y, sample_weight)
         else:
-            X, Y, sample_weight, validation = self._validation_split(X, Y, sample_weight, y, val)
-            fit_stochastic(self, X, Y, sample_weight, validation, incremental)
+            self._start_stochastic_record()
+            X_train, Y_train, weights = training
+            fit_stochastic(
+                self,
+                (self._as_network_dtype(X_train), Y_train, weights),
+                validation and (self._as_network_dtype(validation[0]), *validation[1:]),
+                incremental,
+            )
         self._publish_weights()
+        if not np.isfinite(self.network_.params).all():
+            raise ValueError(NON_FINITE_WEIGHTS)
         return self
 
     def _check_same_network(self, continuing: str) -> None:
@@ -306,24 +341,7 @@ class _BaseMLP(BaseEstimator):
             changed.append("dtype")
         return changed
 
-    def _validation_split(self, X, Y, sample_weight, y, val):
-        """(train X, Y, weights, validation pair or None)."""
-        if val is not None and val[0] is not None:
-            X_val, y_val = self._validate_Xy(val[0], val[1], reset=False)
-            return X, Y, sample_weight, (self._as_network_dtype(X_val), self._encode_y(y_val))
-        if not self.early_stopping:
-            return X, Y, sample_weight, None
-        stratify = y if self._stratify(y) else None
-        train, held = train_test_split(
-            np.arange(X.shape[0]),
-            test_size=self.validation_fraction,
-            random_state=self.network_.seed,
-            stratify=stratify,
-        )
-        weights = None if sample_weight is None else sample_weight[train]
-        return X[train], Y[train], weights, (X[held], Y[held])
-
-    def _stratify(self, y) -> bool:
+    def _stratify(self, Y) -> bool:
         return False
 
     # -- model files --------------------------------------------------------------------
@@ -344,9 +362,19 @@ class _BaseMLP(BaseEstimator):
 
     # -- outputs ------------------------------------------------------------------------
     def _forward(self, X):
+        """The output layer's activations, in X's dtype where that is the wider one (a
+        float32 model given float64 X answers in float64, as scikit-learn's does)."""
         check_is_fitted(self)
         X = self._validate_X(X)
-        return self.network_.predict(self._as_network_dtype(X))
+        out = self.network_.predict(self._as_network_dtype(X))
+        return out.astype(np.result_type(X.dtype, self.network_.dtype), copy=False)
+
+    def _validation_score(self, X, Y, sample_weight) -> float:
+        """``score`` on the validation set (NaN where the outputs are not finite)."""
+        out = self.network_.predict(X)
+        if not np.isfinite(out).all():
+            return math.nan
+        return float(self._score_outputs(out, Y, sample_weight))
 
     def transform(self, X, layer=None):
         """Hidden layer ``layer``'s activations (1-based; default the last hidden layer)."""

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Number
 
 import numpy as np
 from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d, compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 
-from ._base import _BaseMLP
+from ._base import _BaseMLP, has_stochastic_solver
 from ._persistence import loadable
 from ._sklearn_internals import StrOptions, _fit_context
 
@@ -106,11 +107,14 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
         """Train on (X, y); ``X_val``/``y_val`` give the early-stopping validation set."""
         return self._fit(X, y, sample_weight, val=(X_val, y_val))
 
+    @available_if(has_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over (X, y), keeping the optimiser state; ``classes`` on the first call."""
-        if self.solver == "lbfgs":
-            raise AttributeError("partial_fit is only available for stochastic optimizers")
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y), keeping the optimiser state; ``classes`` on the first call.
+
+        As in scikit-learn, y may hold only some of ``classes`` but no other label, and
+        only the stochastic solvers have ``partial_fit``.
+        """
         if not hasattr(self, "network_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         if classes is not None:
@@ -137,57 +141,59 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
     def _outputs_description(self) -> str:
         return f"{len(self.classes_)} {self._binarizer.y_type_} classes"
 
-    def _encode_y(self, y, first=False, classes=None):
+    def _encode_y(self, y, first=False, classes=None, incremental=False, held_out=False):
+        """Y for the network: y's labels as ``LabelBinarizer`` encodes them, after
+        scikit-learn's checks of the labels against ``classes_`` (held-out labels need only
+        be among them)."""
         _check_labels(y, "y")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
         if first:
-            check_classification_targets(y)
-            self._binarizer = LabelBinarizer().fit(y if classes is None else classes)
+            multilabel = type_of_target(y).startswith("multilabel")
+            self._binarizer = LabelBinarizer().fit(classes if incremental and not multilabel else y)
             self.classes_ = self._binarizer.classes_
+        if not first or incremental:
+            self._check_classes(y, same=self.warm_start and not held_out)
         labels = y.ndim == 1 and self._binarizer.y_type_ in ("binary", "multiclass")
-        if labels and self.classes_.size >= 2:
-            try:
-                return self._one_hot(y)
-            except TypeError:  # labels that cannot be ordered with classes_: checked below
-                pass
-        if not first:  # the first call checked them above
-            check_classification_targets(y)
-        if type_of_target(y) != "multilabel-indicator":
-            with warnings.catch_warnings():  # numpy 1.x warns comparing text with numbers
-                warnings.simplefilter("ignore", FutureWarning)
-                known = np.isin(y, self.classes_)
-            self._refuse_unseen(y, known)
+        if labels and self.classes_.size >= 2 and _is_text(self.classes_) == _is_text(y):
+            return self._one_hot(y)
         return self._binarizer.transform(y).astype(np.float64)
+
+    def _check_classes(self, y, same: bool) -> None:
+        """scikit-learn's rules: ``warm_start`` needs y's classes to be ``classes_`` (``same``),
+        and ``partial_fit`` refuses labels outside ``classes_``."""
+        labels = unique_labels(y)
+        if same:
+            if set(labels) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, `y` has {labels}"
+                )
+        elif len(np.setdiff1d(labels, self.classes_, assume_unique=True)):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                f"'y' has {labels}."
+            )
 
     def _one_hot(self, y):
         """One column per class (one column for two classes, 1 for ``classes_[1]``), as
-        ``LabelBinarizer`` encodes labels, without its checks: about 3 µs against 700 for 32
-        labels, which is most of a ``partial_fit`` call on a small batch."""
+        ``LabelBinarizer`` encodes labels known to be in ``classes_``, without its checks."""
         classes = self.classes_
-        if _is_text(classes) != _is_text(y):  # text against numbers: checked the slow way
-            raise TypeError("labels and classes_ are of different kinds")
         index = np.searchsorted(classes, y)
-        self._refuse_unseen(y, classes[np.minimum(index, classes.size - 1)] == y)
         if classes.size == 2:
             return (index == 1).astype(np.float64)[:, None]
         Y = np.zeros((y.shape[0], classes.size))
         Y[np.arange(y.shape[0]), index] = 1.0
         return Y
 
-    def _refuse_unseen(self, y, known) -> None:
-        if not np.all(known):
-            unseen = sorted(
-                {
-                    label.item() if isinstance(label, np.generic) else label
-                    for label in np.asarray(y)[~np.asarray(known)].ravel()
-                },
-                key=str,
-            )
-            raise ValueError(f"y has classes {unseen} not in classes_ {self.classes_}")
+    def _stratify(self, Y) -> bool:
+        """scikit-learn stratifies the early-stopping split of single-output targets."""
+        return Y.shape[1] == 1
 
-    def _stratify(self, y) -> bool:
-        return self._binarizer.y_type_ != "multilabel-indicator"
+    def _score_outputs(self, out, Y, sample_weight) -> float:
+        decode = self._binarizer.inverse_transform
+        return accuracy_score(decode(Y), decode(out), sample_weight=sample_weight)
 
     def _sample_weight(self, sample_weight, X, y):
         sample_weight = super()._sample_weight(sample_weight, X, y)
@@ -245,7 +251,7 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
         """The logarithm of ``predict_proba``."""
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
-            return np.log(proba)
+            return np.log(proba, out=proba)
 
     def predict(self, X):
         """Class labels (a 0/1 indicator matrix for multi-label targets)."""

@@ -15,9 +15,9 @@ FITTED_SCALARS = (
     "t_",
     "loss_",
     "best_loss_",
-    "best_validation_loss_",
     "loss_curve_",
-    "validation_loss_curve_",
+    "validation_scores_",
+    "best_validation_score_",
     "n_outputs_",
     "out_activation_",
 )
@@ -34,7 +34,11 @@ def loadable(cls: type) -> type:
 def save_estimator(estimator, path) -> None:
     """Write a fitted estimator to ``path``; see ``_BaseMLP.save``."""
     check_is_fitted(estimator)
-    fitted = {name: _plain(getattr(estimator, name, None)) for name in FITTED_SCALARS}
+    fitted = {
+        name: _plain(getattr(estimator, name))
+        for name in FITTED_SCALARS
+        if hasattr(estimator, name)  # as in scikit-learn, some belong to some solvers only
+    }
     fitted["n_features_in_"] = int(estimator.n_features_in_)
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
@@ -72,6 +76,7 @@ def load(path):
     except (TypeError, ValueError) as error:
         raise ValueError(f"cannot load {str(path)!r}: {error}") from None
     estimator.network_ = network
+    estimator.n_layers_ = network.n_layers + 1
     estimator.optimizer_state_ = None
     estimator._no_improvement_count = 0
     estimator._publish_weights()
@@ -96,7 +101,8 @@ def _rebuild(metadata: dict):
             raise TypeError(f"feature_names_in_ must be a list of strings, got {names!r}")
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
     for name in FITTED_SCALARS:
-        setattr(estimator, name, fitted[name])
+        if name in fitted:
+            setattr(estimator, name, fitted[name])
     for name in ("n_iter_", "t_", "n_outputs_"):
         _count(getattr(estimator, name), name)
     estimator._restore_labels(fitted)

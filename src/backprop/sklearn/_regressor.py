@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin, TransformerMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
 
-from ._base import _BaseMLP
+from ._base import _BaseMLP, has_stochastic_solver
 from ._persistence import loadable
 from ._sklearn_internals import StrOptions, _fit_context
 
@@ -95,11 +97,10 @@ class MLPRegressor(RegressorMixin, TransformerMixin, _BaseMLP):
         """Train on (X, y); ``X_val``/``y_val`` give the early-stopping validation set."""
         return self._fit(X, y, sample_weight, val=(X_val, y_val))
 
+    @available_if(has_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), keeping the optimiser state."""
-        if self.solver == "lbfgs":
-            raise AttributeError("partial_fit is only available for stochastic optimizers")
+        """One epoch over (X, y), keeping the optimiser state (sgd and adam only)."""
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _output_spec(self, n_out):
@@ -112,7 +113,10 @@ class MLPRegressor(RegressorMixin, TransformerMixin, _BaseMLP):
     def _outputs_description(self) -> str:
         return f"n_outputs_={self.n_outputs_}"
 
-    def _encode_y(self, y, first=False, classes=None):
+    def _score_outputs(self, out, Y, sample_weight) -> float:
+        return r2_score(Y, out, sample_weight=sample_weight)
+
+    def _encode_y(self, y, first=False, classes=None, incremental=False, held_out=False):
         y = np.asarray(y, dtype=np.float64)
         return y.reshape(-1, 1) if y.ndim == 1 else y
 

@@ -25,8 +25,10 @@ from ..engine.losses import per_sample_loss
 from .step import LAYER_STATISTICS
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss or the gradients became NaN or infinite; the weights were restored."""
+class TrainingDiverged(ValueError):
+    """The loss or the gradients became NaN or infinite; the weights were restored.
+
+    A ``ValueError``, as scikit-learn's estimators raise for non-finite weights."""
 
 
 def empty_batches(xp, weights, order, batch: int) -> frozenset[int]:
