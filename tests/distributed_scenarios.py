@@ -55,13 +55,20 @@ def equivalence(out):
                 net = network()
                 sw = w[rows.start : rows.stop] if weighted else None
                 history = net.fit(
-                    X[rows.start : rows.stop], y[rows.start : rows.stop],
-                    optimizer=make(), sample_weight=sw, distributed=True, **options,
+                    X[rows.start : rows.stop],
+                    y[rows.start : rows.stop],
+                    optimizer=make(),
+                    sample_weight=sw,
+                    distributed=True,
+                    **options,
                 )
                 order = global_order(n, size, 2)
                 alone = network()
                 reference = alone.fit(
-                    X[order], y[order], optimizer=make(), batch_size=2 * size,
+                    X[order],
+                    y[order],
+                    optimizer=make(),
+                    batch_size=2 * size,
                     sample_weight=w[order] if weighted else None,
                     **{k: v for k, v in options.items() if k != "batch_size"},
                 )
@@ -83,21 +90,34 @@ def history(out):
     vrows = distributed.shard(31)
     net = network()
     record = net.fit(
-        X[rows.start : rows.stop], y[rows.start : rows.stop], epochs=200, batch_size=4,
-        optimizer=bp.Adam(lr=0.2), schedule="plateau" if len(sys.argv) > 3 else None,
+        X[rows.start : rows.stop],
+        y[rows.start : rows.stop],
+        epochs=200,
+        batch_size=4,
+        optimizer=bp.Adam(lr=0.2),
+        schedule="plateau" if len(sys.argv) > 3 else None,
         validation_data=(Xv[vrows.start : vrows.stop], yv[vrows.start : vrows.stop]),
-        early_stopping=bp.EarlyStopping(patience=3), warn=False, distributed=True,
+        early_stopping=bp.EarlyStopping(patience=3),
+        warn=False,
+        distributed=True,
     )
-    write(out, "history", {
-        "epochs": len(record), "loss": record.loss, "val_loss": record.val_loss,
-        "state": json.loads(json.dumps(record.state(), default=repr)),
-        "params": net.params.tolist(), "stopped_early": record.stopped_early,
-    })
+    write(
+        out,
+        "history",
+        {
+            "epochs": len(record),
+            "loss": record.loss,
+            "val_loss": record.val_loss,
+            "state": json.loads(json.dumps(record.state(), default=repr)),
+            "params": net.params.tolist(),
+            "stopped_early": record.stopped_early,
+        },
+    )
 
 
 def checkpoint(out):
     """argv[3]: checkpoint path; argv[4]: epochs; argv[5]: 'go' to stop after one epoch."""
-    path, epochs = sys.argv[3], int(sys.argv[4])
+    path, epochs = sys.argv[3].replace("RANK", str(distributed.rank())), int(sys.argv[4])
     n = 50
     X, y, _ = data(n, seed=3)
     rows = distributed.shard(n)
@@ -109,8 +129,15 @@ def checkpoint(out):
 
     try:
         net.fit(
-            X[rows.start : rows.stop], y[rows.start : rows.stop], epochs=epochs, batch_size=4,
-            optimizer="adam", warn=False, checkpoint=path, resume=True, distributed=True,
+            X[rows.start : rows.stop],
+            y[rows.start : rows.stop],
+            epochs=epochs,
+            batch_size=4,
+            optimizer="adam",
+            warn=False,
+            checkpoint=path,
+            resume=True,
+            distributed=True,
             callbacks=[interrupt],
         )
         outcome = "done"
@@ -135,8 +162,15 @@ def failure(out):
     if sys.argv[3] == "nan" and distributed.rank() == 1:
         X[0, 0] = np.inf
     try:
-        net.fit(X, y[rows.start : rows.stop], epochs=5, batch_size=4, warn=False,
-                distributed=True, callbacks=[boom] if sys.argv[3] == "raise" else [])
+        net.fit(
+            X,
+            y[rows.start : rows.stop],
+            epochs=5,
+            batch_size=4,
+            warn=False,
+            distributed=True,
+            callbacks=[boom] if sys.argv[3] == "raise" else [],
+        )
         message = None
     except Exception as error:  # noqa: BLE001 - the test compares every rank's error
         message = f"{type(error).__name__}: {error}"
@@ -153,8 +187,15 @@ def killed(out):
         if epoch == 1 and distributed.rank() == 1:
             os.kill(os.getpid(), 9)
 
-    network().fit(X[rows.start : rows.stop], y[rows.start : rows.stop], epochs=10**6,
-                  batch_size=4, warn=False, distributed=True, callbacks=[die])
+    network().fit(
+        X[rows.start : rows.stop],
+        y[rows.start : rows.stop],
+        epochs=10**6,
+        batch_size=4,
+        warn=False,
+        distributed=True,
+        callbacks=[die],
+    )
 
 
 def write(out, scenario, result):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import signal
 import threading
 
@@ -42,12 +43,21 @@ class Session(Solo):
         self.seed = 0
 
     def start(self, net, state, seed_state) -> None:
+        epochs = self.collectives.allreduce(
+            [state.epoch, -state.epoch], op=self.collectives.MPI.MAX
+        )
+        if epochs[0] != -epochs[1]:
+            raise ValueError(
+                f"the ranks start from different epochs ({-int(epochs[1])} to {int(epochs[0])}): "
+                f"give every rank the same checkpoint path, on a file system they share"
+            )
         xp = net.xp
         params = np.ascontiguousarray(xp.to_host(net.params))
         self.collectives.wait(self.collectives.comm.Ibcast(params, root=0))
         net.params[...] = xp.asarray(params)
         state.optimizer_state = self.collectives.bcast(state.optimizer_state)
-        self.seed = int.from_bytes(hashlib.sha256(repr(seed_state).encode()).digest()[:8], "little")
+        canonical = json.dumps(seed_state, sort_keys=True, default=str).encode()
+        self.seed = int.from_bytes(hashlib.sha256(canonical).digest()[:8], "little")
 
     def wrap_step(self, step):
         if step.reduce_gradients is not None:
