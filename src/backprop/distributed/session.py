@@ -65,7 +65,7 @@ class Session(Solo):
                 "distributed=True reduces the gradients itself: pass no reduce_gradients"
             )
         reduction = GradientReduction(self.collectives, step.net, self.overlap)
-        step.reduce_gradients = reduction
+        step.reduce_gradients = self.reduction = reduction
         return DistributedStep(step, reduction)
 
     def total_rows(self, n: int) -> int:
