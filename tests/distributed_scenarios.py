@@ -44,7 +44,7 @@ def global_order(n, size, batch):
 
 
 def equivalence(out):
-    rank, size = distributed.rank(), distributed.size()
+    size = distributed.size()
     results = {}
     for n in (12 * size, 12 * size + 1):
         X, y, w = data(n)
@@ -75,7 +75,9 @@ def equivalence(out):
                 scale = np.abs(alone.params).max()
                 results[f"{n}-{name}-{weighted}"] = {
                     "params": float(np.abs(net.params - alone.params).max() / scale),
-                    "loss": max(abs(a / b - 1) for a, b in zip(history.loss, reference.loss)),
+                    "loss": max(
+                        abs(a / b - 1) for a, b in zip(history.loss, reference.loss, strict=True)
+                    ),
                     "checksum": float(np.sum(net.params * np.arange(net.params.size))),
                 }
     write(out, "equivalence", results)
