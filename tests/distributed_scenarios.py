@@ -148,6 +148,32 @@ def checkpoint(out):
     write(out, "checkpoint", {"outcome": outcome, "params": net.params.tolist()})
 
 
+def interrupted(out):
+    """argv[3]: checkpoint path; argv[4]: epochs. Rank 0 prints EPOCH after each epoch."""
+    n = 600
+    X, y, _ = data(n, seed=5)
+    rows = distributed.shard(n)
+    net = network()
+
+    def say(net, epoch, logs):
+        if distributed.rank() == 0:
+            print("EPOCH", epoch, flush=True)
+
+    net.fit(
+        X[rows.start : rows.stop],
+        y[rows.start : rows.stop],
+        epochs=int(sys.argv[4]),
+        batch_size=2,
+        optimizer="adam",
+        warn=False,
+        checkpoint=sys.argv[3],
+        resume=True,
+        distributed=True,
+        callbacks=[say],
+    )
+    write(out, "interrupted", {"params": net.params.tolist()})
+
+
 def failure(out):
     """A NaN in rank 1's shard, or (argv[3] == 'raise') an exception on the last rank."""
     n = 30

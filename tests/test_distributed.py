@@ -11,12 +11,14 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import interruptible
 
 import backprop as bp
 from backprop import distributed
@@ -33,9 +35,14 @@ needs_mpi = pytest.mark.skipif(
 )
 
 
-def launch(ranks, scenario, out, *arguments, timeout=90):
+def environment():
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env["OMP_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = "1"
+    return env
+
+
+def launch(ranks, scenario, out, *arguments, timeout=90):
+    env = environment()
     command = [MPIEXEC, "-n", str(ranks), sys.executable, str(SCENARIOS), scenario, str(out)]
     return subprocess.run(
         command + [str(a) for a in arguments],
@@ -124,6 +131,33 @@ def test_rank_0_alone_writes_checkpoints_and_an_interrupted_run_resumes_bitwise(
     finished = results(cut, "checkpoint", 2) + results(whole, "checkpoint", 2)
     assert all(r["outcome"] == "done" for r in finished)
     assert all(r["params"] == finished[-1]["params"] for r in finished)
+
+
+@needs_mpi
+def test_ctrl_c_to_mpiexec_saves_the_checkpoint_and_the_resumed_run_ends_bitwise(tmp_path):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    whole.mkdir(), cut.mkdir()
+    assert launch(2, "interrupted", whole, whole / "run.ckpt", 6).returncode == 0
+    process = subprocess.Popen(
+        [MPIEXEC, "-n", "2", sys.executable, str(SCENARIOS), "interrupted", str(cut)]
+        + [str(cut / "run.ckpt"), "1000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+        preexec_fn=interruptible,
+    )
+    for line in process.stdout:
+        if line.startswith("EPOCH 2"):  # epoch 1 is saved by then
+            process.send_signal(signal.SIGINT)
+            break
+    _, err = process.communicate(timeout=60)
+    assert process.returncode != 0 and "KeyboardInterrupt" in err
+    saved = bp.training.checkpoint.read(cut / "run.ckpt")
+    assert 1 <= saved.meta["epoch"] < 6
+    assert launch(2, "interrupted", cut, cut / "run.ckpt", 6).returncode == 0
+    finished = results(cut, "interrupted", 2) + results(whole, "interrupted", 2)
+    assert all(r["params"] == finished[0]["params"] for r in finished)
 
 
 @needs_mpi
