@@ -22,6 +22,7 @@ from processes import interruptible
 
 import backprop as bp
 from backprop import distributed
+from backprop.cli.trained_model import load_trained_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -183,3 +184,32 @@ def test_a_killed_rank_ends_the_whole_job(tmp_path):
     run = launch(3, "killed", tmp_path, timeout=60)  # training would last forever
     assert run.returncode != 0
     assert "signal 9" in run.stdout + run.stderr
+
+
+@needs_mpi
+def test_the_cli_under_mpiexec_reads_each_ranks_rows_and_rank_0_writes_the_model(tmp_path):
+    """Global scaling, classes the union over ranks (class "c" lives in the last rank's rows
+    only), one report, one model file."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(61, 3)) * [1.0, 10.0, 0.1] + [0.0, 5.0, -2.0]
+    labels = np.where(X[:, 0] > 0, "a", "b")
+    labels[-10:] = "c"
+    data = tmp_path / "data.csv"
+    lines = [
+        f"{x0:.6f},{x1:.6f},{x2:.6f},{label}" for (x0, x1, x2), label in zip(X, labels, strict=True)
+    ]
+    data.write_text("x0,x1,x2,y\n" + "\n".join(lines) + "\n")
+    model = tmp_path / "model.safetensors"
+    command = [MPIEXEC, "-n", "3", sys.executable, "-m", "backprop", "train", str(data)]
+    command += ["--target", "y", "--out", str(model), "--epochs", "3", "--validation", "0"]
+    run = subprocess.run(
+        command + ["--quiet"], capture_output=True, text=True, env=environment(), timeout=90
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("model saved to") == 1 and "on 3 ranks" in run.stdout
+    trained = load_trained_model(str(model))
+    X = np.loadtxt(data, delimiter=",", skiprows=1, usecols=(0, 1, 2))  # as written
+    assert trained.meta["classes"] == ["a", "b", "c"]
+    assert np.allclose(trained.feature_mean, X.mean(axis=0), rtol=1e-12, atol=1e-12)
+    assert np.allclose(trained.feature_scale, X.std(axis=0), rtol=1e-12)
+    assert trained.meta["training"]["n_train"] == 61

@@ -89,6 +89,16 @@ class Collectives:
         self.wait(self.comm.Ibcast(data, root=0))
         return value if self.rank == 0 else _loads(data.tobytes())
 
+    def allgather(self, value) -> list:
+        """Every rank's ``value`` (any picklable object), in rank order, on every rank."""
+        data = np.frombuffer(_dumps(value), np.uint8).copy()
+        sizes = np.empty(self.size, np.int64)
+        self.wait(self.comm.Iallgather(np.array([data.size], np.int64), sizes))
+        gathered = np.empty(int(sizes.sum()), np.uint8)
+        self.wait(self.comm.Iallgatherv(data, [gathered, sizes]))
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        return [_loads(gathered[a:b].tobytes()) for a, b in zip(bounds, bounds[1:], strict=False)]
+
     def barrier(self) -> None:
         self.wait(self.comm.Ibarrier())
 
