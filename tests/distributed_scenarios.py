@@ -59,7 +59,7 @@ def equivalence(out):
                     y[rows.start : rows.stop],
                     optimizer=make(),
                     sample_weight=sw,
-                    distributed=True,
+                    distributed="layers" if weighted else "fused",  # both reductions
                     **options,
                 )
                 order = global_order(n, size, 2)

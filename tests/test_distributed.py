@@ -92,7 +92,8 @@ def test_an_unknown_distributed_value_is_refused():
 @needs_mpi
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_n_ranks_make_the_updates_of_one_process_with_n_times_the_batch(tmp_path, ranks):
-    """Even and uneven shards, with and without sample weights, every optimiser, L2."""
+    """Even and uneven shards, with and without sample weights, every optimiser, L2, the
+    fused all-reduce and the per-layer ones."""
     run = launch(ranks, "equivalence", tmp_path)
     assert run.returncode == 0, run.stderr
     seen = results(tmp_path, "equivalence", ranks)
