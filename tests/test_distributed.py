@@ -214,3 +214,21 @@ def test_the_cli_under_mpiexec_reads_each_ranks_rows_and_rank_0_writes_the_model
     assert np.allclose(trained.feature_mean, X.mean(axis=0), rtol=1e-12, atol=1e-12)
     assert np.allclose(trained.feature_scale, X.std(axis=0), rtol=1e-12)
     assert trained.meta["training"]["n_train"] == 61
+
+
+def test_cli_distributed_outside_mpiexec_is_refused_in_one_line(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    model = tmp_path / "model.safetensors"
+    env = {k: v for k, v in environment().items() if not k.startswith(("PMI_", "OMPI_", "PMIX"))}
+    command = [sys.executable, "-m", "backprop", "train", str(data), "--target", "y"]
+    run = subprocess.run(
+        command + ["--out", str(model), "--distributed"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 2 and not model.exists()
+    assert run.stderr.startswith("backprop: error: --distributed: this process was not started")
+    assert len(run.stderr.strip().splitlines()) == 1

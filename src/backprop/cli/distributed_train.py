@@ -34,10 +34,15 @@ CHUNK = 1 << 20
 
 
 def wanted(args: argparse.Namespace) -> bool:
-    """``--distributed``, or a process started by mpiexec among several."""
-    return bool(getattr(args, "distributed", False)) or (
-        distributed.launched_by_mpi() and distributed.size() > 1
-    )
+    """A process started by mpiexec among several; ``--distributed`` insists on it."""
+    if distributed.size() > 1:
+        return True
+    if getattr(args, "distributed", False):
+        raise UsageError(
+            "--distributed: this process was not started by mpiexec with several processes "
+            "(or mpi4py is missing: pip install 'backprop[mpi]')"
+        )
+    return False
 
 
 def train(args: argparse.Namespace) -> str:
