@@ -43,6 +43,11 @@ class Session(Solo):
         self.seed = 0
 
     def start(self, net, state, seed_state) -> None:
+        if not isinstance(net.params, np.ndarray):
+            raise ValueError(
+                f"distributed training needs the parameters in host memory (numpy); this "
+                f"network's backend is {net.xp.name!r}"
+            )
         epochs = self.collectives.allreduce(
             [state.epoch, -state.epoch], op=self.collectives.MPI.MAX
         )
