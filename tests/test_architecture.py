@@ -23,6 +23,7 @@ LAYERS = {
     "sklearn": 3,
     "cli": 3,
     "datasets": 3,
+    "distributed": 3,
     "single_layer": 3,
     "__init__": 4,
     "__main__": 4,

@@ -16,7 +16,7 @@ loop, optimisers, schedules, checkpoints) <- the faces (``explain``, ``plot``, `
 
 import sys
 
-from . import datasets, explain, io, training
+from . import datasets, distributed, explain, io, training  # noqa: F401 - registers
 from ._version import __version__
 from .engine import activations, losses
 from .engine.activations import Activation, register_activation

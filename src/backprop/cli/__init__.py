@@ -77,6 +77,9 @@ def _add_csv_commands(commands) -> None:
     train.add_argument(
         "--resume", action="store_true", help="continue from --checkpoint if it exists"
     )
+    train.add_argument(
+        "--distributed", action="store_true", help="train across the ranks of mpiexec"
+    )
     predict = commands.add_parser("predict", help="write the CSV with a prediction column added")
     predict.add_argument("model", help="model file written by 'backprop train'")
     predict.add_argument("data", help="CSV file with the model's feature columns")

@@ -22,7 +22,7 @@ from ..io.tabular import CLASSIFICATION, REGRESSION
 from ..training import History, TrainingDiverged, fit
 from ..training import checkpoint as checkpoints
 from ..training.optimizers import get_optimizer
-from . import scaling
+from . import distributed_train, scaling
 from .errors import Interrupted, UsageError
 from .files import Output, check_train_outputs
 from .lock import checkpoint_lock
@@ -221,6 +221,8 @@ def _count(n: int, noun: str) -> str:
 
 def train(args: argparse.Namespace) -> str:
     """Train a network on ``args.data`` and save it to ``args.out``; returns the summary."""
+    if distributed_train.wanted(args):  # under mpiexec: each rank reads its own rows
+        return distributed_train.train(args)
     settings = _check_train_options(args)
     out, checkpoint = check_train_outputs(args)
     if checkpoint is None:

@@ -41,6 +41,7 @@ from .diagnosis import ConvergenceWarning, diagnose
 from .evaluation import check_metrics, evaluate
 from .history import History
 from .optimizers import get_optimizer
+from .parallel import distributable, session_for
 from .progress import Progress
 from .readout import LossLog
 from .schedules import get_schedule
@@ -58,6 +59,7 @@ from .stopping import EarlyStopping
 from .transforms import gradient_transforms
 
 
+@distributable
 def fit(
     net,
     X,
@@ -85,6 +87,7 @@ def fit(
     checkpoint_every: int = 1,
     resume: bool = False,
     reduce_gradients: Callable | None = None,
+    distributed=False,
 ) -> History:
     """Train ``net`` on (X, Y) and return the ``History``.
 
@@ -124,6 +127,9 @@ def fit(
         the seam for data-parallel training (see ``backprop.training.step``).
     resume : continue from ``checkpoint`` when it exists (a fresh start when it does not); the
         result is bitwise the same as an uninterrupted run. A changed setup is refused.
+    distributed : ``True`` to train one model across the ranks of ``mpiexec`` (X, Y being this
+        rank's rows; or a ``backprop.distributed.Session``); see ``backprop.distributed``.
+        With one process, a plain fit.
     """
     check_flags(
         shuffle=shuffle, l2_per_sample=l2_per_sample, verbose=verbose, warn=warn, resume=resume
@@ -140,6 +146,7 @@ def fit(
     epochs, batch_size = settings["epochs"], settings["batch_size"]
     validation_split = settings["validation_split"]
     stopper = check_hooks(callbacks, reduce_gradients, early_stopping, metrics)
+    session = session_for(distributed)
     optimizer = get_optimizer(optimizer, lr)
     check_optimizer_state(optimizer, optimizer_state, net)
     schedule = get_schedule(schedule)
@@ -158,7 +165,9 @@ def fit(
         n = train.X.shape[0]
         batch = n if batch_size is None else min(batch_size, n)
         n_validation = 0 if validation is None else validation.X.shape[0]
-        setup = checkpoints.fingerprint(net, n, n_validation, batch, optimizer, settings, shuffle)
+        setup = checkpoints.fingerprint(
+            net, session.total_rows(n), n_validation, batch, optimizer, settings, shuffle
+        )
         if saved is not None:
             checkpoints.check_setup(saved, setup)
     except BaseException:  # the generator is put back whatever stopped the preparation
@@ -172,6 +181,7 @@ def fit(
         if optimizer_state is None:
             optimizer_state = optimizer.init(net.params, xp=xp)
         state = TrainingState(optimizer_state=optimizer_state)
+    session.start(net, state, split_rng_state)
     step = TrainingStep(
         net,
         optimizer,
@@ -180,13 +190,15 @@ def fit(
         ),
         reduce_gradients,
     )
+    step = session.wrap_step(step)
     batches = Batches(xp, train, batch)
     del train  # the batches keep what they need (0/1 targets as uint8)
 
     def save_checkpoint():
-        checkpoints.save(checkpoint, net, state, schedule, split_rng_state, setup)
+        if session.rank == 0:
+            checkpoints.save(checkpoint, net, state, schedule, split_rng_state, setup)
 
-    progress = Progress(epochs, verbose)
+    progress = Progress(epochs, verbose and session.rank == 0)
     first = state.epoch + 1
     # overflow and NaN are caught by the divergence check, which says more than a warning
     with xp.errstate(over="ignore", invalid="ignore"), _sigterm_interrupts(checkpoint):
@@ -196,15 +208,21 @@ def fit(
                 state.epoch = epoch
                 rate = schedule(epoch, optimizer.lr)
                 # one batch covering the whole set sees the same gradient in any order
-                order = xp.permutation(net.rng, n) if shuffle and batch < n else None
-                loss, layer_stats = _run_epoch(step, batches, order, state, rate)
+                order = session.order(net, n, epoch) if shuffle and batch < n else None
+                loss, layer_stats = _run_epoch(step, batches, order, state, rate, session)
                 logs = {"loss": loss, "lr": rate}
                 if validation is not None:
-                    logs.update(evaluate(net, validation.X, validation.Y, metrics, _checked=True))
+                    logs.update(
+                        session.mean(
+                            evaluate(net, validation.X, validation.Y, metrics, _checked=True),
+                            n_validation,
+                        )
+                    )
+                logs, layer_stats = session.agree(logs, layer_stats)
                 state.history.append(logs, layer_stats)
                 schedule.observe(logs)
                 progress.update(logs)
-                state.stopped = _epoch_says_stop(net, state, logs, callbacks, stopper)
+                state.stopped = session.any(_epoch_says_stop(net, state, logs, callbacks, stopper))
                 last = state.stopped or epoch == epochs - 1
                 if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or last):
                     save_checkpoint()
@@ -225,7 +243,7 @@ def fit(
         net.params[...] = best
     state.history.optimizer = optimizer
     state.history.optimizer_state = state.optimizer_state
-    if warn and not state.stopped:
+    if warn and not state.stopped and session.rank == 0:
         _warn_if_unconverged(state.history)
     return state.history
 
@@ -268,23 +286,25 @@ def _epoch_says_stop(net, state: TrainingState, logs, callbacks, stopper) -> boo
     return any(requests)
 
 
-def _run_epoch(step: TrainingStep, batches: Batches, order, state: TrainingState, rate):
+def _run_epoch(step: TrainingStep, batches: Batches, order, state: TrainingState, rate, session):
     """One pass over the data; returns the mean batch error and the last batch's layer stats."""
     net, xp = step.net, step.net.xp
     n, batch = batches.n, batches.size
     errors = LossLog(net, batch, n, batches.weighted, net.params.copy(), state.epoch)
-    skipped = readout.empty_batches(xp, batches.data.weights, order, batch)
+    starts = session.batch_starts(n, batch)
+    skipped = session.empty_batches(xp, batches.data.weights, order, batch, starts)
     last_start = (n - 1) // batch * batch
     stats = None
-    for batch_number, start in enumerate(range(0, n, batch)):
+    for batch_number, start in enumerate(starts):
         if batch_number in skipped:
             continue  # every sample here has weight 0: no gradient, no step
         X, Y, weights = batches.get(order, start)
         result = step(X, Y, weights, rate, state.optimizer_state, observe=start == last_start)
         state.optimizer_state = result.optimizer_state
-        errors.add(result.work, Y, weights, batch_number, result.penalty)
+        if start < n:  # a rank whose rows ran out takes part with no batch
+            errors.add(result.work, Y, weights, batch_number, result.penalty)
         stats = result.layer_stats if result.layer_stats is not None else stats
-    loss = errors.epoch_error()
+    loss = session.epoch_error(errors)
     if not readout.params_finite(net):  # the epoch's last update went non-finite
         errors.diverged(batch_number, math.nan)
     return loss, readout.layer_stats(stats, net.n_layers)
