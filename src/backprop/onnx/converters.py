@@ -117,6 +117,8 @@ def _regressor_shapes(operator) -> None:
 
 def _convert_classifier(scope, operator, container) -> None:
     estimator = operator.raw_operator
+    if scope.get_options(estimator, {"nocl": False})["nocl"]:
+        raise NotImplementedError("the option 'nocl' is not implemented for backprop's MLP")
     graph = _ConverterGraph(scope, container, _compute_dtype(operator.inputs[0].type))
     y = network_nodes(graph, estimator.network_, _network_input(graph, operator), graph.dtype)
     label, probabilities = (output.full_name for output in operator.outputs)
@@ -138,7 +140,11 @@ def register_converters() -> None:
         "BackpropMLPClassifier",
         _classifier_shapes,
         _convert_classifier,
-        options={"zipmap": [True, False, "columns"], "output_class_labels": [False, True]},
+        options={
+            "zipmap": [True, False, "columns"],
+            "output_class_labels": [False, True],
+            "nocl": [False, True],  # ZipMap asks every classifier for it; only False works
+        },
     )
     update_registered_converter(
         MLPRegressor, "BackpropMLPRegressor", _regressor_shapes, _convert_regressor
