@@ -2,6 +2,7 @@
 pipelines converted by skl2onnx, and ``backprop export`` of model files."""
 
 import csv
+import sys
 import warnings
 
 import numpy as np
@@ -103,6 +104,9 @@ def test_an_activation_without_an_onnx_operator_is_refused_naming_the_layer():
 def test_to_onnx_refuses_what_it_cannot_export():
     with pytest.raises(TypeError, match="needs a backprop Network"):
         to_onnx("model.safetensors")
+    sklearn_mlp = pytest.importorskip("sklearn.neural_network").MLPClassifier()
+    with pytest.raises(TypeError, match="sklearn.neural_network.*skl2onnx.to_onnx converts"):
+        to_onnx(sklearn_mlp)
 
 
 def test_the_file_is_written_atomically_and_marked_as_backprops(tmp_path):
@@ -373,6 +377,18 @@ def test_bad_export_usage_exits_2_with_one_line(tmp_path, monkeypatch, capsys, a
     error = capsys.readouterr().err
     assert error.startswith("backprop: error:") and message in error and error.count("\n") == 1
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_export_without_onnx_installed_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import backprop
+
+    bp.Network([2, 1], seed=0).save(tmp_path / "model.safetensors")
+    monkeypatch.delattr(backprop, "onnx")
+    monkeypatch.setitem(sys.modules, "backprop.onnx", None)  # as if onnx were missing
+    assert cli("export", tmp_path / "model.safetensors", "--onnx", tmp_path / "m.onnx") == 2
+    error = capsys.readouterr().err
+    assert 'pip install "backprop[onnx]"' in error and error.count("\n") == 1
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_export_needs_onnx_option(capsys):

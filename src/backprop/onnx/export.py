@@ -73,6 +73,10 @@ def _network_model(net: Network) -> onnx.ModelProto:
     )
 
 
+def _is_backprop_estimator(model) -> bool:
+    return hasattr(model, "get_params") and type(model).__module__.startswith("backprop.")
+
+
 def _fitted_network(estimator) -> Network:
     net = getattr(estimator, "network_", None)
     if net is None:
@@ -129,12 +133,14 @@ def to_onnx(model, path: str | os.PathLike | None = None) -> onnx.ModelProto:
     """
     if isinstance(model, Network):
         built = _network_model(model)
-    elif hasattr(model, "fit") and hasattr(model, "get_params"):
+    elif _is_backprop_estimator(model):
         built = _estimator_model(model)
     else:
+        kind = type(model)
         raise TypeError(
-            f"to_onnx needs a backprop Network or a fitted backprop.sklearn estimator, "
-            f"got {type(model).__name__}"
+            "to_onnx needs a backprop Network or a fitted backprop.sklearn estimator, got "
+            f"{kind.__module__}.{kind.__qualname__} (skl2onnx.to_onnx converts scikit-learn's own "
+            "models, and pipelines ending in ours)"
         )
     if path is not None:
         write_onnx(built, path)
