@@ -297,28 +297,33 @@ def trained(tmp_path_factory):
     kinds = np.array(["cat", "dog", "emu"])[np.digitize(score, [0.0, 1.0])]
     tables = {
         "classification": write_table(folder / "kinds.csv", X, "kind", kinds),
+        "two classes": write_table(folder / "two.csv", X, "kind", np.where(score > 0, 7, 10)),
         "regression": write_table(folder / "values.csv", X, "value", 3 * X[:, 0] - X[:, 2]),
     }
     models = {}
     for task, table in tables.items():
         models[task] = folder / f"{task}.safetensors"
-        target = "kind" if task == "classification" else "value"
+        target = "value" if task == "regression" else "kind"
         assert cli("train", table, "--target", target, "--out", models[task], *TRAIN) == 0
     return X, tables, models
 
 
-def test_export_of_a_classifier_writes_what_predict_writes(trained, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "task, classes", [("classification", "cat dog emu"), ("two classes", "7 10")]
+)
+def test_export_of_a_classifier_writes_what_predict_writes(
+    trained, tmp_path, capsys, task, classes
+):
     X, tables, models = trained
     out = tmp_path / "kinds.onnx"
-    assert cli("export", models["classification"], "--onnx", out) == 0
+    assert cli("export", models[task], "--onnx", out) == 0
     assert "input X (3 columns: a, b, c), outputs label, probabilities" in capsys.readouterr().out
     predicted = tmp_path / "predicted.csv"
-    assert cli("predict", models["classification"], tables["classification"], "--out",
-               predicted, "--proba") == 0  # fmt: skip
+    assert cli("predict", models[task], tables[task], "--out", predicted, "--proba") == 0
     rows = read_table(predicted)
     outputs = run(onnx.load(str(out)), X)
     assert outputs["label"].tolist() == [row["prediction"] for row in rows]
-    proba = [[float(row[f"proba_{k}"]) for k in ("cat", "dog", "emu")] for row in rows]
+    proba = [[float(row[f"proba_{k}"]) for k in classes.split()] for row in rows]
     close(outputs["probabilities"], proba, "float32")
 
 

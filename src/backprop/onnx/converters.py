@@ -122,7 +122,8 @@ def _convert_classifier(scope, operator, container) -> None:
     graph = _ConverterGraph(scope, container, _compute_dtype(operator.inputs[0].type))
     y = network_nodes(graph, estimator.network_, _network_input(graph, operator), graph.dtype)
     label, probabilities = (output.full_name for output in operator.outputs)
-    classifier_nodes(graph, y, estimator.classes_, is_multilabel(estimator), label, probabilities)
+    n_outputs, classes = estimator.network_.n_outputs, estimator.classes_
+    classifier_nodes(graph, y, n_outputs, classes, is_multilabel(estimator), label, probabilities)
 
 
 def _convert_regressor(scope, operator, container) -> None:

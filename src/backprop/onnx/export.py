@@ -106,7 +106,7 @@ def _estimator_model(estimator) -> onnx.ModelProto:
         return _finish(graph, inputs, outputs, name, {"n_outputs": net.n_outputs})
     classes, multilabel = estimator.classes_, is_multilabel(estimator)
     y = network_nodes(graph, net, x, net.dtype)
-    classifier_nodes(graph, y, classes, multilabel, "label", "probabilities")
+    classifier_nodes(graph, y, net.n_outputs, classes, multilabel, "label", "probabilities")
     label_width = [len(classes)] if multilabel else []
     outputs = [
         _tensor("label", onnx_label_type(classes, multilabel), *label_width),
@@ -177,7 +177,8 @@ def trained_model_to_onnx(
         y = graph.add("Cast", [y], "network_output", to=TensorProto.DOUBLE)
     metadata = {"features": list(features)}
     if classes is not None:
-        classifier_nodes(graph, y, np.asarray(classes, dtype=str), False, "label", "probabilities")
+        labels = np.asarray(classes, dtype=str)
+        classifier_nodes(graph, y, net.n_outputs, labels, False, "label", "probabilities")
         outputs = [
             _tensor("label", TensorProto.STRING),
             _tensor("probabilities", TensorProto.DOUBLE, len(classes)),

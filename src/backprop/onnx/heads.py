@@ -52,24 +52,26 @@ def onnx_label_type(classes, multilabel: bool) -> int:
 
 
 def classifier_nodes(
-    graph, y: str, classes, multilabel: bool, label: str, probabilities: str
+    graph, y: str, n_outputs: int, classes, multilabel: bool, label: str, probabilities: str
 ) -> None:
-    """``label`` and ``probabilities`` (exact names) from the network's outputs ``y``.
-
-    ``y`` has one column for two single-label classes (p of ``classes[1]``), else one per class.
-    """
+    """``label`` and ``probabilities`` (exact names) from the network's ``n_outputs`` outputs
+    ``y``: one per class, or one alone for two classes, the probability p of ``classes[1]``."""
     n_classes = len(classes)
     if n_classes < 2:
         raise ValueError(
             f"a classifier fitted on {n_classes} class has nothing to predict; "
             "fit it on at least two classes to export it"
         )
-    if n_classes == 2 and not multilabel:
+    if n_outputs == 1 and n_classes == 2 and not multilabel:
         one = graph.constant("one", np.array(1.0, graph.dtype))
         negative = graph.add("Sub", [one, y], "negative_class_proba")  # 1 − p
         graph.add("Concat", [negative, y], probabilities, axis=1, exact=True)
-    else:
+    elif n_outputs == n_classes:
         graph.add("Identity", [y], probabilities, exact=True)
+    else:
+        raise ValueError(
+            f"{n_classes} classes need {n_classes} outputs, the network has {n_outputs}"
+        )
     if multilabel:
         half = graph.constant("half", np.array(0.5, graph.dtype))
         above = graph.add("Greater", [y, half], "above_half")  # as LabelBinarizer: p > 0.5
