@@ -366,6 +366,22 @@ def test_export_replaces_its_own_onnx_file_only(trained, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign.onnx", "ours.onnx"]
 
 
+def test_a_failed_write_leaves_the_old_onnx_file_and_no_temporary_file(
+    trained, tmp_path, monkeypatch
+):
+    _, _, models = trained
+    out = tmp_path / "model.onnx"
+    assert cli("export", models["regression"], "--onnx", out) == 0
+    before = out.read_bytes()
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", full_disk)
+    assert cli("export", models["classification"], "--onnx", out) == 2
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
