@@ -3,7 +3,7 @@
 A model written by ``backprop train`` becomes a model of the whole prediction: its input ``X``
 holds the raw feature columns (float64, in the order ``info`` lists them), which it standardises
 as training did; its outputs are what ``predict`` writes: ``label`` and ``probabilities`` for a
-classifier, ``variable`` (in the target's units) for a regressor. A file saved with ``bp.save``
+classifier, ``variable`` (in the target's units) for a regressor. A file saved with ``net.save``
 becomes the bare network: input ``X``, output ``output``, in the network's dtype.
 
 ``--onnx`` replaces only an ONNX model that backprop wrote, never the model file itself, and
@@ -23,7 +23,7 @@ __all__ = ["add_export_parser", "export"]
 
 def add_export_parser(commands) -> argparse.ArgumentParser:
     export_parser = commands.add_parser("export", help="write a model file as an ONNX model")
-    export_parser.add_argument("model", help="model file (from 'backprop train' or bp.save)")
+    export_parser.add_argument("model", help="model file (from 'backprop train' or net.save)")
     export_parser.add_argument(
         "--onnx", required=True, metavar="OUT.onnx", help="the ONNX model file to write"
     )
