@@ -1,8 +1,8 @@
 """The package's layers: imports point one way, never deferred to reach upwards, and modules
 stay short enough to read.
 
-    engine (with _version) <- io <- training <- faces (explain, plot, sklearn, cli, datasets,
-    single_layer) <- the package itself
+    engine (with _version) <- io <- training <- faces (explain, plot, sklearn, onnx, cli,
+    datasets, single_layer) <- the package itself
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ LAYERS = {
     "explain": 3,
     "plot": 3,
     "sklearn": 3,
+    "onnx": 3,
     "cli": 3,
     "datasets": 3,
     "distributed": 3,
@@ -28,7 +29,8 @@ LAYERS = {
     "__init__": 4,
     "__main__": 4,
 }
-OPTIONAL_FACES = {("cli", "plot")}  # pictures need matplotlib: imported when one is drawn
+# pictures need matplotlib: imported when one is drawn; ONNX export needs onnx (and skl2onnx)
+OPTIONAL_FACES = {("cli", "plot"), ("cli", "onnx")}
 MAX_LINES = 400
 
 

@@ -8,6 +8,7 @@
     backprop predict MODEL DATA.csv --out PRED.csv [--proba]   add a prediction column
     backprop evaluate MODEL DATA.csv [--target COL]    accuracy, or R² and MAE, on labelled data
     backprop info MODEL                                what a model file holds
+    backprop export MODEL --onnx OUT.onnx              the model as an ONNX model ([onnx] extra)
 
 A CSV file has a header row; feature columns must be numeric, the target may be text or numbers.
 Features (and a regression target) are standardised with the training part's mean and standard
@@ -34,9 +35,16 @@ from .csv_commands import evaluate, info, predict
 from .demo import DEMOS
 from .errors import Interrupted, UsageError
 from .explain import explain_command, load_network_spec
+from .export import add_export_parser, export
 from .train_command import train
 
-CSV_COMMANDS = {"train": train, "predict": predict, "evaluate": evaluate, "info": info}
+CSV_COMMANDS = {
+    "train": train,
+    "predict": predict,
+    "evaluate": evaluate,
+    "info": info,
+    "export": export,
+}
 
 __all__ = ["UsageError", "load_network_spec", "main"]
 
@@ -91,7 +99,7 @@ def _add_csv_commands(commands) -> None:
     evaluate.add_argument("--target", default=None, help="default: the model's target column")
     info = commands.add_parser("info", help="show what a model file holds")
     info.add_argument("model", help="model file")
-    for parser in (train, predict, evaluate, info):
+    for parser in (train, predict, evaluate, info, add_export_parser(commands)):
         _report_errors_in_one_line(parser)
 
 
