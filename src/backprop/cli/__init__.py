@@ -8,6 +8,7 @@
     backprop predict MODEL DATA.csv --out PRED.csv [--proba]   add a prediction column
     backprop evaluate MODEL DATA.csv [--target COL]    accuracy, or R² and MAE, on labelled data
     backprop info MODEL                                what a model file holds
+    backprop playground DATA --out PAGE.html           a page replaying a training run
 
 A CSV file has a header row; feature columns must be numeric, the target may be text or numbers.
 Features (and a regression target) are standardised with the training part's mean and standard
@@ -34,9 +35,16 @@ from .csv_commands import evaluate, info, predict
 from .demo import DEMOS
 from .errors import Interrupted, UsageError
 from .explain import explain_command, load_network_spec
+from .playground import add_playground_command, playground
 from .train_command import train
 
-CSV_COMMANDS = {"train": train, "predict": predict, "evaluate": evaluate, "info": info}
+CSV_COMMANDS = {
+    "train": train,
+    "predict": predict,
+    "evaluate": evaluate,
+    "info": info,
+    "playground": playground,
+}
 
 __all__ = ["UsageError", "load_network_spec", "main"]
 
@@ -143,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--eps", type=float, default=1e-4, help="the nudge (default 1e-4)")
     explain.add_argument("--plot", default=None, help="save the network picture (.png or .svg)")
     _add_csv_commands(commands)
+    _report_errors_in_one_line(add_playground_command(commands))
     return parser
 
 
