@@ -44,7 +44,7 @@ def add_playground_command(commands) -> argparse.ArgumentParser:
     parser.add_argument("--optimizer", default="sgd", help="sgd, adam, rmsprop or adagrad")
     parser.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
     parser.add_argument("--batch-size", type=int, default=16, help="default 16")
-    parser.add_argument("--epochs", type=int, default=200, help=f"default 200, at most {MAX_EPOCHS}")
+    parser.add_argument("--epochs", type=int, default=200, help=f"at most {MAX_EPOCHS}")
     parser.add_argument("--validation", type=float, default=0.2, help="fraction held out")
     parser.add_argument("--seed", type=int, default=0, help="seed for data, split and network")
     parser.add_argument("--samples", type=int, default=200, help="built-in data: sample count")
@@ -106,8 +106,9 @@ def built_in(name: str, samples: int, noise: float | None, seed: int) -> dataset
     if name == "xor":
         truth = datasets.xor()
         corner = np.random.default_rng(seed).integers(0, 4, samples)
-        spread = np.random.default_rng(seed + 1).normal(0, 0.15 if noise is None else noise,
-                                                        (samples, 2))
+        spread = np.random.default_rng(seed + 1).normal(
+            0, 0.15 if noise is None else noise, (samples, 2)
+        )
         return truth._replace(X=truth.X[corner] + spread, y=truth.y[corner])
     extra = {} if noise is None else {"noise": noise}
     maker = {"moons": datasets.two_moons, "circles": datasets.circles, "spirals": datasets.spirals}
@@ -180,4 +181,5 @@ def playground(args: argparse.Namespace) -> str:
     last = f"training loss {run.history.loss[-1]:.4g}"
     if "val_loss" in run.history:
         last += f", validation loss {run.history['val_loss'][-1]:.4g}"
-    return f"Wrote {output.shown}: {len(run.data['frames'])} frames of {settings.epochs} epochs; {last}"
+    frames = len(run.data["frames"])
+    return f"Wrote {output.shown}: {frames} frames of {settings.epochs} epochs; {last}"

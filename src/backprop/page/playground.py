@@ -9,7 +9,8 @@ says backprop wrote it; ``is_backprop_page`` reads that back so that only such p
 >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 5)
 >>> run = record_run(X, np.array([0, 1, 1, 0] * 5), Settings(hidden=[3], epochs=2))
 >>> html = playground_page(run.data)
->>> html.startswith("<!DOCTYPE html>") and GENERATOR in html and "http" not in html.split("<body")[0]
+>>> head = html.split("<body")[0]
+>>> html.startswith("<!DOCTYPE html>") and GENERATOR in head and "http:" not in head
 True
 """
 
@@ -27,9 +28,7 @@ GENERATOR = f"backprop {__version__}"
 _GENERATOR_PREFIX = '<meta name="generator" content="backprop '
 _HEAD_BYTES = 4096
 # nothing may be fetched: styles and scripts are inline, pictures are drawn or data: URLs
-_POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
-)
+_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 
 
 def asset(name: str) -> str:
@@ -161,8 +160,8 @@ show here: the layers nearest the input far below the output layer.</figcaption>
 <table><thead><tr><th scope="col">layer</th><th scope="col">units</th>
 <th scope="col">activation</th><th scope="col">mean |W|</th></tr></thead><tbody></tbody></table>
 </div>
-<figcaption>Weights in blue are positive, in vermillion negative; thicker is larger. A unit's
-fill is its bias on the same scale.</figcaption>
+<figcaption id="network-caption">Weights in blue are positive, in vermillion negative; thicker
+is larger. A unit's fill is its bias on the same scale.</figcaption>
 </figure>
 </main>
 <footer>Written by {html.escape(GENERATOR)}. This page is self-contained and needs no network.
@@ -172,9 +171,7 @@ fill is its bias on the same scale.</figcaption>
 def playground_page(data: dict) -> str:
     """The training view of a run recorded by ``playground_data.record_run``."""
     title, _ = _describe(data)
-    return inline_page(
-        title, asset("playground.css"), asset("playground.js"), data, _body(data)
-    )
+    return inline_page(title, asset("playground.css"), asset("playground.js"), data, _body(data))
 
 
 def write_playground(data: dict, path: str | os.PathLike) -> None:

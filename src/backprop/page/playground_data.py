@@ -165,11 +165,11 @@ def _value_bytes(values: np.ndarray, low: float, high: float) -> str:
 class _Recorder:
     """The callback that snapshots the network at the chosen epochs."""
 
-    def __init__(self, net, plane, scaler, target_scaler, task, n_classes, value_range, drawn):
+    def __init__(self, plane, scaler, target_scaler, task, n_classes, value_range, drawn):
         self.plane, self.scaled_plane = plane, scaler(plane)
         self.target_scaler, self.task, self.n_classes = target_scaler, task, n_classes
         self.value_range, self.drawn = value_range, drawn
-        self.wanted = set(frame_epochs(0))
+        self.wanted: set[int] = set()
         self.frames: list[dict] = []
 
     def want(self, epochs: list[int]) -> None:
@@ -200,7 +200,9 @@ class _Recorder:
 
 
 def _network(sizes: list[int], task: str, settings: Settings) -> Network:
-    output, loss = ("softmax", "cross_entropy") if task == CLASSIFICATION else ("identity", "squared")
+    output, loss = (
+        ("softmax", "cross_entropy") if task == CLASSIFICATION else ("identity", "squared")
+    )
     return Network(sizes, hidden=settings.activation, output=output, loss=loss, seed=settings.seed)
 
 
@@ -254,7 +256,7 @@ def record_run(
     too_large = network_is_drawable(sizes)
     net = _network(sizes, task, settings)
     recorder = _Recorder(
-        net, plane, scaler, target_scaler, task, n_classes, value_range, too_large is None
+        plane, scaler, target_scaler, task, n_classes, value_range, too_large is None
     )
     recorder.snapshot(net, 0)
     recorder.want(frame_epochs(settings.epochs))

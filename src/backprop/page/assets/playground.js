@@ -248,6 +248,7 @@
     const box = $("network-summary");
     box.hidden = false;
     $("network-message").textContent = `Not drawn: ${data.too_large}.`;
+    $("network-caption").textContent = "Each layer's mean |W| at the epoch shown.";
     const body = box.querySelector("tbody");
     const cells = data.sizes.slice(1).map((n, l) => {
       const row = body.insertRow();
