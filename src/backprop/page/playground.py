@@ -143,7 +143,8 @@ def _body(data: dict) -> str:
 <svg id="loss-chart" role="img" aria-labelledby="loss-title"></svg>
 <ul class="legend" id="loss-legend"></ul>
 <figcaption>The mean error {html.escape(data["loss_name"])} per epoch; the dashed vertical line
-marks the epoch shown.</figcaption>
+marks the epoch shown. A loss that falls a hundredfold or more is drawn on a log scale.
+</figcaption>
 </figure>
 <figure>
 <h2 id="delta-title">Mean |δ| per layer</h2>

@@ -198,7 +198,10 @@
     dash: l >= deltaColours.length ? "2 3" : null,
     label: l === data.mean_abs_delta.length - 1 ? `layer ${l + 1} (output)` : `layer ${l + 1}`,
   }));
-  const moveLossMarker = lineChart($("loss-chart"), lossSeries, { log: false });
+  // a loss that falls by more than two orders of magnitude is read on a log scale
+  const losses = lossSeries.flatMap((s) => s.values).filter((v) => v !== null);
+  const lossLog = Math.min(...losses) > 0 && Math.max(...losses) / Math.min(...losses) > 100;
+  const moveLossMarker = lineChart($("loss-chart"), lossSeries, { log: lossLog });
   const moveDeltaMarker = lineChart($("delta-chart"), deltaSeries, { log: true });
   legend($("loss-legend"), lossSeries);
   legend($("delta-legend"), deltaSeries);
@@ -222,7 +225,8 @@
         el("line", { x1: xs[l - 1], y1: yj, x2: xs[l], y2: yi }, group))));
     }
     sizes.forEach((n, l) => {
-      const name = l === 0 ? "input" : l === sizes.length - 1 ? "output" : `hidden ${l}`;
+      const hidden = sizes.length > 5 ? `h${l}` : `hidden ${l}`; // short when columns are close
+      const name = l === 0 ? "input" : l === sizes.length - 1 ? "output" : hidden;
       el("text", { x: xs[l], y: 14, "text-anchor": "middle", class: "layer-name" }, svg)
         .textContent = name;
       units.push(ys[l].map((y) => el("circle", { cx: xs[l], cy: y, r: Math.min(9, 90 / n + 3) },
