@@ -40,7 +40,7 @@ def json_for_script(data: dict) -> str:
     """JSON that is safe inside a ``<script>`` element: no ``</script>`` can end it early.
 
     >>> json_for_script({"a": "</script>"})
-    '{"a": "\\\\u003c/script>"}'
+    '{"a":"\\\\u003c/script>"}'
     """
     return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
 
