@@ -304,3 +304,16 @@ def test_one_input_shows_the_fitted_curve(browser, tmp_path, screenshots):
     page.screenshot(path=str(screenshots / "playground-curve.png"), full_page=True)
     assert page.problems == []
     page.close()
+
+
+def test_a_csv_with_one_feature_and_a_numeric_target_draws_a_curve(tmp_path, capsys):
+    x = np.linspace(-3, 3, 60)
+    table = tmp_path / "sine.csv"
+    rows = [f"{a:.4f},{math.sin(a) * 10 + 0.123:.4f}" for a in x]
+    table.write_text("x,y\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "sine.html"
+    assert main(["playground", str(table), "--epochs", "4", "--out", str(out)]) == 0
+    data = json.loads(re.search(r'id="playground-data">(.*?)</script>', out.read_text()).group(1))
+    assert data["task"] == "regression" and len(data["ranges"]) == 1
+    assert len(data["frames"][-1]["curve"]) == 1 and data["names"]["target"] == "y"
+    _refused(capsys, ["playground", str(tmp_path / "none.csv"), "--out", str(out)], "none.csv")
