@@ -105,13 +105,19 @@ def _plane_caption(data: dict) -> str:
             else f"the fitted {data['names'].get('target', 'y')}"
         )
         return f"The network's answer along {features[0]}: {what}. "
-    how = (
-        "Each region takes the colour of the class the network predicts there, paler where it "
-        "is less sure."
-        if data["task"] == "classification"
-        else "Colour: the predicted value, from vermillion (low) through white to blue (high)."
-    )
-    return f"Decision regions over {features[0]} (across) and {features[1]} (up). {how} "
+    if data["task"] == "classification":
+        how = "Each region takes the colour of the class predicted there, paler where less sure."
+    else:
+        low, high = data["value_range"]
+        target = data["names"].get("target", "value")
+        how = f"Colour: the predicted {target}, vermillion ({low:.4g}), white, blue ({high:.4g})."
+    return f"{_plane_title(data)} over {features[0]} (across) and {features[1]} (up). {how} "
+
+
+def _plane_title(data: dict) -> str:
+    if len(data["ranges"]) == 1:
+        return "Fitted curve"
+    return "Decision regions" if data["task"] == "classification" else "Predictions"
 
 
 def _body(data: dict) -> str:
@@ -133,7 +139,7 @@ def _body(data: dict) -> str:
 </div>
 <main class="views">
 <figure>
-<h2 id="plane-title">{"Fitted curve" if len(data["ranges"]) == 1 else "Decision regions"}</h2>
+<h2 id="plane-title">{_plane_title(data)}</h2>
 <canvas id="plane" width="480" height="480" role="img" aria-labelledby="plane-title"></canvas>
 <ul class="legend" id="plane-legend"></ul>
 <figcaption>{html.escape(_plane_caption(data) + points)}</figcaption>
