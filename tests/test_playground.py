@@ -317,3 +317,32 @@ def test_a_csv_with_one_feature_and_a_numeric_target_draws_a_curve(tmp_path, cap
     assert data["task"] == "regression" and len(data["ranges"]) == 1
     assert len(data["frames"][-1]["curve"]) == 1 and data["names"]["target"] == "y"
     _refused(capsys, ["playground", str(tmp_path / "none.csv"), "--out", str(out)], "none.csv")
+
+
+CONTRAST = """(selector) => {
+  const rgb = (text) => text.match(/[\\d.]+/g).slice(0, 4).map(Number);
+  const luminance = ([r, g, b]) => {
+    const linear = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  };
+  const element = document.querySelector(selector);
+  let node = element, background = [255, 255, 255];
+  for (; node; node = node.parentElement) {
+    const colour = rgb(getComputedStyle(node).backgroundColor);
+    if (colour.length < 4 || colour[3] > 0) { background = colour.slice(0, 3); break; }
+  }
+  const [a, b] = [luminance(rgb(getComputedStyle(element).color)), luminance(background)];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_text_has_enough_contrast_and_focus_shows(browser, moons_page):
+    page = _open(browser, moons_page)
+    for selector in ("h1", ".summary", "#play", "label[for=epoch]", "#readout", "figcaption"):
+        ratio = page.evaluate(CONTRAST, selector)
+        assert ratio >= 4.5, f"{selector}: contrast {ratio:.2f} is below WCAG AA's 4.5"
+    page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), "the focused control shows no outline"
+    assert page.locator("#epoch").get_attribute("aria-valuetext").startswith("epoch ")
+    page.close()
