@@ -74,7 +74,7 @@ def frame_epochs(epochs: int, max_frames: int = MAX_FRAMES) -> list[int]:
     return sorted({int(round(e)) for e in np.linspace(0, epochs, max_frames)})
 
 
-def network_is_drawable(sizes: list[int]) -> str | None:
+def why_not_drawn(sizes: list[int]) -> str | None:
     """None when every unit of ``sizes`` can be drawn readably, else why it cannot."""
     widest = max(sizes)
     if widest > MAX_DRAWN_UNITS:
@@ -216,6 +216,17 @@ def check_size(sizes: list[int]) -> None:
         )
 
 
+def _targets(y, task: str, train_rows: np.ndarray) -> tuple:
+    """(the target as given, its scaler or None, the target the network is fitted to):
+    class indices as they are, a regression target standardised by the training rows."""
+    if task == CLASSIFICATION:
+        target = np.asarray(y, dtype=np.int64)
+        return target, None, target
+    target = np.asarray(y, dtype=np.float64)
+    scaler = _Scaler(target[train_rows].reshape(-1, 1))
+    return target, scaler, scaler(target.reshape(-1, 1))
+
+
 def record_run(
     X: np.ndarray,
     y: np.ndarray,
@@ -238,22 +249,17 @@ def record_run(
         )
     if settings.epochs > MAX_EPOCHS:
         raise ValueError(f"--epochs must be at most {MAX_EPOCHS}, got {settings.epochs}")
-    classes = classes or [str(k) for k in range(int(y.max()) + 1)]
+    if task == CLASSIFICATION:
+        classes = classes or [str(k) for k in range(int(np.max(y)) + 1)]
     n_classes = len(classes) if task == CLASSIFICATION else 1
     sizes = [X.shape[1], *settings.hidden, n_classes]
     check_size(sizes)
     train_rows, val_rows = _split(len(X), settings.validation, settings.seed)
     scaler = _Scaler(X[train_rows])
-    target = np.asarray(y, dtype=np.int64 if task == CLASSIFICATION else np.float64)
-    target_scaler = None
-    if task == REGRESSION:
-        target_scaler = _Scaler(target[train_rows].reshape(-1, 1))
-        fitted_target = target_scaler(target.reshape(-1, 1))
-    else:
-        fitted_target = target
+    target, target_scaler, fitted_target = _targets(y, task, train_rows)
     plane, ranges = _plane(X)
     value_range = (float(target.min()), float(target.max() + (target.max() == target.min())))
-    too_large = network_is_drawable(sizes)
+    too_large = why_not_drawn(sizes)
     net = _network(sizes, task, settings)
     recorder = _Recorder(
         plane, scaler, target_scaler, task, n_classes, value_range, too_large is None
