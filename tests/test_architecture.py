@@ -1,8 +1,8 @@
 """The package's layers: imports point one way, never deferred to reach upwards, and modules
 stay short enough to read.
 
-    engine (with _version) <- io <- training <- faces (explain, plot, sklearn, onnx, cli,
-    datasets, single_layer) <- the package itself
+    engine (with _version) <- io <- training <- faces (explain, plot, page, sklearn, onnx,
+    distributed, cli, datasets, single_layer) <- the package itself
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ LAYERS = {
     "plot": 3,
     "sklearn": 3,
     "onnx": 3,
+    "page": 3,
     "cli": 3,
     "datasets": 3,
     "distributed": 3,

@@ -9,6 +9,7 @@
     backprop evaluate MODEL DATA.csv [--target COL]    accuracy, or R² and MAE, on labelled data
     backprop info MODEL                                what a model file holds
     backprop export MODEL --onnx OUT.onnx              the model as an ONNX model ([onnx] extra)
+    backprop playground DATA --out PAGE.html           a page replaying a training run
 
 A CSV file has a header row; feature columns must be numeric, the target may be text or numbers.
 Features (and a regression target) are standardised with the training part's mean and standard
@@ -36,6 +37,7 @@ from .demo import DEMOS
 from .errors import Interrupted, UsageError
 from .explain import explain_command, load_network_spec
 from .export import add_export_parser, export
+from .playground import add_playground_command, playground
 from .train_command import train
 
 CSV_COMMANDS = {
@@ -44,6 +46,7 @@ CSV_COMMANDS = {
     "evaluate": evaluate,
     "info": info,
     "export": export,
+    "playground": playground,
 }
 
 __all__ = ["UsageError", "load_network_spec", "main"]
@@ -154,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--eps", type=float, default=1e-4, help="the nudge (default 1e-4)")
     explain.add_argument("--plot", default=None, help="save the network picture (.png or .svg)")
     _add_csv_commands(commands)
+    _report_errors_in_one_line(add_playground_command(commands))
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Pages: self-contained HTML views of networks and of training runs."""

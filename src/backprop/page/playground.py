@@ -1,0 +1,186 @@
+"""The training view: one self-contained HTML page that replays a recorded training run.
+
+The page holds everything inline (styles, script, the run as JSON) and a Content-Security-Policy
+that forbids every fetch, so it opens from ``file://`` and offline. Its ``<meta name="generator">``
+says backprop wrote it; ``is_backprop_page`` reads that back so that only such pages are replaced.
+
+>>> import numpy as np
+>>> from backprop.page.playground_data import Settings, record_run
+>>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 5)
+>>> run = record_run(X, np.array([0, 1, 1, 0] * 5), Settings(hidden=[3], epochs=2))
+>>> html = playground_page(run.data)
+>>> head = html.split("<body")[0]
+>>> html.startswith("<!DOCTYPE html>") and GENERATOR in head and "http:" not in head
+True
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from importlib import resources
+
+from .._version import __version__
+from ..io.atomic import atomic_write
+
+GENERATOR = f"backprop {__version__}"
+_GENERATOR_PREFIX = '<meta name="generator" content="backprop '
+_HEAD_BYTES = 4096
+# nothing may be fetched: styles and scripts are inline, pictures are drawn or data: URLs
+_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+
+
+def asset(name: str) -> str:
+    """The text of ``assets/NAME``, package data installed with backprop."""
+    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def json_for_script(data: dict) -> str:
+    """JSON that is safe inside a ``<script>`` element: no ``</script>`` can end it early.
+
+    >>> json_for_script({"a": "</script>"})
+    '{"a":"\\\\u003c/script>"}'
+    """
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+
+
+def inline_page(title: str, css: str, js: str, data: dict, body: str) -> str:
+    """One self-contained HTML page: ``css`` and ``js`` inline, ``data`` as JSON in
+    ``<script id="playground-data">``, ``body`` as given, marked as written by backprop."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="generator" content="{GENERATOR}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{_POLICY}">
+<title>{html.escape(title)}</title>
+<style>
+{css}</style>
+</head>
+<body>
+{body}
+<script type="application/json" id="playground-data">{json_for_script(data)}</script>
+<script>
+{js}</script>
+</body>
+</html>
+"""
+
+
+def is_backprop_page(path: str | os.PathLike) -> bool:
+    """True when the file at ``path`` is an HTML page that backprop wrote."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return head.lstrip().lower().startswith("<!doctype html>") and _GENERATOR_PREFIX in head
+
+
+def _describe(data: dict) -> tuple[str, str]:
+    """(the page title, one line saying what was trained and how)."""
+    names, s = data["names"], data["settings"]
+    dataset = names.get("dataset", "data")
+    sizes = "-".join(map(str, data["sizes"]))
+    title = f"Training {sizes} on {dataset}"
+    batch = "the whole set" if s["batch_size"] is None else f"batches of {s['batch_size']}"
+    held = f", {s['validation']:.0%} held out for validation" if s["validation"] else ""
+    line = (
+        f"A {sizes} network ({s['activation']} hidden units, {data['activations'][-1]} output, "
+        f"{data['loss_name']} loss) trained for {data['epochs']} epochs by {s['optimizer']} "
+        f"(learning rate {s['lr']:g}, {batch}), seed {s['seed']}; "
+        f"{data['points']['total']} samples{held}."
+    )
+    return title, line
+
+
+def _plane_caption(data: dict) -> str:
+    features = data["names"].get("features", ["x₁", "x₂"][: len(data["ranges"])])
+    if len(data["ranges"]) == 1:
+        what = (
+            "probability of each class"
+            if data["task"] == "classification"
+            else f"the fitted {data['names'].get('target', 'y')}"
+        )
+        return f"The network's answer along {features[0]}: {what}. "
+    if data["task"] == "classification":
+        how = "Each region takes the colour of the class predicted there, paler where less sure."
+    else:
+        low, high = data["value_range"]
+        target = data["names"].get("target", "value")
+        how = f"Colour: the predicted {target}, vermillion ({low:.4g}), white, blue ({high:.4g})."
+    return f"{_plane_title(data)} over {features[0]} (across) and {features[1]} (up). {how} "
+
+
+def _plane_title(data: dict) -> str:
+    if len(data["ranges"]) == 1:
+        return "Fitted curve"
+    return "Decision regions" if data["task"] == "classification" else "Predictions"
+
+
+def _body(data: dict) -> str:
+    title, line = _describe(data)
+    command = data["names"].get("command")
+    replay = f"<p>Replay it: <code>{html.escape(command)}</code></p>" if command else ""
+    points = "Filled dots: training samples; rings: validation samples."
+    return f"""<header>
+<h1>{html.escape(title)}</h1>
+<p class="summary">{html.escape(line)}</p>
+{replay}
+</header>
+<div class="controls" role="group" aria-label="Epoch">
+<button id="play" type="button" aria-pressed="false" aria-controls="readout">Play</button>
+<label for="epoch">Epoch</label>
+<input id="epoch" type="range" min="0" max="0" step="1" value="0">
+<span id="epoch-label" aria-hidden="true"></span>
+<p id="readout" aria-live="polite"></p>
+</div>
+<main class="views">
+<figure>
+<h2 id="plane-title">{_plane_title(data)}</h2>
+<canvas id="plane" width="480" height="480" role="img" aria-labelledby="plane-title"></canvas>
+<ul class="legend" id="plane-legend"></ul>
+<figcaption>{html.escape(_plane_caption(data) + points)}</figcaption>
+</figure>
+<figure>
+<h2 id="loss-title">Loss</h2>
+<svg id="loss-chart" role="img" aria-labelledby="loss-title"></svg>
+<ul class="legend" id="loss-legend"></ul>
+<figcaption>The mean error {html.escape(data["loss_name"])} per epoch; the dashed vertical line
+marks the epoch shown. A loss that falls a hundredfold or more is drawn on a log scale.
+</figcaption>
+</figure>
+<figure>
+<h2 id="delta-title">Mean |δ| per layer</h2>
+<svg id="delta-chart" role="img" aria-labelledby="delta-title"></svg>
+<ul class="legend" id="delta-legend"></ul>
+<figcaption>Each layer's mean |δ| on the epoch's last batch, on a log scale. Vanishing gradients
+show here: the layers nearest the input far below the output layer.</figcaption>
+</figure>
+<figure>
+<h2 id="network-title">The network</h2>
+<svg id="network" role="img" aria-labelledby="network-title"></svg>
+<div id="network-summary" hidden>
+<p id="network-message"></p>
+<table><thead><tr><th scope="col">layer</th><th scope="col">units</th>
+<th scope="col">activation</th><th scope="col">mean |W|</th></tr></thead><tbody></tbody></table>
+</div>
+<figcaption id="network-caption">Weights in blue are positive, in vermillion negative; thicker
+is larger. A unit's fill is its bias on the same scale.</figcaption>
+</figure>
+</main>
+<footer>Written by {html.escape(GENERATOR)}. This page is self-contained and needs no network.
+</footer>"""
+
+
+def playground_page(data: dict) -> str:
+    """The training view of a run recorded by ``playground_data.record_run``."""
+    title, _ = _describe(data)
+    return inline_page(title, asset("playground.css"), asset("playground.js"), data, _body(data))
+
+
+def write_playground(data: dict, path: str | os.PathLike) -> None:
+    """Write the training view to ``path`` atomically (the caller checks what it replaces)."""
+    atomic_write(path, playground_page(data).encode("utf-8"))
