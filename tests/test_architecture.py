@@ -1,7 +1,7 @@
 """The package's layers: imports point one way, never deferred to reach upwards, and modules
 stay short enough to read.
 
-    engine (with _version) <- io <- training <- faces (explain, plot, sklearn, cli, datasets,
+    engine (with _version) <- io <- training <- faces (explain, plot, page, sklearn, cli, datasets,
     single_layer) <- the package itself
 """
 
@@ -20,6 +20,7 @@ LAYERS = {
     "training": 2,
     "explain": 3,
     "plot": 3,
+    "page": 3,
     "sklearn": 3,
     "cli": 3,
     "datasets": 3,

@@ -142,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--eps", type=float, default=1e-4, help="the nudge (default 1e-4)")
     explain.add_argument("--plot", default=None, help="save the network picture (.png or .svg)")
+    explain.add_argument(
+        "--html",
+        default=None,
+        metavar="PAGE.html",
+        help="also write the iterations as one self-contained page to step through (needs --lr)",
+    )
     _add_csv_commands(commands)
     return parser
 
