@@ -61,10 +61,10 @@
         }
         drawing.label(`unit-${l}-${i}`, lines);
         const bias = known(t, "b", l, [i]);
-        drawing.label(`bias-${l}-${i}`, `b = ${number(it.b[l][i], digits)}` + (bias ? ` → ${number(bias.value, digits)}` : ""));
+        drawing.label(`bias-${l}-${i}`, `b = ${number(bias ? bias.value : it.b[l][i], digits)}`, bias);
         for (let j = 0; j < sizes[l - 1]; j++) {
           const w = known(t, "w", l, [i, j]);
-          drawing.label(`edge-${l}-${i}-${j}`, number(it.W[l][i][j], digits) + (w ? ` → ${number(w.value, digits)}` : ""));
+          drawing.label(`edge-${l}-${i}-${j}`, number(w ? w.value : it.W[l][i][j], digits), w);
         }
       }
     }

@@ -3,7 +3,7 @@
 
    const drawing = BackpropNetwork.draw(svgElement, [2, 2, 2], {onSelect: (key) => ...});
    drawing.label("unit-1-0", ["z = 0.3775", "a = 0.59327"]);  // text beside a unit
-   drawing.label("edge-1-0-1", "0.2");                         // an edge's weight
+   drawing.label("edge-1-0-1", "0.2", true);                   // an edge's weight, marked
    drawing.highlight(["unit-1-0", "edge-1-0-1"]);              // all others dimmed
    drawing.select("unit-1-0");                                 // outlined as chosen
 
@@ -24,7 +24,7 @@
   }
 
   function draw(svg, sizes, options = {}) {
-    const column = options.column || 230, row = options.row || 120, radius = options.radius || 24;
+    const column = options.column || 270, row = options.row || 165, radius = options.radius || 24;
     const tallest = Math.max(...sizes);
     const width = column * (sizes.length - 1) + 2 * 110, height = row * tallest + 70;
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -56,9 +56,12 @@
           const group = element("g", { class: "edge" }, edges);
           element("line", { x1, y1, x2, y2, class: "wire" }, group);
           element("line", { x1, y1, x2, y2, class: "hit" }, group);
-          const t = 0.62 + 0.22 * (sizes[l - 1] > 1 ? j / (sizes[l - 1] - 1) - 0.5 : 0);
+          // along the edge, near its source, where the edges of a layer fan apart
+          const angle = (Math.atan2(y2 - y1, x2 - x1) * 180) / Math.PI;
+          const t = 0.42 - (sizes[l - 1] > 1 ? (0.12 * j) / (sizes[l - 1] - 1) : 0);
+          const [lx, ly] = [x1 + t * (x2 - x1), y1 + t * (y2 - y1)];
           const label = element("text", {
-            x: x1 + t * (x2 - x1), y: y1 + t * (y2 - y1) - 6, class: "weight",
+            x: lx, y: ly - 6, class: "weight", transform: `rotate(${angle.toFixed(2)} ${lx} ${ly})`,
           }, group);
           focusable(group, key, `weight w${script(SUP, l)}${script(SUB, i + 1)}${script(SUB, j + 1)}`);
           texts[key] = [label];
@@ -67,7 +70,7 @@
         const group = element("g", { class: "bias" }, edges);
         element("line", { x1: x2, y1: y2 - radius - 22, x2, y2: y2 - radius, class: "wire" }, group);
         element("rect", { x: x2 - 8, y: y2 - radius - 36, width: 16, height: 16, rx: 3 }, group);
-        const label = element("text", { x: x2 + 12, y: y2 - radius - 23, class: "weight" }, group);
+        const label = element("text", { x: x2 - 13, y: y2 - radius - 23, class: "weight" }, group);
         focusable(group, key, `bias b${script(SUP, l)}${script(SUB, i + 1)}`);
         texts[key] = [label];
       }
@@ -91,9 +94,10 @@
     return {
       svg,
       keys: () => Object.keys(nodes),
-      label(key, content) {
+      label(key, content, marked) {
         const lines = Array.isArray(content) ? content : [content];
         texts[key].forEach((node, n) => { node.textContent = lines[n] || ""; });
+        nodes[key].classList.toggle("marked", Boolean(marked));
       },
       highlight(keys) {
         const chosen = new Set(keys || []);
