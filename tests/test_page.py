@@ -342,3 +342,35 @@ def test_the_cli_writes_only_its_own_pages(tmp_path, capsys):
         == 2
     )
     assert "--html needs --lr" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_a_network_too_large_to_draw(tmp_path, capsys):
+    wide = {
+        "layers": [
+            {"activation": "sigmoid", "W": [[0.1, 0.2]] * 9, "b": [0.0] * 9},
+            {"activation": "sigmoid", "W": [[0.1] * 9], "b": [0.0]},
+        ]
+    }
+    network = tmp_path / "wide.json"
+    network.write_text(json.dumps(wide))
+    page = tmp_path / "wide.html"
+    code = main(
+        [
+            "explain",
+            str(network),
+            "--input",
+            "1,0",
+            "--target",
+            "1",
+            "--lr",
+            "0.5",
+            "--html",
+            str(page),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and not page.exists()
+    assert captured.err.count("\n") == 1
+    assert (
+        "backprop: error: the page draws at most 8 units per layer; layer 1 has 9" in captured.err
+    )

@@ -145,7 +145,7 @@ def explain_html(trace, lr: float, iterations: int = 1, precision: int = 6) -> s
     data = page_data(trace, lr, iterations, precision)
     scripts = ["backprop.js", "network.js", "explain.js", "explain_view.js"]
     title = "Backpropagation, step by step"
-    return inline_page(title, asset("explain.html"), ["explain.css"], scripts, data)
+    return inline_page(title, asset("explain.html"), ["network.css", "explain.css"], scripts, data)
 
 
 def to_html(

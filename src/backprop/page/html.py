@@ -7,9 +7,9 @@ A Content-Security-Policy forbids every fetch, so the page works from a ``file:/
 and cannot reach the network even by mistake. The page is marked as backprop's
 (``<meta name="generator" content="backprop ...">``); ``is_backprop_page(path)`` reads the mark.
 
-Assets shared by backprop's pages: ``network.js`` (``BackpropNetwork.draw``: a layered network
-in SVG with labelled, selectable units, edges and biases) and ``backprop.js`` (``BackpropMath``:
-forward pass, deltas, gradients and updates in float64).
+Assets shared by backprop's pages: ``network.js`` with ``network.css`` (``BackpropNetwork.draw``:
+a layered network in SVG with labelled, selectable, highlightable units, edges and biases) and
+``backprop.js`` (``BackpropMath``: forward pass, deltas, gradients and updates in float64).
 
 >>> page = inline_page("Demo", "<p id='x'></p>", ["explain.css"], ["backprop.js"], {"n": 1})
 >>> page.startswith("<!DOCTYPE html>") and '"n": 1' in page and "<script src" not in page

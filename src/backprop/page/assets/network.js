@@ -1,5 +1,6 @@
 /* A layered network drawn in SVG: units as circles with lines of text beside them, edges with
-   their weights, biases as small squares feeding each unit.  Used by backprop's pages.
+   their weights, biases as small squares feeding each unit; styled by network.css.  Used by
+   backprop's pages.
 
    const drawing = BackpropNetwork.draw(svgElement, [2, 2, 2], {onSelect: (key) => ...});
    drawing.label("unit-1-0", ["z = 0.3775", "a = 0.59327"]);  // text beside a unit
