@@ -124,6 +124,21 @@ def assert_same_steps(js_steps: list[dict], python_steps, where: str) -> None:
         assert page_numbers == pytest.approx(numbers(theirs.substituted), rel=1e-9), label
 
 
+def text_lines(trace, lr: float, precision: int) -> list[str]:
+    """The equations of ``trace.explain``'s text, one a line."""
+    text = trace.explain(lr=lr, precision=precision)
+    return [line.strip() for line in text.splitlines() if line.startswith("  ")]
+
+
+def page_lines(opened: Opened, js_steps: list[dict], precision: int) -> list[str]:
+    """The page's equations of iteration 1, written by its own JavaScript."""
+    return opened.page.evaluate(
+        "([steps, digits]) => steps.filter((s) => s.iteration === 0)"
+        ".map((s) => window.BackpropExplain.equation(s, digits, 16))",
+        [js_steps, precision],
+    )
+
+
 def test_page_opens_offline_without_errors(browser, mazur_page):
     with Opened(browser, mazur_page) as opened:
         assert (
@@ -183,6 +198,7 @@ def test_js_iteration_matches_python_on_mazur(browser, mazur_page):
     with Opened(browser, mazur_page) as opened:
         trace = mazur_net().backprop([[0.05, 0.10]], [[0.01, 0.99]])
         assert_same_steps(opened.steps(), steps(trace, lr=0.5), "mazur")
+        assert page_lines(opened, opened.steps(), 9) == text_lines(trace, 0.5, 9)
         page_errors = opened.page.evaluate("window.backpropPage.iterations().map(it => it.E)")
         assert page_errors == pytest.approx(curve(trace, 0.5, 2), rel=1e-9)
 
@@ -236,6 +252,8 @@ def test_js_iteration_matches_python_on_random_networks(browser, mazur_page):
                 )
                 where = f"{hidden} {output} {loss}"
                 assert_same_steps(js, steps(trace, lr=lr), where)
+                precision = int(rng.choice([3, 6, 9]))
+                assert page_lines(opened, js, precision) == text_lines(trace, lr, precision), where
                 errors = [s["value"] for s in js if s["section"] == "error"]
                 assert errors == pytest.approx(curve(trace, lr, 3), rel=1e-9), where
         assert opened.errors == []

@@ -44,6 +44,7 @@ LOSSES = ("squared", "log_loss", "cross_entropy", "absolute")
 MAX_UNITS = 8
 MAX_LAYERS = 5
 MAX_ITERATIONS = 100
+FLOAT64_DIGITS = 16  # the page computes in float64, whatever the trace's dtype
 
 
 def check_drawable(trace) -> None:
@@ -89,8 +90,10 @@ def _check_settings(lr: float, iterations: int, precision: int) -> None:
         raise ValueError(
             f"iterations must be a whole number in 1..{MAX_ITERATIONS}, got {iterations!r}"
         )
-    if not (isinstance(precision, int) and 1 <= precision <= 17):
-        raise ValueError(f"precision must be a whole number of digits in 1..17, got {precision!r}")
+    if not (isinstance(precision, int) and 1 <= precision <= FLOAT64_DIGITS):
+        raise ValueError(
+            f"precision must be a whole number of digits in 1..{FLOAT64_DIGITS}, got {precision!r}"
+        )
 
 
 def _vector(values) -> str:
@@ -136,6 +139,7 @@ def page_data(trace, lr: float, iterations: int = 1, precision: int = 6) -> dict
         "lr": float(lr),
         "iterations": iterations,
         "precision": precision,
+        "max_precision": FLOAT64_DIGITS,
         "summary": summary,
     }
 

@@ -5,8 +5,7 @@
   "use strict";
   const SUP = "⁰¹²³⁴⁵⁶⁷⁸⁹", SUB = "₀₁₂₃₄₅₆₇₈₉";
   const sup = (n) => String(n).split("").map((c) => SUP[+c]).join("");
-  const sub = (units) => units.map((u) => String(u + 1).split("").map((c) => SUB[+c]).join(""))
-    .join(units.some((u) => u >= 9) ? "," : "");
+  const sub = (units) => units.map((u) => String(u + 1).split("").map((c) => SUB[+c]).join("")).join("");
 
   /* ---- the steps: the same equations, in the same order, as backprop.explain.steps ---- */
   const S = (name, layer, units) => ({ s: name, l: layer, u: units || [] });
@@ -137,12 +136,28 @@
     return text.replace(/\( /g, "(").replace(/ \)/g, ")");
   }
 
-  function equation(step, digits) {
-    const parts = [symbol(step.symbol)];
+  /* symbol = formula = substituted = value; an update w ← w − η·g = w' writes w and w' with
+     the digits (up to maxDigits, what float64 carries) it takes to tell them apart. */
+  function equation(step, digits, maxDigits) {
+    const head = symbol(step.symbol);
+    if (step.relation === "←" && step.substituted.length) {
+      const [before, ...rest] = step.substituted;
+      const same = (n) => number(before.n, n) === number(step.value, n);
+      let wide = digits;
+      while (wide < (maxDigits || 16) && same(wide)) wide += 1;
+      let text = `${head} ← ${number(before.n, wide)}${write(rest, digits)} = ${number(step.value, wide)}`;
+      const moved = rest.some((token) => "n" in token && token.n !== 0);
+      if (moved && same(wide)) {
+        text += before.n !== step.value
+          ? `  (a change below the ${wide} digits shown)` : "  (a step too small to change the value)";
+      }
+      return text;
+    }
+    const parts = [];
     if (step.formula.length) parts.push(write(step.formula, digits));
     if (step.substituted.length) parts.push(write(step.substituted, digits));
     parts.push(number(step.value, digits));
-    return parts[0] + ` ${step.relation} ` + parts.slice(1).join(" = ");
+    return `${head} ${step.relation} ${parts.join(" = ")}`;
   }
 
   window.BackpropExplain = { stepsOf, number, symbol, write, equation };

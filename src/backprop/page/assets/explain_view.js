@@ -98,7 +98,7 @@
     steps.forEach((step, index) => {
       if (step.iteration !== t || !relatedTo(key, step)) return;
       const item = document.createElement("li");
-      item.textContent = equation(step, digits) + (index > current ? "  (a later step)" : "");
+      item.textContent = equation(step, digits, spec.max_precision) + (index > current ? "  (a later step)" : "");
       if (index > current) item.className = "later";
       list.appendChild(item);
     });
@@ -124,7 +124,7 @@
     current = Math.max(0, Math.min(current, steps.length - 1));
     const step = steps[current];
     $("step-title").textContent = title(step);
-    $("step-equation").textContent = equation(step, digits);
+    $("step-equation").textContent = equation(step, digits, spec.max_precision);
     $("step-equation").dataset.value = String(step.value);
     $("counter").textContent = `${current + 1} of ${steps.length}`;
     $("position").max = String(steps.length);
