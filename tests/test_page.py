@@ -323,9 +323,12 @@ def test_phone_width_fits_and_controls_are_labelled(browser, mazur_page, shots):
 
 
 def test_the_page_refuses_what_it_cannot_draw(tmp_path):
-    big = bp.Network([2, 9, 1], dtype="float64").backprop([[0.0, 1.0]], [[1.0]])
-    with pytest.raises(ValueError, match="at most 8 units per layer; layer 1 has 9"):
+    big = bp.Network([2, 7, 1], dtype="float64").backprop([[0.0, 1.0]], [[1.0]])
+    with pytest.raises(ValueError, match="at most 6 units per layer; layer 1 has 7"):
         big.to_html(tmp_path / "big.html", lr=0.1)
+    deep = bp.Network([2, 2, 2, 2, 2, 1]).backprop([[0.0, 1.0]], [[1.0]])
+    with pytest.raises(ValueError, match="at most 4 layers; this network has 5"):
+        deep.to_html(tmp_path / "deep.html", lr=0.1)
     batch = bp.Network([2, 2, 1]).backprop([[0.0, 1.0], [1.0, 0.0]], [[1.0], [0.0]])
     with pytest.raises(ValueError, match="one sample"):
         batch.to_html(tmp_path / "batch.html", lr=0.1)
@@ -390,5 +393,5 @@ def test_the_cli_refuses_a_network_too_large_to_draw(tmp_path, capsys):
     assert code == 2 and captured.out == "" and not page.exists()
     assert captured.err.count("\n") == 1
     assert (
-        "backprop: error: the page draws at most 8 units per layer; layer 1 has 9" in captured.err
+        "backprop: error: the page draws at most 6 units per layer; layer 1 has 9" in captured.err
     )

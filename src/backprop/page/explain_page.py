@@ -22,10 +22,10 @@ other topologies and functions the page does not compute are refused with a Valu
 >>> data = page_data(trace, lr=0.5, iterations=2)
 >>> data["network"]["layers"][0]["W"], data["iterations"]
 ([[0.15, 0.2], [0.25, 0.3]], 2)
->>> bp.Network([2, 9, 1]).backprop([[0.0, 1.0]], [[1.0]]).to_html("net.html", lr=0.1)
+>>> bp.Network([2, 7, 1]).backprop([[0.0, 1.0]], [[1.0]]).to_html("net.html", lr=0.1)
 Traceback (most recent call last):
     ...
-ValueError: the page draws at most 8 units per layer; layer 1 has 9 (backprop explain without ...
+ValueError: the page draws at most 6 units per layer; layer 1 has 7 (backprop explain without ...
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from .html import asset, inline_page
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "softplus", "softmax")
 LOSSES = ("squared", "log_loss", "cross_entropy", "absolute")
-MAX_UNITS = 8
-MAX_LAYERS = 5
+MAX_UNITS = 6
+MAX_LAYERS = 4
 MAX_ITERATIONS = 100
 FLOAT64_DIGITS = 16  # the page computes in float64, whatever the trace's dtype
 

@@ -9,6 +9,7 @@
   const digits = spec.precision;
   const original = JSON.stringify({ net: spec.network, input: spec.input, target: spec.target, lr: spec.lr });
   let values = JSON.parse(original), iterations = [], steps = [], current = 0, timer = null;
+  let starts = [], where = new Map();
   let selected = null, hovered = null;
 
   const sizes = [spec.input.length, ...spec.network.layers.map((layer) => layer.b.length)];
@@ -24,8 +25,15 @@
   function recompute() {
     iterations = window.BackpropMath.run(values.net, values.input, values.target, values.lr, spec.iterations);
     steps = [];
+    starts = [];
     iterations.forEach((it, t) => {
+      starts.push(steps.length);
       steps.push(...stepsOf(it, t, netAt(t), values.target, values.lr, t < spec.iterations));
+    });
+    starts.push(steps.length);
+    where = new Map();
+    steps.forEach((s, index) => {
+      if (s.section !== "gradient") where.set(`${s.iteration}|${s.symbol.s}|${s.symbol.l}|${s.symbol.u}`, index);
     });
   }
   function netAt(t) { return t === 0 ? values.net : iterations[t - 1].after; }
@@ -43,10 +51,10 @@
     return `Iteration ${step.iteration + 1}: ${names[step.section]}`;
   }
 
+  /* the step of iteration t that computes `name` at (l, units), once the stepping has reached it */
   function known(t, name, l, units) {
-    const index = steps.findIndex((s) => s.iteration === t && s.symbol.s === name && s.symbol.l === l &&
-      s.symbol.u.join() === units.join() && s.section !== "gradient");
-    return index >= 0 && index <= current ? steps[index] : null;
+    const index = where.get(`${t}|${name}|${l}|${units}`);
+    return index !== undefined && index <= current ? steps[index] : null;
   }
 
   function labels() {
@@ -95,8 +103,9 @@
       item.textContent = `a⁰${sub([j])} = x${sub([j])} = ${number(values.input[j], digits)}`;
       list.appendChild(item);
     }
-    steps.forEach((step, index) => {
-      if (step.iteration !== t || !relatedTo(key, step)) return;
+    steps.slice(starts[t], starts[t + 1]).forEach((step, offset) => {
+      const index = starts[t] + offset;
+      if (!relatedTo(key, step)) return;
       const item = document.createElement("li");
       item.textContent = equation(step, digits, spec.max_precision) + (index > current ? "  (a later step)" : "");
       if (index > current) item.className = "later";

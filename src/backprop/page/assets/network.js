@@ -8,6 +8,10 @@
    drawing.highlight(["unit-1-0", "edge-1-0-1"]);              // all others dimmed
    drawing.select("unit-1-0");                                 // outlined as chosen
 
+   Options: onSelect(key), column and row (spacing), radius, minScale (the drawing scrolls rather
+   than shrink below it, default 0.8), maxLabelled (a layer with more edges writes only the
+   weights of lit and chosen edges, default 16).
+
    Keys: "unit-L-I" (unit I of layer L, 0 the input), "edge-L-I-J" (W[L][I][J], from unit J of
    layer L-1 to unit I of layer L), "bias-L-I".  Units and indices count from 0; names shown
    to people count from 1.  Every element can take keyboard focus; Enter or a click selects it. */
@@ -29,6 +33,11 @@
     const tallest = Math.max(...sizes);
     const width = column * (sizes.length - 1) + 2 * 110, height = row * tallest + 70;
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    // never shrunk below minScale (the container scrolls instead), so the numbers stay legible
+    svg.style.minWidth = `${(options.minScale || 0.8) * width}px`;
+    // with many edges, only the weights of the lit or chosen edges are written
+    const dense = sizes.some((n, l) => l > 0 && n * sizes[l - 1] > (options.maxLabelled || 16));
+    svg.classList.toggle("dense", dense);
     svg.setAttribute("role", "group");
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     const where = (l, i) => [110 + l * column, 45 + row * (i + 0.5 + (tallest - sizes[l]) / 2)];
