@@ -146,10 +146,21 @@
     labels();
     drawing.highlight(step.keys);
     drawing.select(selected);
+    keepInView(step.keys[0]);
     inspect();
     errorTable();
     const hash = `#step=${current + 1}`;
     if (location.hash !== hash) history.replaceState(null, "", hash);
+  }
+
+  /* a drawing wider than its box scrolls sideways to keep the step's main element in view */
+  function keepInView(key) {
+    const figure = $("network").parentElement, node = document.querySelector(`[data-key="${key}"]`);
+    if (!node || figure.scrollWidth <= figure.clientWidth) return;
+    const box = figure.getBoundingClientRect(), shown = node.getBoundingClientRect();
+    if (shown.left < box.left || shown.right > box.right) {
+      figure.scrollLeft += shown.left + shown.width / 2 - (box.left + box.width / 2);
+    }
   }
 
   function go(index) { current = index; render(); }
