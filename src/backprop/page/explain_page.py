@@ -132,7 +132,12 @@ def page_data(trace, lr: float, iterations: int = 1, precision: int = 6) -> dict
     return {
         "network": {
             "layers": layers,
-            "loss": {"name": loss.name, "canonical": loss.canonical, "text": text},
+            "loss": {
+                "name": loss.name,
+                "canonical": loss.canonical,
+                "text": text,
+                "gradient_text": loss.gradient_text,
+            },
         },
         "input": np.asarray(x, dtype=float).tolist(),
         "target": np.asarray(y, dtype=float).tolist(),

@@ -51,6 +51,38 @@
     return `Iteration ${step.iteration + 1}: ${names[step.section]}`;
   }
 
+  /* the words the text of `backprop explain` puts before a section's equations */
+  function note(step) {
+    const L = spec.network.layers.length, loss = spec.network.loss;
+    const layer = spec.network.layers[(step.layer || 1) - 1], it = iterations[step.iteration];
+    const vector = (values) => `(${values.map((v) => number(v, digits)).join(", ")})`;
+    const fixed = (l) => ["W", "b"].filter((which) =>
+      !spec.network.layers[l - 1][which === "W" ? "train_weights" : "train_bias"]).map((w) => `${w}${l}`);
+    if (step.section === "error") return `o = ${vector(it.a[L])}, y = ${vector(values.target)}.`;
+    if (step.section === "output_delta") {
+      if (it.canonical) {
+        return `${layer.activation} with ${loss.name} is a canonical pair: f'(z) and ∂J/∂o cancel to δ = o − y.`;
+      }
+      if (it.fprime[L]) return `δ = f'(z) ⊙ ∂J/∂o with ∂J/∂o = ${loss.gradient_text}; f'(z) = ${layer.derivative_text}.`;
+      return `δ = f'(z)·g with the Jacobian f'(z) = ${layer.derivative_text} and g = ∂J/∂o = ` +
+        `${loss.gradient_text}: δₖ = oₖ(gₖ − Σₘ gₘ oₘ).`;
+    }
+    if (step.section === "hidden_delta") {
+      return `The delta rule: each unit's δ is f'(z) times the sum of the weights from it times the ` +
+        `deltas of the layer above; f'(z) = ${layer.derivative_text}.`;
+    }
+    if (step.section === "gradient") {
+      const held = fixed(step.layer);
+      return held.length ? `${held.join(" and ")} held fixed: the gradient is shown, but the update leaves them unchanged.` : "";
+    }
+    if (step.section === "update") {
+      const held = spec.network.layers.flatMap((_, index) => fixed(index + 1));
+      return "Every weight and bias takes a step against its gradient, w ← w − η·∂E/∂w." +
+        (held.length ? ` ${held.join(", ")} held fixed: no step.` : "");
+    }
+    return "";
+  }
+
   /* the step of iteration t that computes `name` at (l, units), once the stepping has reached it */
   function known(t, name, l, units) {
     const index = where.get(`${t}|${name}|${l}|${units}`);
@@ -135,6 +167,7 @@
     $("step-title").textContent = title(step);
     $("step-equation").textContent = equation(step, digits, spec.max_precision);
     $("step-equation").dataset.value = String(step.value);
+    $("step-note").textContent = note(step);
     $("counter").textContent = `${current + 1} of ${steps.length}`;
     $("position").max = String(steps.length);
     $("position").value = String(current + 1);
