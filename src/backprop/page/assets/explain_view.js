@@ -159,6 +159,10 @@
       row.append(first, second);
       return row;
     }));
+    const box = $("errors").parentElement, row = body.children[t];
+    if (row.offsetTop < box.scrollTop || row.offsetTop + row.offsetHeight > box.scrollTop + box.clientHeight) {
+      box.scrollTop = row.offsetTop - box.clientHeight / 2;
+    }
   }
 
   function render() {
