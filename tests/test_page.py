@@ -304,6 +304,14 @@ def test_play_pause_and_the_inspector(browser, mazur_page, shots):
         listed = page.text_content("#inspector")
         assert "∂E/∂w²₁₂ = δ²₁·a¹₂" in listed and "w²₁₂ ← 0.45" in listed
         page.screenshot(path=str(shots / "page-inspector.png"))
+        page.hover('[data-key="unit-1-1"] circle')
+        hovered = page.text_content("#inspector")
+        assert hovered.startswith("unit 2 of layer 1") and "z¹₂ = w¹₂₁·a⁰₁" in hovered
+        page.mouse.move(1, 1)
+        page.focus('[data-key="bias-2-0"]')
+        page.keyboard.press("Enter")
+        chosen = page.text_content("#inspector")
+        assert chosen.startswith("bias b²₁") and "∂E/∂b²₁ = δ²₁" in chosen
 
 
 def test_phone_width_fits_and_controls_are_labelled(browser, mazur_page, shots):
