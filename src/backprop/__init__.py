@@ -9,14 +9,14 @@
 
 The package is built in layers whose imports point one way: ``engine`` (backend, activations,
 losses, network, delta rule, trace, gradcheck) <- ``io`` (model files) <- ``training`` (step,
-loop, optimisers, schedules, checkpoints) <- the faces (``explain``, ``plot``, ``sklearn``,
-``cli``). The modules users import by name keep their short paths: ``backprop.activations``,
-``backprop.losses``, ``backprop.optimizers``, ``backprop.schedules``.
+loop, optimisers, schedules, checkpoints) <- the faces (``explain``, ``page``, ``plot``,
+``sklearn``, ``cli``). The modules users import by name keep their short paths:
+``backprop.activations``, ``backprop.losses``, ``backprop.optimizers``, ``backprop.schedules``.
 """
 
 import sys
 
-from . import datasets, distributed, explain, io, training  # noqa: F401 - registers
+from . import datasets, distributed, explain, io, page, training  # noqa: F401 - registers
 from ._version import __version__
 from .engine import activations, losses
 from .engine.activations import Activation, register_activation
@@ -77,6 +77,7 @@ __all__ = [
     "load_with_metadata",
     "losses",
     "optimizers",
+    "page",
     "register_activation",
     "register_loss",
     "schedules",

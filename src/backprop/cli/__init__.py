@@ -156,6 +156,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--eps", type=float, default=1e-4, help="the nudge (default 1e-4)")
     explain.add_argument("--plot", default=None, help="save the network picture (.png or .svg)")
+    explain.add_argument(
+        "--html",
+        default=None,
+        metavar="PAGE.html",
+        help="also write the iterations as one self-contained page to step through (needs --lr)",
+    )
     _add_csv_commands(commands)
     _report_errors_in_one_line(add_playground_command(commands))
     return parser

@@ -2,7 +2,9 @@
 
 The network comes from a JSON file ``{"loss": ..., "layers": [{"activation", "W", "b"}]}``;
 ``--chain L,I,J`` adds the chain rule for the weight wᴸᵢⱼ, ``--nudge L,I,J`` a check of its
-gradient by changing it by ``--eps``, ``--steps N`` the error over N more steps.
+gradient by changing it by ``--eps``, ``--steps N`` the error over N more steps. ``--html
+PAGE.html`` also writes the iteration as a page to step through (``--steps N`` iterations, at
+least one); it replaces only a page backprop wrote.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import numpy as np
 from ..engine.network import Layer, Network
 from ..explain import chain_rule_section, error_curve_section, nudge_section, sections, write
 from ..io.tabular import check_regular_file
+from ..page import MAX_ITERATIONS, is_backprop_page, to_html
 from .errors import UsageError
+from .files import Output, checked_output, existing_kind, refuse_inputs
 from .pictures import check_picture_out, save_figures
 
 
@@ -112,6 +116,26 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--steps must be >= 0, got {args.steps}")
     if args.steps and args.lr is None:
         raise UsageError("--steps needs --lr")
+    if args.html is not None and args.lr is None:
+        raise UsageError("--html needs --lr (the page steps through the update)")
+    if args.html is not None and args.steps > MAX_ITERATIONS:
+        raise UsageError(
+            f"--html shows at most {MAX_ITERATIONS} iterations; --steps is {args.steps}"
+        )
+
+
+def check_page_out(path: str, inputs: dict[str, str]) -> Output:
+    """A page to write: an .html file in an existing directory, new or a page backprop wrote."""
+    if not path.lower().endswith((".html", ".htm")):
+        raise UsageError(f"--html must name an .html file, got {path!r}")
+    output = checked_output("--html", path)
+    refuse_inputs(output, inputs)
+    if existing_kind(output.real) is not None and not is_backprop_page(output.real):
+        raise output.refuse(
+            "exists and is not a page backprop wrote; it is left alone: move it away or "
+            "choose another --html"
+        )
+    return output
 
 
 def _weight(text: str, option: str, net: Network) -> tuple[int, int, int]:
@@ -137,6 +161,10 @@ def explain_command(args: argparse.Namespace) -> str:
     picture = None
     if args.plot is not None:
         picture = check_picture_out("--plot", args.plot, {"network file": args.network})
+    page = None
+    if args.html is not None:
+        others = {"network file": args.network, **({"--plot": args.plot} if args.plot else {})}
+        page = check_page_out(args.html, others)
     net = load_network_spec(args.network)
     X, Y = [_numbers(args.input, "--input")], [_numbers(args.target, "--target")]
     chain = _weight(args.chain, "--chain", net) if args.chain else None
@@ -152,6 +180,8 @@ def explain_command(args: argparse.Namespace) -> str:
     if args.steps:
         parts.append(error_curve_section(trace, args.lr, args.steps))
     text = write(trace, parts, args.format, args.precision, standalone=args.format == "latex")
+    if page is not None:
+        to_html(trace, page.real, args.lr, max(1, args.steps), min(args.precision, 16))
     if picture is not None:
         save_figures({picture: ("network", (trace,))})
     return text

@@ -1,9 +1,10 @@
 """Methods of engine objects whose work is done by the layers above the engine.
 
-``net.fit(...)``, ``net.save(path)`` and ``trace.explain(...)`` belong to the training loop,
-the model files and the worked solutions, which import the engine, never the other way round.
-Each of those layers registers its function here when it is imported (``import backprop``
-imports them all), and the engine's method calls whatever is registered.
+``net.fit(...)``, ``net.save(path)``, ``trace.explain(...)`` and ``trace.to_html(...)`` belong to
+the training loop, the model files, the worked solutions and the pages, which import the engine,
+never the other way round. Each of those layers registers its function here when it is
+imported (``import backprop`` imports them all), and the engine's method calls whatever is
+registered.
 
 >>> from backprop.engine.extensions import provided
 >>> provided("fit").__module__
@@ -20,6 +21,7 @@ _WHERE = {
     "save": "backprop.io",
     "explain": "backprop.explain",
     "chain_rule": "backprop.explain",
+    "to_html": "backprop.page",
 }
 
 

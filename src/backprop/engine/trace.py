@@ -64,6 +64,11 @@ class Trace:
         """This iteration written out with numbers; see ``backprop.explain``."""
         return provided("explain")(self, format, precision, lr, max_units)
 
+    def to_html(self, path, lr: float, iterations: int = 1, precision: int = 6):
+        """Write this iteration (and ``iterations - 1`` more) as a self-contained page to step
+        through, numbers editable; returns the path. See ``backprop.page``."""
+        return provided("to_html")(self, path, lr, iterations, precision)
+
     def chain_rule(self, layer: int, i: int, j: int):
         """∂E/∂wˡᵢⱼ as the product of its chain-rule factors ∂E/∂aˡᵢ · ∂aˡᵢ/∂zˡᵢ · ∂zˡᵢ/∂wˡᵢⱼ,
         each with its value, then grouped as the delta rule groups them (δˡᵢ·aˡ⁻¹ⱼ).
