@@ -21,7 +21,8 @@ import pytest
 
 from backprop import datasets
 from backprop.cli import main
-from backprop.page.playground import is_backprop_page, json_for_script, playground_page
+from backprop.page.html import inline_page, is_backprop_page
+from backprop.page.playground import playground_page
 from backprop.page.playground_data import MAX_FRAMES, Settings, frame_epochs, record_run
 
 SMALL = Settings(hidden=[6, 5], epochs=40, batch_size=16, lr=0.1, validation=0.25, seed=3)
@@ -93,8 +94,9 @@ def test_the_page_is_self_contained_and_marked(run, tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert '<meta name="generator" content="backprop ' in page
-    assert json.loads(json_for_script({"a": "</script>"})) == {"a": "</script>"}
-    assert "</script>" not in json_for_script({"a": "</script>"})
+    page = inline_page("t", "", [], [], {"a": "</script>"})
+    payload = re.search(r'id="page-data">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(payload) == {"a": "</script>"}
     path = tmp_path / "p.html"
     path.write_text(page, encoding="utf-8")
     assert is_backprop_page(path)
@@ -313,7 +315,7 @@ def test_a_csv_with_one_feature_and_a_numeric_target_draws_a_curve(tmp_path, cap
     table.write_text("x,y\n" + "\n".join(rows) + "\n", encoding="utf-8")
     out = tmp_path / "sine.html"
     assert main(["playground", str(table), "--epochs", "4", "--out", str(out)]) == 0
-    data = json.loads(re.search(r'id="playground-data">(.*?)</script>', out.read_text()).group(1))
+    data = json.loads(re.search(r'id="page-data">(.*?)</script>', out.read_text()).group(1))
     assert data["task"] == "regression" and len(data["ranges"]) == 1
     assert len(data["frames"][-1]["curve"]) == 1 and data["names"]["target"] == "y"
     _refused(capsys, ["playground", str(tmp_path / "none.csv"), "--out", str(out)], "none.csv")

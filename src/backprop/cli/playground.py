@@ -20,7 +20,8 @@ from .. import datasets
 from ..engine.activations import get_activation
 from ..io import tabular
 from ..io.tabular import CLASSIFICATION, REGRESSION
-from ..page.playground import is_backprop_page, write_playground
+from ..page.html import is_backprop_page
+from ..page.playground import write_playground
 from ..page.playground_data import MAX_EPOCHS, Settings, check_size, record_run
 from ..training.optimizers import get_optimizer
 from .errors import UsageError

@@ -12,7 +12,7 @@ a layered network in SVG with labelled, selectable, highlightable units, edges a
 ``backprop.js`` (``BackpropMath``: forward pass, deltas, gradients and updates in float64).
 
 >>> page = inline_page("Demo", "<p id='x'></p>", ["explain.css"], ["backprop.js"], {"n": 1})
->>> page.startswith("<!DOCTYPE html>") and '"n": 1' in page and "<script src" not in page
+>>> page.startswith("<!DOCTYPE html>") and '{"n":1}' in page and "<script src" not in page
 True
 """
 
@@ -67,7 +67,8 @@ def inline_page(
         body,
     ]
     if data is not None:
-        payload = _inert(json.dumps(data, ensure_ascii=False, allow_nan=False))
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        payload = _inert(text)
         parts.append(f'<script type="application/json" id="page-data">{payload}</script>')
     parts += [f"<script>\n{_inert(asset(name))}</script>" for name in scripts]
     parts += ["</body>", "</html>", ""]

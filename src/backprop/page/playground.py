@@ -1,8 +1,9 @@
 """The training view: one self-contained HTML page that replays a recorded training run.
 
 The page holds everything inline (styles, script, the run as JSON) and a Content-Security-Policy
-that forbids every fetch, so it opens from ``file://`` and offline. Its ``<meta name="generator">``
-says backprop wrote it; ``is_backprop_page`` reads that back so that only such pages are replaced.
+that forbids every fetch, so it opens from ``file://`` and offline. It is written by
+``html.inline_page``, whose ``<meta name="generator">`` mark ``is_backprop_page`` reads back so
+that only such pages are replaced.
 
 >>> import numpy as np
 >>> from backprop.page.playground_data import Settings, record_run
@@ -17,66 +18,10 @@ True
 from __future__ import annotations
 
 import html
-import json
 import os
-from importlib import resources
 
-from .._version import __version__
 from ..io.atomic import atomic_write
-
-GENERATOR = f"backprop {__version__}"
-_GENERATOR_PREFIX = '<meta name="generator" content="backprop '
-_HEAD_BYTES = 4096
-# nothing may be fetched: styles and scripts are inline, pictures are drawn or data: URLs
-_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
-
-
-def asset(name: str) -> str:
-    """The text of ``assets/NAME``, package data installed with backprop."""
-    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
-
-
-def json_for_script(data: dict) -> str:
-    """JSON that is safe inside a ``<script>`` element: no ``</script>`` can end it early.
-
-    >>> json_for_script({"a": "</script>"})
-    '{"a":"\\\\u003c/script>"}'
-    """
-    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
-
-
-def inline_page(title: str, css: str, js: str, data: dict, body: str) -> str:
-    """One self-contained HTML page: ``css`` and ``js`` inline, ``data`` as JSON in
-    ``<script id="playground-data">``, ``body`` as given, marked as written by backprop."""
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="generator" content="{GENERATOR}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{_POLICY}">
-<title>{html.escape(title)}</title>
-<style>
-{css}</style>
-</head>
-<body>
-{body}
-<script type="application/json" id="playground-data">{json_for_script(data)}</script>
-<script>
-{js}</script>
-</body>
-</html>
-"""
-
-
-def is_backprop_page(path: str | os.PathLike) -> bool:
-    """True when the file at ``path`` is an HTML page that backprop wrote."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(_HEAD_BYTES).decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    return head.lstrip().lower().startswith("<!doctype html>") and _GENERATOR_PREFIX in head
+from .html import GENERATOR, inline_page
 
 
 def _describe(data: dict) -> tuple[str, str]:
@@ -178,7 +123,7 @@ is larger. A unit's fill is its bias on the same scale.</figcaption>
 def playground_page(data: dict) -> str:
     """The training view of a run recorded by ``playground_data.record_run``."""
     title, _ = _describe(data)
-    return inline_page(title, asset("playground.css"), asset("playground.js"), data, _body(data))
+    return inline_page(title, _body(data), ["playground.css"], ["playground.js"], data)
 
 
 def write_playground(data: dict, path: str | os.PathLike) -> None:

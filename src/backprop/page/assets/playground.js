@@ -1,8 +1,8 @@
 /* The training view: replays a run recorded by backprop's Python engine, frame by frame.
-   Reads the JSON in #playground-data; draws with canvas and SVG; needs no network. */
+   Reads the JSON in #page-data; draws with canvas and SVG; needs no network. */
 (function () {
   "use strict";
-  const data = JSON.parse(document.getElementById("playground-data").textContent);
+  const data = JSON.parse(document.getElementById("page-data").textContent);
   const frames = data.frames;
   const SVG = "http://www.w3.org/2000/svg";
   // Okabe-Ito: told apart with the common colour-vision deficiencies
