@@ -107,6 +107,7 @@ def _add_csv_commands(commands) -> None:
     evaluate.add_argument("model", help="model file written by 'backprop train'")
     evaluate.add_argument("data", help="CSV file with the features and the target")
     evaluate.add_argument("--target", default=None, help="default: the model's target column")
+    evaluate.add_argument("--plot", default=None, help="save the confusion matrix (.png or .svg)")
     info = commands.add_parser("info", help="show what a model file holds")
     info.add_argument("model", help="model file")
     for parser in (train, predict, evaluate, info):

@@ -127,3 +127,76 @@ def search_line(search: dict) -> str:
         f"{search['failed']} failed); best trial {search['best_trial']}, "
         f"{search['score']} {search['best_score']:.4f}"
     )
+
+
+def confusion_counts(predicted: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """counts[i, j]: rows of true class i predicted as class j (rows with code < 0 left out).
+
+    >>> confusion_counts(np.array([0, 1, 1]), np.array([0, 1, 0]), 2).tolist()
+    [[1, 1], [0, 1]]
+    """
+    known = codes >= 0
+    pairs = codes[known].astype(np.int64) * k + predicted[known].astype(np.int64)
+    return np.bincount(pairs, minlength=k * k).reshape(k, k)
+
+
+def per_class_scores(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support of each class from confusion counts (0 where a
+    denominator is 0, as scikit-learn's ``zero_division=0``)."""
+    true_positive = np.diag(counts).astype(np.float64)
+    predicted = counts.sum(axis=0)
+    support = counts.sum(axis=1)
+    precision = np.divide(true_positive, predicted, out=np.zeros(len(counts)), where=predicted > 0)
+    recall = np.divide(true_positive, support, out=np.zeros(len(counts)), where=support > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros(len(counts)), where=total > 0)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
+
+
+def class_report(counts: np.ndarray, classes: list[str]) -> str:
+    """The per-class table (precision, recall, F1, support, macro and weighted averages) and
+    the confusion matrix, as text."""
+    scores = per_class_scores(counts)
+    width = max(12, *(len(c) for c in classes))
+    lines = [f"{'class':<{width}} precision    recall        f1   support"]
+    for i, label in enumerate(classes):
+        lines.append(
+            f"{label:<{width}} {scores['precision'][i]:9.4f} {scores['recall'][i]:9.4f} "
+            f"{scores['f1'][i]:9.4f} {scores['support'][i]:9d}"
+        )
+    support = scores["support"]
+    for name, weights in (("macro avg", None), ("weighted avg", support)):
+        if weights is not None and weights.sum() == 0:
+            continue
+        averages = [
+            np.average(scores[key], weights=weights) for key in ("precision", "recall", "f1")
+        ]
+        lines.append(
+            f"{name:<{width}} {averages[0]:9.4f} {averages[1]:9.4f} {averages[2]:9.4f} "
+            f"{int(support.sum()):9d}"
+        )
+    cell = max(5, *(len(c) for c in classes), len(str(int(counts.max(initial=0)))))
+    lines.append("confusion matrix (rows: true class, columns: predicted class)")
+    lines.append(" " * width + " " + " ".join(f"{c:>{cell}}" for c in classes))
+    for label, row in zip(classes, counts, strict=True):
+        lines.append(f"{label:<{width}} " + " ".join(f"{n:>{cell}d}" for n in row))
+    return "\n".join(lines)
+
+
+def residual_summary(predicted: np.ndarray, y: np.ndarray) -> str:
+    """The residuals y − ŷ: RMSE, mean, standard deviation and quantiles.
+
+    >>> print(residual_summary(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0])))
+    residuals (target - prediction): RMSE 0.6455, mean -0.1667, std 0.6236
+      min -1, 25% -0.5, median 0, 75% 0.25, max 0.5
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        residuals = y - predicted
+        rmse = float(np.sqrt(np.mean(residuals**2)))
+    quantiles = np.percentile(residuals, [0, 25, 50, 75, 100])
+    names = ("min", "25%", "median", "75%", "max")
+    return (
+        f"residuals (target - prediction): RMSE {rmse:.4g}, mean {residuals.mean():.4g}, "
+        f"std {residuals.std():.4g}\n  "
+        + ", ".join(f"{name} {value:.4g}" for name, value in zip(names, quantiles, strict=True))
+    )

@@ -295,7 +295,15 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
         write_trials(outputs["trials"], trained.trials)
         written.append(f"trials written to {outputs['trials'].shown}")
     if outputs["curves"] is not None:
-        save_figures({outputs["curves"]: ("history", (trained.history,), {"title": args.target})})
+        save_figures(
+            {
+                outputs["curves"]: (
+                    "history",
+                    (trained.history,),
+                    {"title": f"learning curves: {args.target}"},
+                )
+            }
+        )
         written.append(f"learning curves saved to {args.plot}")
     if trained.interrupted:
         raise Interrupted(
