@@ -101,7 +101,7 @@ def held_out_report(predicted: np.ndarray, truth: np.ndarray, classification: bo
     shown, scores = regression_report(predicted, truth)
     low, high = bootstrap_r2_interval(predicted, truth)
     if math.isfinite(low):
-        shown = shown.replace(", MAE", f" (95% CI {low:.4f} to {high:.4f}, bootstrap), MAE", 1)
+        shown += f" (R² 95% CI {low:.4f} to {high:.4f}, bootstrap over the rows)"
         scores["r2_ci95"] = [low, high]
     return shown, scores
 

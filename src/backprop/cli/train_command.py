@@ -282,7 +282,7 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
     settings.update(validation=args.validation, seed=args.seed, dtype="float32")
     settings.update(
         _training_record(table, train_rows, val_rows, trained.history),
-        outcome=trained.outcome,
+        outcome={key: value for key, value in trained.outcome.items() if key != "seconds"},
         scores={"part": part, **scores},
     )
     if trained.search is not None:
