@@ -85,7 +85,7 @@ def test_default_train_reports_and_stores_every_choice(blobs):
     assert set(recipe) >= {"hidden", "lr", "weight_decay", "dropout", "batch_size", "patience"}
     assert recipe["max_epochs"] == training["epochs"] and recipe["time_limit"] == 600.0
     assert training["outcome"]["stopped"] in ("early stopping", "time limit", "max epochs")
-    assert 1 <= training["outcome"]["best_epoch"] <= training["outcome"]["epochs"]
+    assert 1 <= training["outcome"]["best_epoch"] <= training["outcome"]["epochs_run"]
     low, high = training["scores"]["accuracy_ci95"]
     assert low <= training["scores"]["accuracy"] <= high
     info = ok("info", model)

@@ -118,7 +118,7 @@ def test_early_stopping_keeps_the_best_epoch():
     net = recipe.network(4, 3, seed=0)
     history, outcome = recipe.fit(net, X[:240], y[:240], validation_data=(X[240:], y[240:]))
     assert outcome["stopped"] == STOPPED_EARLY
-    assert outcome["epochs"] == outcome["best_epoch"] + 4
+    assert outcome["epochs_run"] == outcome["best_epoch"] + 4
     kept = bp.evaluate(net, X[240:], y[240:])["val_loss"]
     assert kept == pytest.approx(min(history["val_loss"]), rel=1e-5)
     assert min(history["lr"]) < recipe.lr  # the plateau schedule cut the rate
@@ -128,10 +128,10 @@ def test_time_limit_and_max_epochs_end_training():
     X, y = _blobs(100)
     timed = Recipe(hidden=(8,), time_limit=0.01, patience=10**6)
     _, outcome = timed.fit(timed.network(4, 3, seed=0), X, y)
-    assert outcome["stopped"] == TIME_LIMIT and outcome["epochs"] < 1000
+    assert outcome["stopped"] == TIME_LIMIT and outcome["epochs_run"] < 1000
     capped = Recipe(hidden=(8,), max_epochs=3, patience=10**6)
     _, outcome = capped.fit(capped.network(4, 3, seed=0), X, y)
-    assert (outcome["stopped"], outcome["epochs"]) == (MAX_EPOCHS, 3)
+    assert (outcome["stopped"], outcome["epochs_run"]) == (MAX_EPOCHS, 3)
 
 
 def test_class_weights_lift_the_rare_class():

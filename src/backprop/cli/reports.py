@@ -109,12 +109,12 @@ def held_out_report(predicted: np.ndarray, truth: np.ndarray, classification: bo
 def training_line(outcome: dict) -> str:
     """How training ended, from a recipe's outcome.
 
-    >>> training_line({"epochs": 60, "best_epoch": 45, "stopped": "early stopping",
+    >>> training_line({"epochs_run": 60, "best_epoch": 45, "stopped": "early stopping",
     ...                "seconds": 3.2})
     'training: 60 epochs, ended by early stopping; the weights of epoch 45 kept (3.2 s)'
     """
     return (
-        f"training: {outcome['epochs']} epochs, ended by {outcome['stopped']}; "
+        f"training: {outcome['epochs_run']} epochs, ended by {outcome['stopped']}; "
         f"the weights of epoch {outcome['best_epoch']} kept ({outcome['seconds']:.1f} s)"
     )
 

@@ -213,7 +213,7 @@ def _trial_row(trial) -> list[str]:
         params.get("lr", ""),
         params.get("weight_decay", ""),
         params.get("batch_size", ""),
-        outcome.get("epochs", ""),
+        outcome.get("epochs_run", ""),
         outcome.get("best_epoch", ""),
         outcome.get("stopped", ""),
         outcome.get("seconds", ""),

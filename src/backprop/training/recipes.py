@@ -154,7 +154,7 @@ class Recipe:
     ) -> tuple[History, dict]:
         """Train ``net`` with this recipe; returns the history and what ended training.
 
-        The outcome dict holds ``epochs`` (run), ``best_epoch`` (whose weights were kept, from
+        The outcome dict holds ``epochs_run``, ``best_epoch`` (whose weights were kept, from
         1), ``stopped`` (early stopping, time limit or max epochs) and ``seconds``. Further
         keyword arguments (checkpoint, resume, reduce_gradients, …) go to ``fit``.
         """
@@ -196,7 +196,7 @@ class Recipe:
             stopped = TIME_LIMIT if timed_out else MAX_EPOCHS
         best = history.best_epoch if history.best_epoch is not None else len(history) - 1
         outcome = {
-            "epochs": len(history),
+            "epochs_run": len(history),
             "best_epoch": int(best) + 1,
             "stopped": stopped,
             "seconds": round(time.perf_counter() - started, 3),
