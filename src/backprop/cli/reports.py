@@ -57,7 +57,7 @@ def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float
     """The Wilson score interval for a proportion ``correct / n`` (95% by default).
 
     >>> [round(bound, 4) for bound in wilson_interval(274, 400)]
-    [0.638, 0.7278]
+    [0.6379, 0.7286]
     """
     if n == 0:
         return (math.nan, math.nan)
