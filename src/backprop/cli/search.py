@@ -79,9 +79,11 @@ def check_trials_out(model_path: str, inputs: dict[str, str]) -> Output:
 
 @dataclass
 class Best:
-    """The best trial so far: its score (greater is better), recipe, weights and outcome."""
+    """The best trial so far: its score (greater is better), recipe, weights and outcome; ties
+    in the score (accuracy on a few rows often ties) go to the lower held-out loss."""
 
     score: float = -math.inf
+    rank: tuple = (-math.inf, -math.inf)
     recipe: Recipe | None = None
     params: object = None
     outcome: dict | None = None
@@ -158,14 +160,15 @@ def search(
         value = float(score(net))
         trial.set_user_attr("outcome", outcome)
         trial.set_user_attr("hidden", list(recipe.hidden))
-        if value > best.score:
-            best.score, best.recipe, best.outcome = value, recipe, outcome
+        rank = (value, -min(history["val_loss"]))
+        if rank > best.rank:
+            best.score, best.rank, best.recipe, best.outcome = value, rank, recipe, outcome
             best.params, best.history, best.trial = net.params.copy(), history, trial.number
         return value
 
     def show(study, trial) -> None:
         if verbose:
-            print(_progress_line(study, trial, deadline), file=sys.stderr, flush=True)
+            print(_progress_line(best, trial, deadline), file=sys.stderr, flush=True)
 
     try:
         study.optimize(objective, timeout=budget, callbacks=[show], catch=(TrainingDiverged,))
@@ -174,16 +177,13 @@ def search(
     return best, study.trials, False
 
 
-def _progress_line(study, trial, deadline: float) -> str:
+def _progress_line(best: Best, trial, deadline: float) -> str:
     left = max(deadline - time.perf_counter(), 0.0)
     state = trial.state.name.lower()
     value = "" if trial.value is None else f" score {trial.value:.4f}"
-    try:
-        best = f", best {study.best_value:.4f} (trial {study.best_trial.number})"
-    except ValueError:
-        best = ""
+    kept = "" if best.trial is None else f", best {best.score:.4f} (trial {best.trial})"
     params = " ".join(f"{name}={_short(value)}" for name, value in trial.params.items())
-    return f"search: trial {trial.number} {state}{value}{best}; {params}; {left:.0f}s left"
+    return f"search: trial {trial.number} {state}{value}{kept}; {params}; {left:.0f}s left"
 
 
 def _short(value) -> str:
