@@ -7,8 +7,9 @@ checkpoint adds a copy of weights, best weights and slots to roll back to and, w
 written, about three times what it holds. Saving the model and reading it back for the check
 builds a second network beside the first (its initialisation draws two P-sized float64 arrays):
 five more. Work arrays add, per sample of a batch, each layer's z, a, error and delta, dropout's
-mask and kept values, and two scratch rows, and per validation row every layer's output. A tenth is added for what this
-leaves out; measured with tracemalloc, the estimate lies 5-20% above the peak.
+mask and kept values, and two scratch rows, and per validation row every layer's output. A
+tenth is added for what this leaves out; measured with tracemalloc, the estimate lies 5-20%
+above the peak.
 """
 
 from __future__ import annotations
