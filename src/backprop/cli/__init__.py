@@ -5,8 +5,10 @@
                                      one backpropagation iteration written out with numbers
                                      (--chain L,I,J, --nudge L,I,J, --steps N, --format latex)
     backprop train DATA.csv --target COL --out MODEL   train a network on a CSV table
+                                     (a recipe chosen from the data; --search 5m tunes it)
     backprop predict MODEL DATA.csv --out PRED.csv [--proba]   add a prediction column
-    backprop evaluate MODEL DATA.csv [--target COL]    accuracy, or R² and MAE, on labelled data
+    backprop evaluate MODEL DATA.csv [--target COL]    accuracy, per-class scores and the
+                                     confusion matrix, or R², MAE and residuals
     backprop info MODEL                                what a model file holds
 
 A CSV file has a header row; feature columns must be numeric, the target may be text or numbers.
@@ -81,7 +83,10 @@ def _add_csv_commands(commands) -> None:
         "--class-weight", choices=["balanced"], default=None, help="weight classes n/(k·n_class)"
     )
     train.add_argument(
-        "--search", default=None, metavar="BUDGET", help="hyperparameter search for e.g. 5m"
+        "--search",
+        default=None,
+        metavar="BUDGET",
+        help="search the hyperparameters for this long, e.g. 5m (Optuna)",
     )
     train.add_argument("--plot", default=None, help="save the learning curves (.png or .svg)")
     train.add_argument(
