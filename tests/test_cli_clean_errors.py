@@ -199,7 +199,7 @@ def test_ctrl_c_names_a_checkpoint_only_when_it_holds_this_run(
     args += ["--checkpoint", str(folder / "ck"), "--epochs", "2"]
     if earlier:
         assert main(args) == 0
-    monkeypatch.setattr("backprop.cli.train_command.fit", _interrupt_at_once)
+    monkeypatch.setattr("backprop.training.recipes.fit", _interrupt_at_once)
     capsys.readouterr()
     assert main(args + ["--resume"] * resume) == 130
     err = capsys.readouterr().err.strip()

@@ -122,7 +122,7 @@ def test_iris_train_info_evaluate_predict(iris, tmp_path, reader):
     assert "15 validation rows held out of 150" in output
 
     info = ok("info", model)
-    assert "Network(4 → 64 relu → 32 relu → 3 softmax" in info
+    assert "Network(4 → 64 relu dropout 0.2 → 3 softmax" in info  # the recipe's, from the data
     assert "task: classification" in info and "target: species" in info
     assert "sepal length, sepal width, petal length, petal width" in info
     assert "setosa, versicolor, virginica" in info

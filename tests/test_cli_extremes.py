@@ -16,7 +16,7 @@ from backprop.io import load_with_metadata
 
 pytest.importorskip("safetensors")
 
-TRAIN = ["--epochs", "3", "--quiet"]
+TRAIN = ["--epochs", "20", "--quiet"]
 
 
 def _table(path, first, target):

@@ -34,6 +34,7 @@ from .training import (
     evaluate,
     fit,
     optimizers,
+    recipes,
     schedules,
 )
 from .training.optimizers import SGD, AdaGrad, Adam, RMSprop
@@ -42,6 +43,7 @@ for _name, _module in {
     "activations": activations,
     "losses": losses,
     "optimizers": optimizers,
+    "recipes": recipes,
     "schedules": schedules,
 }.items():
     sys.modules[f"{__name__}.{_name}"] = _module  # the short import paths of the public modules
@@ -78,6 +80,7 @@ __all__ = [
     "losses",
     "optimizers",
     "page",
+    "recipes",
     "register_activation",
     "register_loss",
     "schedules",

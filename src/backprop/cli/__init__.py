@@ -5,8 +5,10 @@
                                      one backpropagation iteration written out with numbers
                                      (--chain L,I,J, --nudge L,I,J, --steps N, --format latex)
     backprop train DATA.csv --target COL --out MODEL   train a network on a CSV table
+                                     (a recipe chosen from the data; --search 5m tunes it)
     backprop predict MODEL DATA.csv --out PRED.csv [--proba]   add a prediction column
-    backprop evaluate MODEL DATA.csv [--target COL]    accuracy, or R² and MAE, on labelled data
+    backprop evaluate MODEL DATA.csv [--target COL]    accuracy, per-class scores and the
+                                     confusion matrix, or R², MAE and residuals
     backprop info MODEL                                what a model file holds
     backprop export MODEL --onnx OUT.onnx              the model as an ONNX model ([onnx] extra)
     backprop playground DATA --out PAGE.html           a page replaying a training run
@@ -68,12 +70,36 @@ def _add_csv_commands(commands) -> None:
     train.add_argument("data", help="CSV file with a header row")
     train.add_argument("--target", required=True, help="the column to predict")
     train.add_argument("--out", required=True, help="the model file to write (safetensors)")
-    train.add_argument("--hidden", default="64,32", help="hidden layer sizes (default 64,32)")
+    train.add_argument(
+        "--hidden", default=None, help="hidden layer sizes, e.g. 64,32 (default: from the data)"
+    )
     train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
-    train.add_argument("--epochs", type=int, default=100, help="default 100")
-    train.add_argument("--batch-size", type=int, default=32, help="default 32")
+    train.add_argument("--epochs", type=int, default=None, help="at most this many (default 1000)")
+    train.add_argument("--batch-size", type=int, default=None, help="default: from the data")
     train.add_argument("--optimizer", default="adam", help="sgd, adam, rmsprop or adagrad")
-    train.add_argument("--lr", type=float, default=None, help="learning rate (optimizer default)")
+    train.add_argument("--lr", type=float, default=None, help="learning rate (adam: 0.002)")
+    train.add_argument(
+        "--weight-decay", type=float, default=None, help="decoupled weight decay (default 0.01)"
+    )
+    train.add_argument(
+        "--dropout", type=float, default=None, help="default 0.2 (classification), 0 (regression)"
+    )
+    train.add_argument(
+        "--patience", type=int, default=None, help="epochs without improvement before stopping"
+    )
+    train.add_argument(
+        "--time-limit", default="10m", help="stop training after this long (default 10m)"
+    )
+    train.add_argument(
+        "--class-weight", choices=["balanced"], default=None, help="weight classes n/(k·n_class)"
+    )
+    train.add_argument(
+        "--search",
+        default=None,
+        metavar="BUDGET",
+        help="search the hyperparameters for this long, e.g. 5m (Optuna)",
+    )
+    train.add_argument("--plot", default=None, help="save the learning curves (.png or .svg)")
     train.add_argument(
         "--validation", type=float, default=0.1, help="fraction held out at random (default 0.1)"
     )
@@ -100,6 +126,7 @@ def _add_csv_commands(commands) -> None:
     evaluate.add_argument("model", help="model file written by 'backprop train'")
     evaluate.add_argument("data", help="CSV file with the features and the target")
     evaluate.add_argument("--target", default=None, help="default: the model's target column")
+    evaluate.add_argument("--plot", default=None, help="save the confusion matrix (.png or .svg)")
     info = commands.add_parser("info", help="show what a model file holds")
     info.add_argument("model", help="model file")
     for parser in (train, predict, evaluate, info, add_export_parser(commands)):

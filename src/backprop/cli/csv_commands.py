@@ -19,7 +19,15 @@ from ..io.csv_writer import atomic_csv
 from ..io.tabular import CLASSIFICATION
 from .errors import UsageError
 from .files import check_prediction_out
-from .reports import classification_report, regression_report, require_numeric
+from .pictures import check_picture_out, save_figures
+from .reports import (
+    class_report,
+    classification_report,
+    confusion_counts,
+    regression_report,
+    require_numeric,
+    residual_summary,
+)
 from .trained_model import TrainedModel, describe_file_format, load_trained_model, read_model_file
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -88,8 +96,17 @@ def _prediction_cells(model: TrainedModel, outputs: np.ndarray, proba: bool) -> 
 
 
 def evaluate(args: argparse.Namespace) -> str:
-    """Accuracy, or R² and MAE, of the model on the labelled rows of ``args.data``."""
+    """Accuracy, per-class precision, recall and F1 and the confusion matrix (``--plot`` draws
+    it), or R², MAE and the residuals, of the model on the labelled rows of ``args.data``."""
+    picture = None
+    if args.plot is not None:
+        inputs = {"model file": args.model, "input data": args.data}
+        picture = check_picture_out("--plot", args.plot, inputs)
     model = load_trained_model(args.model)
+    if picture is not None and model.task != CLASSIFICATION:
+        raise UsageError(
+            f"evaluate --plot draws a confusion matrix; {model.path} is a regression model"
+        )
     table = tabular.read_csv(args.data, progress=sys.stderr.isatty())
     Xs = _features_of(model, table)
     target_name = args.target or model.meta["target"]
@@ -104,14 +121,23 @@ def evaluate(args: argparse.Namespace) -> str:
         codes = tabular.encode_labels(
             table, target_name, target, model.classes, model.meta["label_type"]
         )
-        shown, _ = classification_report(outputs.argmax(axis=1), codes)
+        predicted = outputs.argmax(axis=1)
+        shown, _ = classification_report(predicted, codes)
         unseen = int((codes < 0).sum())
         if unseen:
             shown += f"; {unseen} rows have labels the model never saw"
+        counts = confusion_counts(predicted, codes, len(model.classes))
+        details = class_report(counts, model.classes)
+        if picture is not None:
+            save_figures({picture: ("confusion_matrix", (counts, model.classes))})
     else:
         require_numeric(table, target_name, target)
         shown, _ = regression_report(model.values(outputs), target.numbers)
-    return f"{shown} on the {len(table)} rows of {table.path} (target {target_name!r})"
+        details = residual_summary(model.values(outputs), target.numbers)
+    lines = [f"{shown} on the {len(table)} rows of {table.path} (target {target_name!r})", details]
+    if picture is not None:
+        lines.append(f"confusion matrix saved to {args.plot}")
+    return "\n".join(lines)
 
 
 def info(args: argparse.Namespace) -> str:

@@ -21,13 +21,13 @@ import tempfile
 import numpy as np
 
 from .. import distributed
-from ..engine.network import Network
 from ..io import tabular
 from ..io.tabular import CLASSIFICATION
 from . import train_command as single
 from .errors import UsageError
 from .files import check_train_outputs
-from .reports import classification_report, regression_report
+from .recipe_options import build_recipe, recipe_settings
+from .reports import classification_report, regression_report, training_line
 from .trained_model import METADATA_VERSION, save_trained_model
 
 CHUNK = 1 << 20
@@ -56,7 +56,9 @@ def train(args: argparse.Namespace) -> str:
 
 
 def _train(args, session) -> str:
-    settings = single._check_train_options(args)
+    overrides = single._check_train_options(args)
+    if args.search is not None or args.plot is not None:
+        raise UsageError("--search and --plot are for one process; run them without mpiexec")
     out, checkpoint = check_train_outputs(args)
     rank, size = session.rank, session.size
     reduce = session.collectives
@@ -75,33 +77,23 @@ def _train(args, session) -> str:
         classes = tabular.sort_classes([c for part in every for c in part], label_type)
         encoding = {"classes": classes, "label_type": label_type}
         Y = tabular.encode_labels(table, args.target, target, classes, label_type)
-        n_out, output, loss, truth = len(classes), "softmax", "cross_entropy", Y
+        n_out, truth = len(classes), Y
     else:
         column = target.numbers.reshape(-1, 1)
         y_mean, y_scale = _global_standardization(reduce, column[train_rows])
         encoding = {"target_mean": float(y_mean[0]), "target_scale": float(y_scale[0])}
         Y = ((column - y_mean) / y_scale)[:, 0]
-        n_out, output, loss, truth = 1, "identity", "squared", target.numbers
-    sizes = [len(features), *settings["hidden"], n_out]
-    net = Network(
-        sizes,
-        hidden=settings["activation"],
-        output=output,
-        loss=loss,
-        dtype=settings["dtype"],
-        seed=args.seed,
-    )
+        n_out, truth = 1, target.numbers
+    n_train_total = int(reduce.allreduce([len(train_rows)])[0])
+    recipe = build_recipe(overrides, n_train_total, len(features), n_out, task)
+    net = recipe.network(len(features), n_out, task, seed=args.seed)
     validation = (X_val, Y[val_rows]) if int(reduce.allreduce([len(val_rows)])[0]) else None
-    history = net.fit(
+    history, outcome = recipe.fit(
+        net,
         X_train,
         Y[train_rows],
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        optimizer=settings["optimizer"],
-        lr=args.lr,
         validation_data=validation,
         verbose=not args.quiet,
-        warn=False,
         checkpoint=checkpoint.real if checkpoint else None,
         resume=args.resume,
         distributed=session,
@@ -122,7 +114,10 @@ def _train(args, session) -> str:
         predicted = outputs[:, 0] * encoding["target_scale"] + encoding["target_mean"]
         shown, scores = regression_report(predicted, truth)
     part = "validation" if validation is not None else "training"
+    settings = recipe_settings(recipe)
+    settings.update(validation=args.validation, seed=args.seed, dtype="float32")
     settings.update(
+        outcome={key: value for key, value in outcome.items() if key != "seconds"},
         data=os.path.basename(args.data),
         n_samples=n_total,
         n_train=n_train,
@@ -138,8 +133,9 @@ def _train(args, session) -> str:
         [
             f"trained {net!r} on {size} ranks",
             f"task: {task} of {args.target!r}, {single._count(len(features), 'feature')}, "
-            f"{single._count(n_train, 'training row')}, "
-            f"{single._count(settings['epochs'], 'epoch')}",
+            f"{single._count(n_train, 'training row')}",
+            f"recipe: {recipe.describe()}",
+            training_line(outcome),
             f"{part} {shown} on the {n_val or n_train} {part} rows of {n_total}",
             f"model saved to {args.out}",
         ]

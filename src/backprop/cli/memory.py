@@ -1,13 +1,15 @@
 """The memory ``train`` will need, estimated before the network is built, and refused if absent.
 
 In units of the weights (P float32 numbers) training holds the weights and the gradients, the
-optimiser's slots (Adam two; RMSprop, AdaGrad and SGD with momentum one) and the weights at the
-start of the epoch; a checkpoint adds a copy of weights and slots to roll back to and, while it
-is written, about three times what it holds. Saving the model and reading it back for the check
+optimiser's slots (Adam two; RMSprop, AdaGrad and SGD with momentum one), the weights at the
+start of the epoch and early stopping's best weights (kept until the model is saved); a
+checkpoint adds a copy of weights, best weights and slots to roll back to and, while it is
+written, about three times what it holds. Saving the model and reading it back for the check
 builds a second network beside the first (its initialisation draws two P-sized float64 arrays):
-five more. Work arrays add, per sample of a batch, each layer's z, a, error and delta and two
-scratch rows, and per validation row every layer's output. A tenth is added for what this
-leaves out; measured with tracemalloc, the estimate lies 5-20% above the peak.
+five more. Work arrays add, per sample of a batch, each layer's z, a, error and delta, dropout's
+mask and kept values, and two scratch rows, and per validation row every layer's output. A
+tenth is added for what this leaves out; measured with tracemalloc, the estimate lies 5-20%
+above the peak.
 """
 
 from __future__ import annotations
@@ -42,14 +44,14 @@ def training_bytes(
     """The estimated peak memory of ``train`` for this network and data, in bytes.
 
     >>> round(training_bytes([784, 512, 256, 10], 128, 60000, 0, "adam", False) / 2**20)
-    23
+    26
     """
     slots = OPTIMIZER_SLOTS.get(optimizer, 1 if momentum else 0)
-    during = 3 + slots + (4 * (1 + slots) if checkpoint else 0)
-    copies = max(during, 2 + slots + 5)
+    during = 4 + slots + (4 * (2 + slots) if checkpoint else 0)
+    copies = max(during, 3 + slots + 5)
     units = sum(sizes[1:])
     batch = min(batch_size, max(n_train, 1))
-    work = batch * (4 * units + 2 * max(sizes)) + max(n_validation, batch) * units
+    work = batch * (6 * units + 2 * max(sizes)) + max(n_validation, batch) * units
     return int(1.1 * ITEMSIZE * (copies * n_parameters(sizes) + work))
 
 

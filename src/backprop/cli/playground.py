@@ -26,7 +26,7 @@ from ..page.playground_data import MAX_EPOCHS, Settings, check_size, record_run
 from ..training.optimizers import get_optimizer
 from .errors import UsageError
 from .files import Output, checked_output, existing_kind, refuse_inputs
-from .train_command import _hidden_sizes
+from .recipe_options import parse_hidden_sizes
 
 BUILT_IN = ("xor", "moons", "circles", "spirals")
 _XOR_CORNERS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -73,7 +73,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     if not activation.elementwise:
         raise UsageError(f"--activation {args.activation!r} is for output layers, not hidden ones")
     get_optimizer(args.optimizer, args.lr)
-    hidden = _hidden_sizes(args.hidden)
+    hidden = parse_hidden_sizes(args.hidden)
     check_size([2, *hidden, 2])
     return Settings(
         hidden=hidden,

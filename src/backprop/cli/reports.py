@@ -48,3 +48,155 @@ def regression_report(predicted: np.ndarray, y: np.ndarray) -> tuple[str, dict]:
     shown = "undefined (the targets are all equal)" if math.isnan(r2) else f"{r2:.4f}"
     scores = {"r2": _finite_or_none(r2), "mae": _finite_or_none(mae)}
     return f"R² {shown}, MAE {mae:.6g}", scores
+
+
+Z_95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval for a proportion ``correct / n`` (95% by default).
+
+    >>> [round(bound, 4) for bound in wilson_interval(274, 400)]
+    [0.6379, 0.7286]
+    """
+    if n == 0:
+        return (math.nan, math.nan)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (max(centre - half, 0.0), min(centre + half, 1.0))
+
+
+def bootstrap_r2_interval(
+    predicted: np.ndarray, y: np.ndarray, resamples: int = 200, seed: int = 0
+) -> tuple[float, float]:
+    """The 2.5% and 97.5% percentiles of R² over ``resamples`` bootstrap resamples of the rows."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        rows = rng.integers(0, len(y), len(y))
+        values.append(r2_score(y[rows], predicted[rows]))
+    values = np.asarray(values)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return (math.nan, math.nan)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return (float(low), float(high))
+
+
+def held_out_report(predicted: np.ndarray, truth: np.ndarray, classification: bool):
+    """The report with a 95% confidence interval: Wilson's for accuracy, a bootstrap one for R².
+
+    >>> held_out_report(np.array([0, 1, 1, 1]), np.array([0, 1, 1, 0]), True)[0]
+    'accuracy 75.00% (95% CI 30.06%-95.44%; 3 of 4 correct)'
+    """
+    if classification:
+        correct = int((predicted == truth).sum())
+        low, high = wilson_interval(correct, len(truth))
+        shown = (
+            f"accuracy {correct / len(truth):.2%} (95% CI {low:.2%}-{high:.2%}; "
+            f"{correct} of {len(truth)} correct)"
+        )
+        return shown, {"accuracy": correct / len(truth), "accuracy_ci95": [low, high]}
+    shown, scores = regression_report(predicted, truth)
+    low, high = bootstrap_r2_interval(predicted, truth)
+    if math.isfinite(low):
+        shown += f" (R² 95% CI {low:.4f} to {high:.4f}, bootstrap over the rows)"
+        scores["r2_ci95"] = [low, high]
+    return shown, scores
+
+
+def training_line(outcome: dict) -> str:
+    """How training ended, from a recipe's outcome.
+
+    >>> training_line({"epochs_run": 60, "best_epoch": 45, "stopped": "early stopping",
+    ...                "seconds": 3.2})
+    'training: 60 epochs, ended by early stopping; the weights of epoch 45 kept (3.2 s)'
+    """
+    return (
+        f"training: {outcome['epochs_run']} epochs, ended by {outcome['stopped']}; "
+        f"the weights of epoch {outcome['best_epoch']} kept ({outcome['seconds']:.1f} s)"
+    )
+
+
+def search_line(search: dict) -> str:
+    """What ``--search`` did."""
+    return (
+        f"search: {search['trials']} trials in {search['budget_seconds']:g} s with "
+        f"{search['library']} ({search['complete']} complete, {search['pruned']} pruned, "
+        f"{search['failed']} failed); best trial {search['best_trial']}, "
+        f"{search['score']} {search['best_score']:.4f}"
+    )
+
+
+def confusion_counts(predicted: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """counts[i, j]: rows of true class i predicted as class j (rows with code < 0 left out).
+
+    >>> confusion_counts(np.array([0, 1, 1]), np.array([0, 1, 0]), 2).tolist()
+    [[1, 1], [0, 1]]
+    """
+    known = codes >= 0
+    pairs = codes[known].astype(np.int64) * k + predicted[known].astype(np.int64)
+    return np.bincount(pairs, minlength=k * k).reshape(k, k)
+
+
+def per_class_scores(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support of each class from confusion counts (0 where a
+    denominator is 0, as scikit-learn's ``zero_division=0``)."""
+    true_positive = np.diag(counts).astype(np.float64)
+    predicted = counts.sum(axis=0)
+    support = counts.sum(axis=1)
+    precision = np.divide(true_positive, predicted, out=np.zeros(len(counts)), where=predicted > 0)
+    recall = np.divide(true_positive, support, out=np.zeros(len(counts)), where=support > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros(len(counts)), where=total > 0)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
+
+
+def class_report(counts: np.ndarray, classes: list[str]) -> str:
+    """The per-class table (precision, recall, F1, support, macro and weighted averages) and
+    the confusion matrix, as text."""
+    scores = per_class_scores(counts)
+    width = max(12, *(len(c) for c in classes))
+    lines = [f"{'class':<{width}} precision    recall        f1   support"]
+    for i, label in enumerate(classes):
+        lines.append(
+            f"{label:<{width}} {scores['precision'][i]:9.4f} {scores['recall'][i]:9.4f} "
+            f"{scores['f1'][i]:9.4f} {scores['support'][i]:9d}"
+        )
+    support = scores["support"]
+    for name, weights in (("macro avg", None), ("weighted avg", support)):
+        if weights is not None and weights.sum() == 0:
+            continue
+        averages = [
+            np.average(scores[key], weights=weights) for key in ("precision", "recall", "f1")
+        ]
+        lines.append(
+            f"{name:<{width}} {averages[0]:9.4f} {averages[1]:9.4f} {averages[2]:9.4f} "
+            f"{int(support.sum()):9d}"
+        )
+    cell = max(5, *(len(c) for c in classes), len(str(int(counts.max(initial=0)))))
+    lines.append("confusion matrix (rows: true class, columns: predicted class)")
+    lines.append(" " * width + " " + " ".join(f"{c:>{cell}}" for c in classes))
+    for label, row in zip(classes, counts, strict=True):
+        lines.append(f"{label:<{width}} " + " ".join(f"{n:>{cell}d}" for n in row))
+    return "\n".join(lines)
+
+
+def residual_summary(predicted: np.ndarray, y: np.ndarray) -> str:
+    """The residuals y − ŷ: RMSE, mean, standard deviation and quantiles.
+
+    >>> print(residual_summary(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0])))
+    residuals (target - prediction): RMSE 0.6455, mean -0.1667, std 0.6236
+      min -1, 25% -0.5, median 0, 75% 0.25, max 0.5
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        residuals = y - predicted
+        rmse = float(np.sqrt(np.mean(residuals**2)))
+    quantiles = np.percentile(residuals, [0, 25, 50, 75, 100])
+    names = ("min", "25%", "median", "75%", "max")
+    return (
+        f"residuals (target - prediction): RMSE {rmse:.4g}, mean {residuals.mean():.4g}, "
+        f"std {residuals.std():.4g}\n  "
+        + ", ".join(f"{name} {value:.4g}" for name, value in zip(names, quantiles, strict=True))
+    )

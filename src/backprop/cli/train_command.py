@@ -10,7 +10,6 @@ and compared before the command reports success.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 
 import numpy as np
@@ -19,41 +18,26 @@ from ..engine.activations import get_activation
 from ..engine.network import Network
 from ..io import tabular
 from ..io.tabular import CLASSIFICATION, REGRESSION
-from ..training import History, TrainingDiverged, fit
+from ..training import History, TrainingDiverged
 from ..training import checkpoint as checkpoints
-from ..training.optimizers import get_optimizer
+from ..training.recipes import Recipe
 from . import distributed_train, scaling
 from .errors import Interrupted, UsageError
 from .files import Output, check_train_outputs
 from .lock import checkpoint_lock
 from .memory import check_training_memory
-from .reports import classification_report, regression_report, require_numeric
+from .pictures import check_picture_out, save_figures
+from .recipe_options import build_recipe, parse_duration, recipe_overrides, recipe_settings
+from .reports import held_out_report, require_numeric, search_line, training_line
+from .search import check_trials_out, write_trials
+from .train_search import Trained, run_search
 from .trained_model import METADATA_VERSION, save_trained_model
 
 
-def _hidden_sizes(text: str) -> list[int]:
-    text = text.strip()
-    if text.lower() in ("", "none", "0"):
-        return []
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise UsageError(f"--hidden must be comma-separated layer sizes, got {text!r}") from None
-    if any(size < 1 for size in sizes):
-        raise UsageError(f"--hidden sizes must be >= 1, got {text!r}")
-    return sizes
-
-
 def _check_train_options(args: argparse.Namespace) -> dict:
-    """Every option checked before any data is read; returns the settings to train with."""
+    """Every option checked before any data is read; returns the recipe fields they set."""
     if not 0 <= args.validation < 1:
         raise UsageError(f"--validation must be in [0, 1), got {args.validation:g}")
-    if args.epochs < 1:
-        raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
-        raise UsageError(f"--lr must be a finite number > 0, got {args.lr:g}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if args.resume and args.checkpoint is None:
@@ -61,19 +45,19 @@ def _check_train_options(args: argparse.Namespace) -> dict:
     activation = get_activation(args.activation)
     if not activation.elementwise:
         raise UsageError(f"--activation {args.activation!r} is for output layers, not hidden ones")
-    optimizer = get_optimizer(args.optimizer, args.lr)
-    return {
-        "hidden": _hidden_sizes(args.hidden),
-        "activation": activation.name,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "optimizer": args.optimizer.strip().lower(),
-        "lr": optimizer.lr,
-        "optimizer_settings": optimizer.hyperparameters(),
-        "validation": args.validation,
-        "seed": args.seed,
-        "dtype": "float32",
-    }
+    args.activation = activation.name
+    overrides = recipe_overrides(args)
+    if args.search is not None:
+        if args.validation == 0:
+            raise UsageError(
+                "--search scores its trials on held-out rows: --validation must be > 0"
+            )
+        if args.checkpoint is not None:
+            raise UsageError(
+                "--search trains many networks: it cannot be combined with --checkpoint"
+            )
+        args.search_seconds = parse_duration("--search", args.search)
+    return overrides
 
 
 def _feature_columns(table: tabular.Table, target_name: str) -> list[str]:
@@ -148,24 +132,19 @@ def _check_resume_seed(net: Network, checkpoint: Output, seed: int) -> None:
 def _fit(
     net: Network,
     args: argparse.Namespace,
-    settings: dict,
+    recipe: Recipe,
     data: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None],
     checkpoint: Output | None,
     path: str,
-) -> History:
+) -> tuple[History, dict]:
     (X, Y), validation = data
     try:
-        return fit(
+        return recipe.fit(
             net,
             X,
             Y,
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            optimizer=settings["optimizer"],
-            lr=args.lr,
             validation_data=validation,
             verbose=not args.quiet,
-            warn=False,
             checkpoint=checkpoint.real if checkpoint else None,
             resume=args.resume,
         )
@@ -209,10 +188,10 @@ def _score(net: Network, Xs: np.ndarray, truth: np.ndarray, encoding: dict) -> t
     """The report on rows ``Xs``: ``truth`` is class indices, or targets in their own units."""
     outputs = net.predict(Xs).astype(np.float64)
     if "classes" in encoding:
-        return classification_report(outputs.argmax(axis=1), truth)
+        return held_out_report(outputs.argmax(axis=1), truth, classification=True)
     with np.errstate(over="ignore"):
         predicted = outputs[:, 0] * encoding["target_scale"] + encoding["target_mean"]
-    return regression_report(predicted, truth)
+    return held_out_report(predicted, truth, classification=False)
 
 
 def _count(n: int, noun: str) -> str:
@@ -223,12 +202,17 @@ def train(args: argparse.Namespace) -> str:
     """Train a network on ``args.data`` and save it to ``args.out``; returns the summary."""
     if distributed_train.wanted(args):  # under mpiexec: each rank reads its own rows
         return distributed_train.train(args)
-    settings = _check_train_options(args)
+    overrides = _check_train_options(args)
     out, checkpoint = check_train_outputs(args)
+    outputs = {"model": out, "curves": None, "trials": None}
+    if args.plot is not None:
+        outputs["curves"] = check_picture_out("--plot", args.plot, {"training data": args.data})
+    if args.search is not None:
+        outputs["trials"] = check_trials_out(args.out, {"training data": args.data})
     if checkpoint is None:
-        return _train(args, settings, out, None)
+        return _train(args, overrides, outputs, None)
     with checkpoint_lock(checkpoint.real, checkpoint.shown):
-        return _train(args, settings, out, checkpoint)
+        return _train(args, overrides, outputs, checkpoint)
 
 
 def _read(args: argparse.Namespace) -> tuple[tabular.Table, list[str], np.ndarray]:
@@ -254,7 +238,7 @@ def _scaled_rows(X, rows, mean, scale, table, features) -> np.ndarray:
     return Xs
 
 
-def _train(args: argparse.Namespace, settings: dict, out: Output, checkpoint: Output | None) -> str:
+def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint) -> str:
     table, features, X = _read(args)
     target = tabular.read_target(table, args.target)
     task = args.task or tabular.infer_task(target)
@@ -267,41 +251,70 @@ def _train(args: argparse.Namespace, settings: dict, out: Output, checkpoint: Ou
     del X  # training holds the float32 rows only
     if task == CLASSIFICATION:
         encoding, Y = _encode_classes(table, args.target, target)
-        n_out, output, loss, truth = len(encoding["classes"]), "softmax", "cross_entropy", Y
+        n_out, truth = len(encoding["classes"]), Y
     else:
         encoding, Y = _standardize_target(target.numbers, train_rows)
-        n_out, output, loss, truth = 1, "identity", "squared", target.numbers
-    sizes = [len(features), *settings["hidden"], n_out]
+        n_out, truth = 1, target.numbers
+    recipe = build_recipe(overrides, len(train_rows), len(features), n_out, task)
+    settings = recipe_settings(recipe)
+    sizes = [len(features), *recipe.hidden, n_out]
     check_training_memory(sizes, settings, len(train_rows), len(val_rows), checkpoint is not None)
-    net = Network(
-        sizes,
-        hidden=settings["activation"],
-        output=output,
-        loss=loss,
-        dtype=settings["dtype"],
-        seed=args.seed,
-    )
-    if checkpoint is not None and args.resume:
-        _check_resume_seed(net, checkpoint, args.seed)
     validation = (X_val, Y[val_rows]) if len(val_rows) else None
     data = ((X_train, Y[train_rows]), validation)
-    before = _file_state(checkpoint.real) if checkpoint else None
-    try:
-        history = _fit(net, args, settings, data, checkpoint, table.path)
-    except KeyboardInterrupt:
-        raise _interrupted(checkpoint, before, args.resume) from None
+    trained = Trained(recipe)
+    if args.search is not None:
+        trained = run_search(args, recipe, len(features), n_out, task, data)
+    else:
+        trained.net = recipe.network(len(features), n_out, task, seed=args.seed)
+        if checkpoint is not None and args.resume:
+            _check_resume_seed(trained.net, checkpoint, args.seed)
+        before = _file_state(checkpoint.real) if checkpoint else None
+        try:
+            trained.history, trained.outcome = _fit(
+                trained.net, args, recipe, data, checkpoint, table.path
+            )
+        except KeyboardInterrupt:
+            raise _interrupted(checkpoint, before, args.resume) from None
+    net = trained.net
     report_rows = val_rows if len(val_rows) else train_rows
     report_X = X_val if len(val_rows) else X_train
     shown, scores = _score(net, report_X, truth[report_rows], encoding)
     part = "validation" if len(val_rows) else "training"
+    settings = recipe_settings(trained.recipe)
+    settings.update(validation=args.validation, seed=args.seed, dtype="float32")
     settings.update(
-        _training_record(table, train_rows, val_rows, history), scores={"part": part, **scores}
+        _training_record(table, train_rows, val_rows, trained.history),
+        outcome={key: value for key, value in trained.outcome.items() if key != "seconds"},
+        scores={"part": part, **scores},
     )
+    if trained.search is not None:
+        settings["search"] = trained.search
     metadata = {"metadata_version": METADATA_VERSION, "task": task, "target": args.target}
     metadata.update(features=features, **encoding, training=settings)
-    save_trained_model(net, out, metadata, feature_mean, feature_scale)
+    save_trained_model(net, outputs["model"], metadata, feature_mean, feature_scale)
+    written = [f"model saved to {args.out}"]
+    if outputs["trials"] is not None:
+        write_trials(outputs["trials"], trained.trials)
+        written.append(f"trials written to {outputs['trials'].shown}")
+    if outputs["curves"] is not None:
+        save_figures(
+            {
+                outputs["curves"]: (
+                    "history",
+                    (trained.history,),
+                    {"title": f"learning curves: {args.target}"},
+                )
+            }
+        )
+        written.append(f"learning curves saved to {args.plot}")
+    if trained.interrupted:
+        raise Interrupted(
+            f"the search stopped after {trained.search['trials']} trials; the best model so far "
+            f"was saved to {args.out}, the trials to {outputs['trials'].shown}"
+        )
     if len(val_rows):
         where = f"on the {len(val_rows)} validation rows held out of {len(table)}"
+        where += " (they also chose when to stop)"
     else:
         where = f"on the {len(table)} training rows (--validation 0: nothing held out)"
     what = _labels_read(target, encoding) if task == CLASSIFICATION else "numeric target"
@@ -309,9 +322,12 @@ def _train(args: argparse.Namespace, settings: dict, out: Output, checkpoint: Ou
         [
             f"trained {net!r}",
             f"task: {task} of {args.target!r} ({what}), {_count(len(features), 'feature')}, "
-            f"{_count(len(train_rows), 'training row')}, {_count(settings['epochs'], 'epoch')}",
+            f"{_count(len(train_rows), 'training row')}",
+            f"recipe: {trained.recipe.describe()}",
+            training_line(trained.outcome),
+            *([search_line(trained.search)] if trained.search is not None else []),
             f"{part} {shown} {where}",
-            f"model saved to {args.out}",
+            *written,
         ]
     )
 

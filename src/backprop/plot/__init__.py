@@ -27,7 +27,15 @@ writes it.
 from __future__ import annotations
 
 from .curves import gradient_norms, history, layer_deltas
+from .evaluation import confusion_matrix
 from .network_figure import network
 from .regions import decision_regions
 
-__all__ = ["network", "decision_regions", "history", "gradient_norms", "layer_deltas"]
+__all__ = [
+    "network",
+    "decision_regions",
+    "history",
+    "gradient_norms",
+    "layer_deltas",
+    "confusion_matrix",
+]

@@ -14,6 +14,7 @@
 """
 
 from ..engine.extensions import provide
+from . import recipes
 from .diagnosis import ConvergenceWarning
 from .evaluation import evaluate
 from .history import History
@@ -36,4 +37,5 @@ __all__ = [
     "WeightDecay",
     "evaluate",
     "fit",
+    "recipes",
 ]

@@ -50,6 +50,8 @@ def fingerprint(net, n_train: int, n_validation: int, batch: int, optimizer, set
         "l2": settings["l2"],
         "l2_per_sample": settings["l2_per_sample"],
         "clip_norm": settings["clip_norm"],
+        # only when set, so checkpoints written before decoupled decay existed still resume
+        **({"weight_decay": settings["weight_decay"]} if settings.get("weight_decay") else {}),
     }
 
 

@@ -76,6 +76,7 @@ def fit(
     early_stopping: bool | EarlyStopping = False,
     l2: float = 0.0,
     l2_per_sample: bool = False,
+    weight_decay: float = 0.0,
     clip_norm: float | None = None,
     schedule=None,
     metrics: Sequence[str] | None = None,
@@ -108,6 +109,8 @@ def fit(
         the gradient transform ``transforms.WeightDecay``.
     l2_per_sample : divide that term by the batch's total sample weight (scikit-learn's
         ``alpha`` convention), so its pull on the weights shrinks as batches grow.
+    weight_decay : decoupled weight decay λ (AdamW's): before every update W ← (1 − η·λ)·W,
+        η the step's learning rate (``transforms.DecoupledWeightDecay``; biases not decayed).
     clip_norm : rescale the whole gradient to this Euclidean norm when it is larger
         (``transforms.ClipByGlobalNorm``, after the decay).
     schedule : a learning-rate schedule from ``backprop.schedules`` (or its name).
@@ -141,6 +144,7 @@ def fit(
         validation_split=validation_split,
         l2=l2,
         clip_norm=clip_norm,
+        weight_decay=weight_decay,
     )
     settings["l2_per_sample"] = bool(l2_per_sample)
     epochs, batch_size = settings["epochs"], settings["batch_size"]
@@ -186,7 +190,11 @@ def fit(
         net,
         optimizer,
         gradient_transforms(
-            settings["l2"], settings["l2_per_sample"], settings["clip_norm"], net.frozen_ranges()
+            settings["l2"],
+            settings["l2_per_sample"],
+            settings["clip_norm"],
+            net.frozen_ranges(),
+            settings["weight_decay"],
         ),
         reduce_gradients,
     )

@@ -5,9 +5,10 @@ optimiser and the schedule are left as they were. Numbers of any numeric type ar
 (``np.float32(0.1)``, ``np.int8(3)``) and come back as Python numbers, so no arithmetic on
 them overflows.
 
->>> check_settings(epochs=np.int8(3), batch_size=None, validation_split=0, l2=np.float32(0.5),
-...                clip_norm=None)
-{'epochs': 3, 'batch_size': None, 'validation_split': 0.0, 'l2': 0.5, 'clip_norm': None}
+>>> settings = check_settings(epochs=np.int8(3), batch_size=None, validation_split=0,
+...                           l2=np.float32(0.5), clip_norm=None)
+>>> settings["epochs"], settings["l2"], settings["clip_norm"], settings["weight_decay"]
+(3, 0.5, None, 0.0)
 >>> check_settings(epochs=3, batch_size=8, validation_split=0, l2=0, clip_norm="a")
 Traceback (most recent call last):
 ...
@@ -48,7 +49,9 @@ def _real(name: str, value, requirement: str) -> float:
     return float(value)
 
 
-def check_settings(*, epochs, batch_size, validation_split, l2, clip_norm) -> dict:
+def check_settings(
+    *, epochs, batch_size, validation_split, l2, clip_norm, weight_decay=0.0
+) -> dict:
     """The numeric settings, checked and as Python numbers."""
     split = _real("validation_split", validation_split, "a number in [0, 1)")
     if not 0 <= split < 1:
@@ -56,6 +59,9 @@ def check_settings(*, epochs, batch_size, validation_split, l2, clip_norm) -> di
     decay = _real("l2", l2, "a finite number >= 0")
     if not (decay >= 0 and math.isfinite(decay)):
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    decoupled = _real("weight_decay", weight_decay, "a finite number >= 0")
+    if not (decoupled >= 0 and math.isfinite(decoupled)):
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
     clip = None
     if clip_norm is not None:
         clip = _real("clip_norm", clip_norm, "None or a number > 0")
@@ -71,6 +77,7 @@ def check_settings(*, epochs, batch_size, validation_split, l2, clip_norm) -> di
         "validation_split": split,
         "l2": decay,
         "clip_norm": clip,
+        "weight_decay": decoupled,
     }
 
 

@@ -72,6 +72,8 @@ class TrainingStep:
         for transform in self.transforms:
             transform.apply(net, share)
             penalty = _add(penalty, transform.penalty(share))
+        for transform in self.transforms:
+            transform.before_update(net, rate)
         optimizer_state = self.optimizer.update(
             net.params, net.grads, optimizer_state, rate, xp=net.xp
         )

@@ -31,6 +31,9 @@ class GradientTransform:
     def penalty(self, share):
         return None
 
+    def before_update(self, net, rate) -> None:
+        """Change ``net.params`` in place just before the optimiser's update at rate ``rate``."""
+
 
 class WeightDecay(GradientTransform):
     """L2 weight decay: the objective gains (λ/2) Σ‖Wˡ‖², so ∂E/∂W gains λ·W (biases are not
@@ -54,6 +57,45 @@ class WeightDecay(GradientTransform):
     def penalty(self, share):
         """share · (λ/2)‖W‖² of the weights the gradient was taken at."""
         return share * (0.5 * self._rate(share) * self._squared_norm)
+
+
+class DecoupledWeightDecay(GradientTransform):
+    """Decoupled weight decay (Loshchilov & Hutter 2019, AdamW): before each update the
+    weights shrink, W ← W − η·λ·W with η the step's learning rate, whatever the optimiser does
+    with the gradient; biases are not decayed. Unlike ``WeightDecay`` it adds nothing to the
+    gradient, so Adam's per-parameter scaling does not weaken it.
+
+    >>> import backprop as bp
+    >>> net = bp.Network([1, 1], seed=0)
+    >>> net.params[:] = [2.0, 1.0]
+    >>> DecoupledWeightDecay(0.5).before_update(net, 0.1)
+    >>> net.params.tolist()
+    [1.899999976158142, 1.0]
+    """
+
+    def __init__(self, weight_decay: float, frozen=()) -> None:
+        self.weight_decay = float(weight_decay)
+        self.frozen = [(int(start), int(stop)) for start, stop in frozen]
+
+    def apply(self, net, share) -> None:
+        return None
+
+    def before_update(self, net, rate) -> None:
+        shrink = 1.0 - rate * self.weight_decay
+        for start, stop in _gaps(self.frozen, net.n_weights):
+            net.params[start:stop] *= shrink  # W ← (1 − ηλ)·W, fixed weights left alone
+
+
+def _gaps(ranges, end: int) -> list[tuple[int, int]]:
+    """The parts of [0, end) outside the [start, stop) ``ranges``."""
+    gaps, position = [], 0
+    for start, stop in sorted(ranges):
+        if start > position:
+            gaps.append((position, min(start, end)))
+        position = max(position, stop)
+    if position < end:
+        gaps.append((position, end))
+    return [(start, stop) for start, stop in gaps if start < stop]
 
 
 class FreezeParameters(GradientTransform):
@@ -96,12 +138,16 @@ class ClipByGlobalNorm(GradientTransform):
         net.xp.clip_to_norm(net.grads, self.max_norm)
 
 
-def gradient_transforms(l2: float, l2_per_sample: bool, clip_norm: float | None, frozen=()) -> list:
-    """The transforms ``fit``'s ``l2`` and ``clip_norm`` and the network's fixed parameters
-    (``frozen``, ranges of the flat buffer) ask for, in the order they apply."""
+def gradient_transforms(
+    l2: float, l2_per_sample: bool, clip_norm: float | None, frozen=(), weight_decay: float = 0.0
+) -> list:
+    """The transforms ``fit``'s ``l2``, ``weight_decay`` and ``clip_norm`` and the network's
+    fixed parameters (``frozen``, ranges of the flat buffer) ask for, in the order they apply."""
     transforms: list[GradientTransform] = []
     if l2:
         transforms.append(WeightDecay(l2, l2_per_sample))
+    if weight_decay:
+        transforms.append(DecoupledWeightDecay(weight_decay, frozen))
     if frozen:
         transforms.append(FreezeParameters(frozen))
     if clip_norm is not None:

@@ -1,0 +1,246 @@
+"""``backprop train``'s recipe, ``--search``, ``--plot`` and ``evaluate``'s reports."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from processes import interruptible
+
+from backprop.cli.reports import confusion_counts, per_class_scores, wilson_interval
+from backprop.cli.search import TRIAL_COLUMNS
+from backprop.io import load_with_metadata
+
+pytest.importorskip("safetensors")
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    return env
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "backprop", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=_env(),
+        cwd=cwd,
+    )
+
+
+def ok(*args):
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def refused(result, expected):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("backprop: error:"), result.stderr
+    assert expected in lines[0]
+
+
+@pytest.fixture(scope="module")
+def blobs(tmp_path_factory):
+    """300 rows, 3 classes, 4 features; and a regression table."""
+    folder = tmp_path_factory.mktemp("search")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    X = rng.normal(size=(300, 4)) + np.eye(3, 4)[y] * 2.0
+    path = folder / "blobs.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["a", "b", "c", "d", "label"])
+        writer.writerows(
+            [*map(float, row), ["red", "green", "blue"][k]] for row, k in zip(X, y, strict=True)
+        )
+    x = rng.uniform(-2, 2, 200)
+    curve = folder / "curve.csv"
+    with open(curve, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["x", "y"])
+        writer.writerows([v, np.sin(v)] for v in x)
+    model = folder / "blobs.safetensors"
+    ok("train", path, "--target", "label", "--out", model, "--quiet", "--plot", folder / "c.png")
+    return folder, path, curve, model
+
+
+def test_default_train_reports_and_stores_every_choice(blobs):
+    folder, path, _, model = blobs
+    _, meta, _ = load_with_metadata(str(model))
+    training = meta["training"]
+    recipe = training["recipe"]
+    assert set(recipe) >= {"hidden", "lr", "weight_decay", "dropout", "batch_size", "patience"}
+    assert recipe["max_epochs"] == training["epochs"] and recipe["time_limit"] == 600.0
+    assert training["outcome"]["stopped"] in ("early stopping", "time limit", "max epochs")
+    assert 1 <= training["outcome"]["best_epoch"] <= training["outcome"]["epochs_run"]
+    low, high = training["scores"]["accuracy_ci95"]
+    assert low <= training["scores"]["accuracy"] <= high
+    info = ok("info", model)
+    assert '"weight_decay": 0.01' in info and '"stopped": ' in info
+
+
+def test_summary_names_the_recipe_and_the_interval(blobs, tmp_path):
+    _, path, _, _ = blobs
+    out = ok("train", path, "--target", "label", "--out", tmp_path / "m.safetensors", "--quiet")
+    assert "recipe: hidden 64 relu dropout 0.2, adam lr 0.002" in out
+    assert "weights of epoch" in out and "95% CI" in out
+    _, meta, _ = load_with_metadata(str(tmp_path / "m.safetensors"))
+    correct, n = meta["training"]["scores"]["accuracy"] * 30, 30
+    assert meta["training"]["scores"]["accuracy_ci95"] == pytest.approx(
+        list(wilson_interval(round(correct), n))
+    )
+
+
+def test_options_override_the_recipe(blobs, tmp_path):
+    _, path, _, _ = blobs
+    model = tmp_path / "m.safetensors"
+    ok(
+        "train", path, "--target", "label", "--out", model, "--quiet", "--hidden", "7,5",
+        "--epochs", "4", "--weight-decay", "0", "--dropout", "0", "--class-weight", "balanced",
+    )  # fmt: skip
+    recipe = load_with_metadata(str(model))[1]["training"]["recipe"]
+    assert (recipe["hidden"], recipe["max_epochs"], recipe["weight_decay"]) == ([7, 5], 4, 0.0)
+    assert (recipe["dropout"], recipe["class_weight"]) == (0.0, "balanced")
+
+
+def test_wilson_interval_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    ci = stats.binomtest(274, 400).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson_interval(274, 400) == pytest.approx((ci.low, ci.high), rel=1e-6)
+
+
+def test_learning_curves_picture(blobs):
+    from backprop.cli.pictures import is_backprop_picture
+
+    assert is_backprop_picture(str(blobs[0] / "c.png"))
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        (["--search", "soon"], "--search must be a duration"),
+        (["--search", "0s"], "--search must be a duration"),
+        (["--time-limit=-1m"], "--time-limit must be a duration"),
+        (["--search", "2s", "--validation", "0"], "--validation must be > 0"),
+        (["--dropout", "1"], "--dropout must be in [0, 1)"),
+        (["--class-weight", "even"], "invalid choice"),
+    ],
+)
+def test_bad_options_are_refused(blobs, tmp_path, options, expected):
+    result = run("train", blobs[1], "--target", "label", "--out", tmp_path / "m.st", *options)
+    refused(result, expected)
+    assert not (tmp_path / "m.st").exists()
+
+
+def test_search_saves_the_best_and_the_trials(blobs, tmp_path):
+    _, path, _, _ = blobs
+    model = tmp_path / "best.safetensors"
+    result = run("train", path, "--target", "label", "--out", model, "--search", "4s")
+    assert result.returncode == 0, result.stderr
+    assert "search: trial 0 complete" in result.stderr
+    assert "trials written to" in result.stdout
+    with open(tmp_path / "best.trials.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0]) == TRIAL_COLUMNS and len(rows) >= 2
+    meta = load_with_metadata(str(model))[1]["training"]
+    search = meta["search"]
+    assert search["library"] == "optuna" and search["trials"] == len(rows) - 1
+    best = rows[1 + search["best_trial"]]
+    scores = [float(row[2]) for row in rows[1:] if row[2]]
+    assert float(best[2]) == pytest.approx(max(scores), abs=1e-6)
+    assert best[3] == "-".join(map(str, meta["recipe"]["hidden"]))
+    assert float(best[5]) == pytest.approx(meta["recipe"]["lr"], rel=1e-5)
+
+
+def test_search_leaves_a_foreign_trials_file_alone(blobs, tmp_path):
+    foreign = tmp_path / "m.trials.csv"
+    foreign.write_text("my,own\n1,2\n")
+    result = run(
+        "train", blobs[1], "--target", "label", "--out", tmp_path / "m.st", "--search", "2s"
+    )
+    refused(result, "is not a trials table backprop wrote")
+    assert foreign.read_text() == "my,own\n1,2\n"
+
+
+def test_interrupted_search_keeps_the_best_so_far(blobs, tmp_path):
+    model = tmp_path / "m.safetensors"
+    args = ["train", blobs[1], "--target", "label", "--out", model, "--search", "10m"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backprop", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        preexec_fn=interruptible,
+    )
+    try:
+        for line in process.stderr:
+            if "complete" in line:
+                break
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "the best model so far was saved" in err
+    meta = load_with_metadata(str(model))[1]["training"]
+    assert meta["search"]["interrupted"] is True
+    assert (tmp_path / "m.trials.csv").exists()
+
+
+def test_evaluate_per_class_scores_match_scikit_learn(blobs, tmp_path):
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(3)
+    truth, predicted = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    predicted[predicted == 3] = 0  # class 3 never predicted: precision 0, as zero_division=0
+    counts = confusion_counts(predicted, truth, 4)
+    np.testing.assert_array_equal(counts, metrics.confusion_matrix(truth, predicted))
+    theirs = metrics.precision_recall_fscore_support(truth, predicted, zero_division=0)
+    ours = per_class_scores(counts)
+    for mine, their in zip(("precision", "recall", "f1", "support"), theirs, strict=True):
+        np.testing.assert_allclose(ours[mine], their)
+    folder, path, _, model = blobs
+    picture = tmp_path / "cm.png"
+    out = ok("evaluate", model, path, "--plot", picture)
+    assert "precision    recall        f1   support" in out and "confusion matrix" in out
+    from backprop.cli.pictures import is_backprop_picture
+
+    assert is_backprop_picture(str(picture))
+
+
+def test_evaluate_regression_residuals(blobs, tmp_path):
+    _, _, curve, _ = blobs
+    model = tmp_path / "r.safetensors"
+    ok("train", curve, "--target", "y", "--out", model, "--quiet")
+    out = ok("evaluate", model, curve)
+    assert "R² " in out and "MAE" in out and "residuals (target - prediction): RMSE" in out
+    refused(run("evaluate", model, curve, "--plot", tmp_path / "x.png"), "regression model")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_model_file_written_before_recipes_still_reads(blobs, tmp_path):
+    """A model whose training settings predate recipes: info and evaluate still work."""
+    from backprop.io import save
+
+    folder, path, _, model = blobs
+    net, meta, tensors = load_with_metadata(str(model))
+    old = dict(meta, training={"hidden": [64], "epochs": 100, "batch_size": 32, "lr": 0.001})
+    legacy = tmp_path / "legacy.safetensors"
+    save(net, str(legacy), metadata=json.loads(json.dumps(old)), tensors=tensors)
+    assert "training: " in ok("info", legacy)
+    assert "accuracy" in ok("evaluate", legacy, path)
