@@ -232,3 +232,28 @@ def test_cli_distributed_outside_mpiexec_is_refused_in_one_line(tmp_path):
     assert run.returncode == 2 and not model.exists()
     assert run.stderr.startswith("backprop: error: --distributed: this process was not started")
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+@needs_mpi
+def test_each_layers_all_reduce_starts_during_the_backward_pass_last_layer_first(tmp_path):
+    """The share's all-reduce, then layer 3's W and b, layer 2's, layer 1's, all before the
+    backward pass ends; after it when the overlap is off. The epoch's last step records the
+    layer statistics from the local gradients, so it reduces after its backward pass."""
+    orders = {}
+    for mode in ("during", "after"):
+        run = launch(2, "overlap", tmp_path, mode)
+        assert run.returncode == 0, run.stderr
+        seen = results(tmp_path, "overlap", 2)
+        assert seen[0] == seen[1]
+        orders[mode] = seen[0]["steps"]
+    slices = [size for layer in reversed(seen[0]["slices"]) for size in layer]
+    start, end = ["backward", "start"], ["backward", "end"]
+    reduced_after = [start, end, ["allreduce", 1]] + [["allreduce", n] for n in slices]
+    for mode, steps in orders.items():
+        assert len(steps) == 2  # 4 rows per rank, batch 2
+        if mode == "during":
+            during = [["allreduce", 1], start] + [["allreduce", n] for n in slices] + [end]
+            assert steps[0] == during
+        else:
+            assert steps[0] == reduced_after
+        assert steps[-1] == reduced_after

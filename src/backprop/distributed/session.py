@@ -32,13 +32,15 @@ from .reduction import GradientReduction
 
 class Session(Solo):
     """The ranks of ``comm`` training one model; ``overlap`` chooses the gradient reduction
-    (``"layers"``: one non-blocking all-reduce per layer, last layer first; ``"fused"``: one
-    all-reduce of the whole buffer; ``"auto"``: fused for small networks)."""
+    (``"layers"``: one non-blocking all-reduce per layer, started during the backward pass,
+    last layer first; ``"fused"``: one all-reduce of the whole buffer after it; ``"auto"``:
+    fused for small networks). ``during_backward=False`` starts the per-layer all-reduces only
+    after the backward pass (to measure what the overlap gains)."""
 
-    def __init__(self, comm, overlap: str = "auto"):
+    def __init__(self, comm, overlap: str = "auto", during_backward: bool = True):
         self.collectives = Collectives(comm)
         self.rank, self.size = self.collectives.rank, self.collectives.size
-        self.overlap = overlap
+        self.overlap, self.during_backward = overlap, during_backward
         self._starts: dict = {}
         self.seed = 0
 
@@ -69,7 +71,9 @@ class Session(Solo):
             raise ValueError(
                 "distributed=True reduces the gradients itself: pass no reduce_gradients"
             )
-        reduction = GradientReduction(self.collectives, step.net, self.overlap)
+        reduction = GradientReduction(
+            self.collectives, step.net, self.overlap, self.during_backward
+        )
         step.reduce_gradients = self.reduction = reduction
         return DistributedStep(step, reduction)
 
