@@ -1,6 +1,7 @@
 """Data-parallel training on one machine: 2 ranks x 1 BLAS thread against 1 process x 2 threads
-and 1 x 1, the time share of the gradient all-reduce with one fused all-reduce and with one
-per layer, and a cost model of the scaling to 2-64 nodes checked against 2 and 3 local ranks.
+and 1 x 1, the time share of the gradient all-reduce with one fused all-reduce, with one per
+layer started during the backward pass (overlap) and with one per layer started after it, and
+a cost model of the scaling to 2-64 nodes checked against 2 and 3 local ranks.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/distributed.py [--steps 30]
 
@@ -41,7 +42,7 @@ def worker(name: str, batch: int, steps: int, overlap: str, epochs: int) -> dict
     y = rng.integers(0, sizes[-1], size=rows)
     net = bp.Network(sizes, hidden="relu", output="softmax", loss="cross_entropy", seed=0)
     stamps = []
-    option = distributed.Session(distributed.world(), overlap) if size > 1 else False
+    option = session(overlap) if size > 1 else False
     net.fit(
         X,
         y,
@@ -53,7 +54,7 @@ def worker(name: str, batch: int, steps: int, overlap: str, epochs: int) -> dict
         distributed=option,
     )  # compiles and warms the caches
     if size > 1:
-        option = distributed.Session(distributed.world(), overlap)
+        option = session(overlap)
     stamps.append(time.perf_counter())
     net.fit(
         X,
@@ -74,6 +75,15 @@ def worker(name: str, batch: int, steps: int, overlap: str, epochs: int) -> dict
         result["comm_share"] = reduction.seconds / (stamps[-1] - stamps[0])
         result["allreduce_s"] = allreduce_seconds(net.params.size)
     return result
+
+
+def session(overlap: str):
+    """``"layers-after"``: per-layer all-reduces started after the backward pass."""
+    from backprop import distributed
+
+    if overlap == "layers-after":
+        return distributed.Session(distributed.world(), "layers", during_backward=False)
+    return distributed.Session(distributed.world(), overlap)
 
 
 def allreduce_seconds(count: int, repeats: int = 30) -> float:
@@ -118,6 +128,7 @@ def report(steps: int) -> None:
         local3 = launch(1, 1, name, GLOBAL_BATCH // 3, steps)
         fused = launch(2, 1, name, GLOBAL_BATCH // 2, steps, "fused")
         layers = launch(2, 1, name, GLOBAL_BATCH // 2, steps, "layers")
+        after = launch(2, 1, name, GLOBAL_BATCH // 2, steps, "layers-after")
         three = launch(3, 1, name, GLOBAL_BATCH // 3, steps, "fused")
         params = alone["params"]
         print(f"\n## {name} ({params} parameters), global batch {GLOBAL_BATCH}")
@@ -126,6 +137,7 @@ def report(steps: int) -> None:
             ("1 x 2 threads", threads),
             ("2 ranks fused", fused),
             ("2 ranks layers", layers),
+            ("2 ranks lay.after", after),
             ("3 ranks fused", three),
         ):
             speed = alone["step_s"] / run["step_s"]

@@ -226,6 +226,35 @@ def killed(out):
     )
 
 
+def validation(out):
+    """Validation data on rank 0 only (argv[3] 'data') or a validation split on the last rank
+    only ('split'): every rank must refuse alike, with nothing changed."""
+    X, y, _ = data(24)
+    rows = distributed.shard(24)
+    net = network()
+    before = net.params.copy()
+    options = {}
+    if sys.argv[3] == "data" and distributed.rank() == 0:
+        options["validation_data"] = (X[:4], y[:4])
+    if sys.argv[3] == "split" and distributed.rank() == distributed.size() - 1:
+        options["validation_split"] = 0.25
+    try:
+        net.fit(
+            X[rows.start : rows.stop],
+            y[rows.start : rows.stop],
+            epochs=2,
+            batch_size=4,
+            warn=False,
+            distributed=True,
+            **options,
+        )
+        message = None
+    except Exception as error:  # noqa: BLE001 - the test compares every rank's error
+        message = f"{type(error).__name__}: {error}"
+    unchanged = bool(np.array_equal(net.params, before))
+    write(out, "validation", {"message": message, "unchanged": unchanged})
+
+
 class RecordingComm:
     """The world communicator, noting each all-reduce it starts (with its size) in ``events``."""
 

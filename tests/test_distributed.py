@@ -257,3 +257,17 @@ def test_each_layers_all_reduce_starts_during_the_backward_pass_last_layer_first
         else:
             assert steps[0] == reduced_after
         assert steps[-1] == reduced_after
+
+
+@needs_mpi
+@pytest.mark.parametrize(("ranks", "given"), [(2, "data"), (3, "split")])
+def test_validation_on_some_ranks_only_is_refused_alike_on_every_rank(tmp_path, ranks, given):
+    run = launch(ranks, "validation", tmp_path, given, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = results(tmp_path, "validation", ranks)
+    expected = (
+        "ValueError: validation data must be given on every rank or on none: "
+        f"1 of {ranks} ranks have validation_data or validation_split"
+    )
+    assert [r["message"] for r in seen] == [expected] * ranks
+    assert all(r["unchanged"] for r in seen)
