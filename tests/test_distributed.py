@@ -22,6 +22,7 @@ from processes import interruptible
 
 import backprop as bp
 from backprop import distributed
+from backprop.cli.lock import checkpoint_lock
 from backprop.cli.trained_model import load_trained_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -271,3 +272,42 @@ def test_validation_on_some_ranks_only_is_refused_alike_on_every_rank(tmp_path, 
     )
     assert [r["message"] for r in seen] == [expected] * ranks
     assert all(r["unchanged"] for r in seen)
+
+
+@needs_mpi
+def test_the_cli_under_mpiexec_takes_the_checkpoint_lock_on_rank_0(tmp_path):
+    """A run given a checkpoint another run holds stops at once on every rank with the
+    single-process command's line; once the lock is free, it trains and leaves no lock."""
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n" + "".join(f"{i % 7},{i % 2}\n" for i in range(40)))
+    model, checkpoint = tmp_path / "model.safetensors", tmp_path / "run.ckpt"
+    command = ["-m", "backprop", "train", str(data), "--target", "y", "--out", str(model)]
+    command += ["--checkpoint", str(checkpoint), "--epochs", "2", "--quiet"]
+    alone_env = {k: v for k, v in environment().items() if not k.startswith(("PMI", "OMPI_"))}
+    with checkpoint_lock(str(checkpoint), "run.ckpt"):
+        alone = subprocess.run(
+            [sys.executable, *command], capture_output=True, text=True, env=alone_env, timeout=60
+        )
+        ranks = subprocess.run(
+            [MPIEXEC, "-n", "2", sys.executable, *command],
+            capture_output=True,
+            text=True,
+            env=environment(),
+            timeout=60,
+        )
+    line = alone.stderr.strip()
+    assert alone.returncode == 2 and "in use by another backprop run" in line
+    assert ranks.returncode != 0 and not model.exists()
+    # one line from each rank (mpiexec may join two ranks' lines when they end together)
+    assert ranks.stderr.count(line) == 2 and ranks.stderr.count("backprop: error:") == 2
+    assert "Traceback" not in ranks.stderr
+    ranks = subprocess.run(
+        [MPIEXEC, "-n", "2", sys.executable, *command],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=60,
+    )
+    assert ranks.returncode == 0, ranks.stderr
+    assert model.exists() and checkpoint.exists()
+    assert not Path(f"{checkpoint}.lock").exists()
