@@ -4,6 +4,7 @@ layer started during the backward pass (overlap) and with one per layer started 
 a cost model of the scaling to 2-64 nodes checked against 2 and 3 local ranks.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/distributed.py [--steps 30]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/distributed.py --overlap 5
 
 Each configuration runs in fresh processes (mpiexec for the ranks) with the BLAS thread count
 set before numpy loads; a step's time is the median over epochs after the first of the
@@ -164,11 +165,33 @@ def report(steps: int) -> None:
             )
 
 
+def overlap_report(steps: int, repeats: int) -> None:
+    """2 ranks with each gradient reduction, run in turn ``repeats`` times: the median step
+    time and the median share of the time spent waiting for the all-reduces."""
+    modes = ("fused", "layers", "layers-after")
+    for name in NETWORKS:
+        runs = {mode: [] for mode in modes}
+        for _ in range(repeats):
+            for mode in modes:
+                runs[mode].append(launch(2, 1, name, GLOBAL_BATCH // 2, steps, mode))
+        print(f"\n## {name}: 2 ranks, global batch {GLOBAL_BATCH}, median of {repeats} runs")
+        for mode in modes:
+            step = sorted(r["step_s"] for r in runs[mode])[repeats // 2]
+            share = sorted(r["comm_share"] for r in runs[mode])[repeats // 2]
+            print(f"{mode:13} {step * 1e3:8.2f} ms/step  waiting for the all-reduce {share:.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--worker", nargs=4)
+    parser.add_argument(
+        "--overlap", type=int, metavar="REPEATS", help="only compare the 2-rank reductions"
+    )
     options = parser.parse_args()
+    if options.overlap:
+        overlap_report(options.steps, options.overlap)
+        return
     if options.worker:
         name, batch, steps, overlap = options.worker
         result = worker(name, int(batch), int(steps), overlap, epochs=4)
