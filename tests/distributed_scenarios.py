@@ -322,7 +322,11 @@ def overlap(out):
     write(
         out,
         "overlap",
-        {"steps": steps, "slices": [[l.grad_W.size, l.grad_b.size] for l in net.layers[1:]]},
+        {
+            "steps": steps,
+            "slices": [[l.grad_W.size, l.grad_b.size] for l in net.layers[1:]],
+            "params": net.params.tolist(),
+        },
     )
 
 

@@ -239,14 +239,17 @@ def test_cli_distributed_outside_mpiexec_is_refused_in_one_line(tmp_path):
 def test_each_layers_all_reduce_starts_during_the_backward_pass_last_layer_first(tmp_path):
     """The share's all-reduce, then layer 3's W and b, layer 2's, layer 1's, all before the
     backward pass ends; after it when the overlap is off. The epoch's last step records the
-    layer statistics from the local gradients, so it reduces after its backward pass."""
-    orders = {}
+    layer statistics from the local gradients, so it reduces after its backward pass. Both
+    train the same weights bitwise."""
+    orders, weights = {}, []
     for mode in ("during", "after"):
         run = launch(2, "overlap", tmp_path, mode)
         assert run.returncode == 0, run.stderr
         seen = results(tmp_path, "overlap", 2)
         assert seen[0] == seen[1]
         orders[mode] = seen[0]["steps"]
+        weights.append(seen[0]["params"])
+    assert weights[0] == weights[1]
     slices = [size for layer in reversed(seen[0]["slices"]) for size in layer]
     start, end = ["backward", "start"], ["backward", "end"]
     reduced_after = [start, end, ["allreduce", 1]] + [["allreduce", n] for n in slices]
