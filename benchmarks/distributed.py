@@ -1,8 +1,10 @@
 """Data-parallel training on one machine: 2 ranks x 1 BLAS thread against 1 process x 2 threads
-and 1 x 1, the time share of the gradient all-reduce with one fused all-reduce and with one
-per layer, and a cost model of the scaling to 2-64 nodes checked against 2 and 3 local ranks.
+and 1 x 1, the time share of the gradient all-reduce with one fused all-reduce, with one per
+layer started during the backward pass (overlap) and with one per layer started after it, and
+a cost model of the scaling to 2-64 nodes checked against 2 and 3 local ranks.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/distributed.py [--steps 30]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/distributed.py --overlap 5
 
 Each configuration runs in fresh processes (mpiexec for the ranks) with the BLAS thread count
 set before numpy loads; a step's time is the median over epochs after the first of the
@@ -41,7 +43,7 @@ def worker(name: str, batch: int, steps: int, overlap: str, epochs: int) -> dict
     y = rng.integers(0, sizes[-1], size=rows)
     net = bp.Network(sizes, hidden="relu", output="softmax", loss="cross_entropy", seed=0)
     stamps = []
-    option = distributed.Session(distributed.world(), overlap) if size > 1 else False
+    option = session(overlap) if size > 1 else False
     net.fit(
         X,
         y,
@@ -53,7 +55,7 @@ def worker(name: str, batch: int, steps: int, overlap: str, epochs: int) -> dict
         distributed=option,
     )  # compiles and warms the caches
     if size > 1:
-        option = distributed.Session(distributed.world(), overlap)
+        option = session(overlap)
     stamps.append(time.perf_counter())
     net.fit(
         X,
@@ -74,6 +76,15 @@ def worker(name: str, batch: int, steps: int, overlap: str, epochs: int) -> dict
         result["comm_share"] = reduction.seconds / (stamps[-1] - stamps[0])
         result["allreduce_s"] = allreduce_seconds(net.params.size)
     return result
+
+
+def session(overlap: str):
+    """``"layers-after"``: per-layer all-reduces started after the backward pass."""
+    from backprop import distributed
+
+    if overlap == "layers-after":
+        return distributed.Session(distributed.world(), "layers", during_backward=False)
+    return distributed.Session(distributed.world(), overlap)
 
 
 def allreduce_seconds(count: int, repeats: int = 30) -> float:
@@ -118,6 +129,7 @@ def report(steps: int) -> None:
         local3 = launch(1, 1, name, GLOBAL_BATCH // 3, steps)
         fused = launch(2, 1, name, GLOBAL_BATCH // 2, steps, "fused")
         layers = launch(2, 1, name, GLOBAL_BATCH // 2, steps, "layers")
+        after = launch(2, 1, name, GLOBAL_BATCH // 2, steps, "layers-after")
         three = launch(3, 1, name, GLOBAL_BATCH // 3, steps, "fused")
         params = alone["params"]
         print(f"\n## {name} ({params} parameters), global batch {GLOBAL_BATCH}")
@@ -126,6 +138,7 @@ def report(steps: int) -> None:
             ("1 x 2 threads", threads),
             ("2 ranks fused", fused),
             ("2 ranks layers", layers),
+            ("2 ranks lay.after", after),
             ("3 ranks fused", three),
         ):
             speed = alone["step_s"] / run["step_s"]
@@ -152,11 +165,33 @@ def report(steps: int) -> None:
             )
 
 
+def overlap_report(steps: int, repeats: int) -> None:
+    """2 ranks with each gradient reduction, run in turn ``repeats`` times: the median step
+    time and the median share of the time spent waiting for the all-reduces."""
+    modes = ("fused", "layers", "layers-after")
+    for name in NETWORKS:
+        runs = {mode: [] for mode in modes}
+        for _ in range(repeats):
+            for mode in modes:
+                runs[mode].append(launch(2, 1, name, GLOBAL_BATCH // 2, steps, mode))
+        print(f"\n## {name}: 2 ranks, global batch {GLOBAL_BATCH}, median of {repeats} runs")
+        for mode in modes:
+            step = sorted(r["step_s"] for r in runs[mode])[repeats // 2]
+            share = sorted(r["comm_share"] for r in runs[mode])[repeats // 2]
+            print(f"{mode:13} {step * 1e3:8.2f} ms/step  waiting for the all-reduce {share:.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--worker", nargs=4)
+    parser.add_argument(
+        "--overlap", type=int, metavar="REPEATS", help="only compare the 2-rank reductions"
+    )
     options = parser.parse_args()
+    if options.overlap:
+        overlap_report(options.steps, options.overlap)
+        return
     if options.worker:
         name, batch, steps, overlap = options.worker
         result = worker(name, int(batch), int(steps), overlap, epochs=4)

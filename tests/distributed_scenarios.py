@@ -226,6 +226,110 @@ def killed(out):
     )
 
 
+def validation(out):
+    """Validation data on rank 0 only (argv[3] 'data') or a validation split on the last rank
+    only ('split'): every rank must refuse alike, with nothing changed."""
+    X, y, _ = data(24)
+    rows = distributed.shard(24)
+    net = network()
+    before = net.params.copy()
+    options = {}
+    if sys.argv[3] == "data" and distributed.rank() == 0:
+        options["validation_data"] = (X[:4], y[:4])
+    if sys.argv[3] == "split" and distributed.rank() == distributed.size() - 1:
+        options["validation_split"] = 0.25
+    try:
+        net.fit(
+            X[rows.start : rows.stop],
+            y[rows.start : rows.stop],
+            epochs=2,
+            batch_size=4,
+            warn=False,
+            distributed=True,
+            **options,
+        )
+        message = None
+    except Exception as error:  # noqa: BLE001 - the test compares every rank's error
+        message = f"{type(error).__name__}: {error}"
+    unchanged = bool(np.array_equal(net.params, before))
+    write(out, "validation", {"message": message, "unchanged": unchanged})
+
+
+class RecordingComm:
+    """The world communicator, noting each all-reduce it starts (with its size) in ``events``."""
+
+    def __init__(self, comm, events):
+        self.comm, self.events = comm, events
+
+    def Iallreduce(self, send, receive, op):  # noqa: N802 - mpi4py's name
+        self.events.append(("allreduce", int(np.asarray(receive).size)))
+        return self.comm.Iallreduce(send, receive, op=op)
+
+    def __getattr__(self, name):
+        return getattr(self.comm, name)
+
+
+def overlap(out):
+    """The events of each step in the order they happen: the backward pass's start and end
+    and each all-reduce started, with the all-reduces during (argv[3] 'during') or after it."""
+    from backprop.training import step as step_module
+
+    events = []
+    backward = step_module.backward
+
+    def recorded_backward(*arguments, **options):
+        events.append(("backward", "start"))
+        backward(*arguments, **options)
+        events.append(("backward", "end"))
+
+    step_module.backward = recorded_backward
+    call = step_module.TrainingStep.__call__
+
+    def recorded_step(self, *arguments, **options):
+        events.append(("step", "start"))
+        try:
+            return call(self, *arguments, **options)
+        finally:
+            events.append(("step", "end"))
+
+    step_module.TrainingStep.__call__ = recorded_step
+    session = distributed.Session(
+        distributed.world(), "layers", during_backward=sys.argv[3] == "during"
+    )
+    session.collectives.comm = RecordingComm(session.collectives.comm, events)
+    X, y, _ = data(8)
+    rows = distributed.shard(8)
+    net = bp.Network([3, 5, 4, 2], output="softmax", loss="cross_entropy", seed=4)
+    events.clear()
+    net.fit(
+        X[rows.start : rows.stop],
+        y[rows.start : rows.stop],
+        epochs=1,
+        batch_size=2,
+        shuffle=False,
+        warn=False,
+        distributed=session,
+    )
+    steps, current = [], None
+    for event in events:
+        if event == ("step", "start"):
+            current = []
+            steps.append(current)
+        elif event == ("step", "end"):
+            current = None
+        elif current is not None:
+            current.append(list(event))
+    write(
+        out,
+        "overlap",
+        {
+            "steps": steps,
+            "slices": [[l.grad_W.size, l.grad_b.size] for l in net.layers[1:]],
+            "params": net.params.tolist(),
+        },
+    )
+
+
 def write(out, scenario, result):
     with open(os.path.join(out, f"{scenario}.{distributed.rank()}.json"), "w") as file:
         json.dump(result, file)

@@ -5,6 +5,7 @@ import pytest
 from backprop.losses import get_loss
 
 import backprop as bp
+from backprop.engine.delta_rule import backward, forward
 
 
 def mazur_network(dtype="float64"):
@@ -232,3 +233,38 @@ def test_summary_reports_per_layer_delta_norms():
     for l in (1, 2, 3):
         assert f"layer {l} (sigmoid" in text
     assert "mean |δ|" in text
+
+
+def test_the_layer_gradient_hook_sees_each_layer_finished_last_first_and_may_change_it():
+    """``on_layer_gradient(l)`` comes once per layer, L first, with ∂E/∂Wˡ and ∂E/∂bˡ final;
+    the pass no longer reads them, so overwriting them (as an in-place all-reduce does) leaves
+    every lower layer's gradient as it is without the hook."""
+    net = bp.Network(
+        [3, bp.Layer(4, "tanh"), bp.Layer(4, "relu"), bp.Layer(2, inputs=[1, 2], combine="sum")],
+        loss="squared",
+        dtype="float64",
+        seed=5,
+    )
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    work = net.workspace(4)
+    work.set_scale(None)
+    forward(net, work, X, training=True)
+    backward(net, work, Y, training=True)
+    expected = net.grads.copy()
+    seen = []
+
+    def spoil(l):
+        layer = net.layers[l]
+        seen.append((l, layer.grad_W.copy(), layer.grad_b.copy()))
+        layer.grad_W[...] = np.nan
+        layer.grad_b[...] = np.nan
+
+    net.grads[...] = 0
+    forward(net, work, X, training=True)
+    backward(net, work, Y, training=True, on_layer_gradient=spoil)
+    assert [l for l, _, _ in seen] == [3, 2, 1]
+    net.grads[...] = expected
+    for l, grad_W, grad_b in seen:
+        assert np.array_equal(grad_W, net.layers[l].grad_W)
+        assert np.array_equal(grad_b, net.layers[l].grad_b)

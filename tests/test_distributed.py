@@ -22,6 +22,7 @@ from processes import interruptible
 
 import backprop as bp
 from backprop import distributed
+from backprop.cli.lock import checkpoint_lock
 from backprop.cli.trained_model import load_trained_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,3 +233,84 @@ def test_cli_distributed_outside_mpiexec_is_refused_in_one_line(tmp_path):
     assert run.returncode == 2 and not model.exists()
     assert run.stderr.startswith("backprop: error: --distributed: this process was not started")
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+@needs_mpi
+def test_each_layers_all_reduce_starts_during_the_backward_pass_last_layer_first(tmp_path):
+    """The share's all-reduce, then layer 3's W and b, layer 2's, layer 1's, all before the
+    backward pass ends; after it when the overlap is off. The epoch's last step records the
+    layer statistics from the local gradients, so it reduces after its backward pass. Both
+    train the same weights bitwise."""
+    orders, weights = {}, []
+    for mode in ("during", "after"):
+        run = launch(2, "overlap", tmp_path, mode)
+        assert run.returncode == 0, run.stderr
+        seen = results(tmp_path, "overlap", 2)
+        assert seen[0] == seen[1]
+        orders[mode] = seen[0]["steps"]
+        weights.append(seen[0]["params"])
+    assert weights[0] == weights[1]
+    slices = [size for layer in reversed(seen[0]["slices"]) for size in layer]
+    start, end = ["backward", "start"], ["backward", "end"]
+    reduced_after = [start, end, ["allreduce", 1]] + [["allreduce", n] for n in slices]
+    for mode, steps in orders.items():
+        assert len(steps) == 2  # 4 rows per rank, batch 2
+        if mode == "during":
+            during = [["allreduce", 1], start] + [["allreduce", n] for n in slices] + [end]
+            assert steps[0] == during
+        else:
+            assert steps[0] == reduced_after
+        assert steps[-1] == reduced_after
+
+
+@needs_mpi
+@pytest.mark.parametrize(("ranks", "given"), [(2, "data"), (3, "split")])
+def test_validation_on_some_ranks_only_is_refused_alike_on_every_rank(tmp_path, ranks, given):
+    run = launch(ranks, "validation", tmp_path, given, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = results(tmp_path, "validation", ranks)
+    expected = (
+        "ValueError: validation data must be given on every rank or on none: "
+        f"1 of {ranks} ranks have validation_data or validation_split"
+    )
+    assert [r["message"] for r in seen] == [expected] * ranks
+    assert all(r["unchanged"] for r in seen)
+
+
+@needs_mpi
+def test_the_cli_under_mpiexec_takes_the_checkpoint_lock_on_rank_0(tmp_path):
+    """A run given a checkpoint another run holds stops at once on every rank with the
+    single-process command's line; once the lock is free, it trains and leaves no lock."""
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n" + "".join(f"{i % 7},{i % 2}\n" for i in range(40)))
+    model, checkpoint = tmp_path / "model.safetensors", tmp_path / "run.ckpt"
+    command = ["-m", "backprop", "train", str(data), "--target", "y", "--out", str(model)]
+    command += ["--checkpoint", str(checkpoint), "--epochs", "2", "--quiet"]
+    alone_env = {k: v for k, v in environment().items() if not k.startswith(("PMI", "OMPI_"))}
+    with checkpoint_lock(str(checkpoint), "run.ckpt"):
+        alone = subprocess.run(
+            [sys.executable, *command], capture_output=True, text=True, env=alone_env, timeout=60
+        )
+        ranks = subprocess.run(
+            [MPIEXEC, "-n", "2", sys.executable, *command],
+            capture_output=True,
+            text=True,
+            env=environment(),
+            timeout=60,
+        )
+    line = alone.stderr.strip()
+    assert alone.returncode == 2 and "in use by another backprop run" in line
+    assert ranks.returncode != 0 and not model.exists()
+    # one line from each rank (mpiexec may join two ranks' lines when they end together)
+    assert ranks.stderr.count(line) == 2 and ranks.stderr.count("backprop: error:") == 2
+    assert "Traceback" not in ranks.stderr
+    ranks = subprocess.run(
+        [MPIEXEC, "-n", "2", sys.executable, *command],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=60,
+    )
+    assert ranks.returncode == 0, ranks.stderr
+    assert model.exists() and checkpoint.exists()
+    assert not Path(f"{checkpoint}.lock").exists()

@@ -6,14 +6,16 @@ byte range of its block of rows: contiguous, in rank order, sizes differing by a
 parses only the header and that block. The feature scaling comes from globally reduced sums
 (the means first, then the squared deviations from them), the class list is the union of every
 rank's labels, each rank holds out its share of validation rows (seeded by --seed and the
-rank), training is ``fit(distributed=True)``, and rank 0 writes the model file and prints the
-report, whose scores are over every rank's rows. Cells that hold line breaks inside quotes are
+rank), training is ``fit(distributed=True)``, rank 0 holds the checkpoint's lock as the
+single-process command does, and rank 0 writes the model file and prints the report, whose
+scores are over every rank's rows. Cells that hold line breaks inside quotes are
 not supported here.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -25,7 +27,8 @@ from ..io import tabular
 from ..io.tabular import CLASSIFICATION
 from . import train_command as single
 from .errors import UsageError
-from .files import check_train_outputs
+from .files import Output, check_train_outputs
+from .lock import checkpoint_lock
 from .recipe_options import build_recipe, recipe_settings
 from .reports import classification_report, regression_report, training_line
 from .trained_model import METADATA_VERSION, save_trained_model
@@ -50,16 +53,38 @@ def train(args: argparse.Namespace) -> str:
     session = distributed.session(True)
     try:
         with session.guard():
-            return _train(args, session)
+            overrides = single._check_train_options(args)
+            if args.search is not None or args.plot is not None:
+                message = "--search and --plot are for one process; run them without mpiexec"
+                raise session.refuse(UsageError(message))
+            out, checkpoint = check_train_outputs(args)
+            with _rank_0_lock(session, checkpoint):
+                return _train(args, session, overrides, out, checkpoint)
     except distributed.DistributedError as error:  # the same one line on every rank
         raise UsageError(str(error)) from None
 
 
-def _train(args, session) -> str:
-    overrides = single._check_train_options(args)
-    if args.search is not None or args.plot is not None:
-        raise UsageError("--search and --plot are for one process; run them without mpiexec")
-    out, checkpoint = check_train_outputs(args)
+@contextlib.contextmanager
+def _rank_0_lock(session, checkpoint: Output | None):
+    """Rank 0 holds the checkpoint's lock (``lock.py``) for the run; when it cannot, every
+    rank stops with the single-process command's one line."""
+    if checkpoint is None:
+        yield
+        return
+    with contextlib.ExitStack() as held:
+        refusal = None
+        if session.rank == 0:
+            try:
+                held.enter_context(checkpoint_lock(checkpoint.real, checkpoint.shown))
+            except UsageError as error:
+                refusal = str(error)
+        refusal = session.collectives.bcast(refusal)
+        if refusal is not None:
+            raise session.refuse(UsageError(refusal))
+        yield
+
+
+def _train(args, session, overrides: dict, out: Output, checkpoint: Output | None) -> str:
     rank, size = session.rank, session.size
     reduce = session.collectives
     table, features, X, n_total = _read_own_rows(args, rank, size)

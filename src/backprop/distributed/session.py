@@ -32,15 +32,34 @@ from .reduction import GradientReduction
 
 class Session(Solo):
     """The ranks of ``comm`` training one model; ``overlap`` chooses the gradient reduction
-    (``"layers"``: one non-blocking all-reduce per layer, last layer first; ``"fused"``: one
-    all-reduce of the whole buffer; ``"auto"``: fused for small networks)."""
+    (``"layers"``: one non-blocking all-reduce per layer, started during the backward pass,
+    last layer first; ``"fused"``: one all-reduce of the whole buffer after it; ``"auto"``:
+    fused for small networks). ``during_backward=False`` starts the per-layer all-reduces only
+    after the backward pass (to measure what the overlap gains)."""
 
-    def __init__(self, comm, overlap: str = "auto"):
+    def __init__(self, comm, overlap: str = "auto", during_backward: bool = True):
         self.collectives = Collectives(comm)
         self.rank, self.size = self.collectives.rank, self.collectives.size
-        self.overlap = overlap
+        self.overlap, self.during_backward = overlap, during_backward
         self._starts: dict = {}
         self.seed = 0
+        self._agreed: BaseException | None = None  # raised by every rank alike
+
+    def refuse(self, error: BaseException) -> BaseException:
+        """``error``, to be raised by every rank at once after a collective that showed them
+        all the same thing: ``guard`` lets it through as it is, with no failure notice."""
+        self._agreed = error
+        return error
+
+    def check_validation(self, has_validation: bool) -> None:
+        having, ranks = self.collectives.allreduce([bool(has_validation), 1])
+        if 0 < having < ranks:
+            raise self.refuse(
+                ValueError(
+                    f"validation data must be given on every rank or on none: {int(having)} of "
+                    f"{int(ranks)} ranks have validation_data or validation_split"
+                )
+            )
 
     def start(self, net, state, seed_state) -> None:
         if not isinstance(net.params, np.ndarray):
@@ -52,9 +71,12 @@ class Session(Solo):
             [state.epoch, -state.epoch], op=self.collectives.MPI.MAX
         )
         if epochs[0] != -epochs[1]:
-            raise ValueError(
-                f"the ranks start from different epochs ({-int(epochs[1])} to {int(epochs[0])}): "
-                f"give every rank the same checkpoint path, on a file system they share"
+            first, last = -int(epochs[1]), int(epochs[0])
+            raise self.refuse(
+                ValueError(
+                    f"the ranks start from different epochs ({first} to {last}): give every "
+                    f"rank the same checkpoint path, on a file system they share"
+                )
             )
         xp = net.xp
         params = np.ascontiguousarray(xp.to_host(net.params))
@@ -69,7 +91,9 @@ class Session(Solo):
             raise ValueError(
                 "distributed=True reduces the gradients itself: pass no reduce_gradients"
             )
-        reduction = GradientReduction(self.collectives, step.net, self.overlap)
+        reduction = GradientReduction(
+            self.collectives, step.net, self.overlap, self.during_backward
+        )
         step.reduce_gradients = self.reduction = reduction
         return DistributedStep(step, reduction)
 
@@ -126,6 +150,8 @@ class Session(Solo):
                 self.collectives.notify_interrupt()
                 raise
             except Exception as error:
+                if error is self._agreed:  # every rank raises it
+                    raise
                 self.collectives.notify(error)
                 raise DistributedError(failure_text(self.rank, error)) from error
 

@@ -45,10 +45,13 @@ def forward(net, work, X, training: bool = False, rng=None):
     return work.a[net.n_layers]
 
 
-def backward(net, work, Y, training: bool = False) -> None:
+def backward(net, work, Y, training: bool = False, on_layer_gradient=None) -> None:
     """# backward pass: δᴸ, then δˡ for l = L−1 … 1, with ∂E/∂W and ∂E/∂b into ``net.grads``.
 
     Needs the ``forward`` of the same batch in ``work`` and sₙ set by ``work.set_scale``.
+    ``on_layer_gradient(l)``, when given, is called as soon as ∂E/∂Wˡ and ∂E/∂bˡ are written,
+    layers from last to first; the pass reads them no more, so the callable may start work on
+    them (an all-reduce of that slice of ``net.grads``) while the pass goes on below.
     """
     xp, L = net.xp, net.n_layers
     output = net.layers[L]
@@ -66,6 +69,8 @@ def backward(net, work, Y, training: bool = False) -> None:
         weighted = xp.multiply(delta, work.weighting, out=work.weighted(delta.shape))  # sₙδₙ
         xp.matmul(weighted.T, work.u[l], out=layer.grad_W)  # ∂E/∂Wˡ = (s ⊙ δˡ)ᵀ·uˡ
         xp.matmul(work.scale, delta, out=layer.grad_b)  # ∂E/∂bˡ = sᵀ·δˡ
+        if on_layer_gradient is not None:
+            on_layer_gradient(l)
         _send_error_back(xp, layer, delta, work, received)
 
 

@@ -156,6 +156,7 @@ def fit(
     schedule = get_schedule(schedule)
     metrics = check_metrics(net, metrics)
     has_validation = validation_data is not None or validation_split > 0
+    session.check_validation(has_validation)
     check_monitors(stopper, schedule, has_validation, metrics)
     xp = net.xp
     saved = checkpoints.read(checkpoint, net, optimizer, schedule) if resume else None

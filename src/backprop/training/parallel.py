@@ -30,6 +30,9 @@ class Solo:
     def start(self, net, state, seed_state) -> None:
         """Make every rank start from rank 0's parameters and optimiser state."""
 
+    def check_validation(self, has_validation: bool) -> None:
+        """Refuse, on every rank alike, validation data given on some ranks only."""
+
     def wrap_step(self, step):
         return step
 

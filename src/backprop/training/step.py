@@ -8,7 +8,13 @@ once per epoch, so on a GPU a step is only queued work and can be captured as a 
 
 ``reduce_gradients(grads, share) -> share`` is the seam for data-parallel training: it is
 called with the batch-mean gradient of this process and its share (N or Σw) and must leave in
-``grads`` the mean over every process's samples, returning the total share.
+``grads`` the mean over every process's samples, returning the total share. A reducer that can
+start on a layer's gradient while the backward pass goes on below also has
+``begin(share) -> on_layer_gradient | None``: called before the backward pass, it returns the
+callable the pass calls with each layer's index as soon as that layer's ∂E/∂W and ∂E/∂b are
+written (last layer first); ``reduce_gradients(grads, share)`` then finishes the reduction. On
+a step that records the layer statistics, which read the local gradients, ``begin`` is not
+called.
 
 >>> import backprop as bp
 >>> from backprop.training.step import TrainingStep
@@ -64,7 +70,8 @@ class TrainingStep:
         work = net.workspace(X.shape[0])
         share = work.set_scale(weights)  # sₙ = 1/N or wₙ/Σw; share = N or Σw
         forward(net, work, X, training=True, rng=net.rng)
-        backward(net, work, Y, training=True)  # ∂E/∂θ into net.grads
+        on_layer_gradient = self._layer_hook(share, observe)
+        backward(net, work, Y, training=True, on_layer_gradient=on_layer_gradient)  # ∂E/∂θ
         stats = layer_statistics(net, work) if observe else None
         if self.reduce_gradients is not None:
             share = self.reduce_gradients(net.grads, share)
@@ -78,6 +85,13 @@ class TrainingStep:
             net.params, net.grads, optimizer_state, rate, xp=net.xp
         )
         return StepResult(work, share, penalty, optimizer_state, stats)
+
+    def _layer_hook(self, share, observe: bool):
+        """The reducer's per-layer callable for this step's backward pass, if it has one."""
+        begin = getattr(self.reduce_gradients, "begin", None)
+        if begin is None or observe:
+            return None
+        return begin(share)
 
 
 LAYER_STATISTICS = (
