@@ -106,7 +106,8 @@ def fit(
         ``monitor`` chosen, in the direction its ``mode`` says) stops improving, and restore
         the best weights. A ``monitor`` that training does not record is refused.
     l2 : weight decay λ: the objective gains (λ/2) Σ‖Wˡ‖² (biases are not decayed); applied as
-        the gradient transform ``transforms.WeightDecay``.
+        the gradient transform ``transforms.WeightDecay``. That term's part of the epoch's loss
+        is recorded as ``l2_penalty``.
     l2_per_sample : divide that term by the batch's total sample weight (scikit-learn's
         ``alpha`` convention), so its pull on the weights shrinks as batches grow.
     clip_norm : rescale the whole gradient to this Euclidean norm when it is larger
