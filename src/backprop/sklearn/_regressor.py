@@ -18,7 +18,8 @@ class MLPRegressor(RegressorMixin, TransformerMixin, _BaseMLP):
 
     ``loss`` is ``"squared"`` (default; sklearn's ``squared_error`` is accepted too),
     ``"absolute"``, ``"huber"`` or ``"poisson"`` (exp output, non-negative targets). 2-D y
-    trains one output per column.
+    trains one output per column; with several, ``loss_`` reports the squared loss averaged
+    over them, as scikit-learn's does (``_reported_loss``).
 
     >>> import numpy as np
     >>> X = np.linspace(-1, 1, 40).reshape(-1, 1)
