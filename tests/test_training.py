@@ -102,6 +102,17 @@ def test_history_records_every_epoch():
     assert 0 <= history.val_accuracy[-1] <= 1
 
 
+def test_history_records_the_l2_part_of_the_loss():
+    X, Y = toy_problem(40)
+    net = toy_network()
+    start = np.array(net.params[: net.n_weights], dtype=np.float64)
+    history = net.fit(X, Y, epochs=2, batch_size=None, l2=0.5)
+    # one batch per epoch: the term of the weights the first gradient was taken at
+    assert history.l2_penalty[0] == pytest.approx(0.25 * float(start @ start), rel=1e-5)
+    assert 0 < history.l2_penalty[1] < history.loss[1]
+    assert "l2_penalty" not in toy_network().fit(X, Y, epochs=1).records
+
+
 def test_validation_data_and_metrics():
     X, Y = toy_problem(40)
     net = toy_network()

@@ -123,10 +123,12 @@ class Session(Solo):
         rng = np.random.default_rng([self.seed, epoch, self.rank])
         return net.xp.asarray(rng.permutation(n))
 
-    def epoch_error(self, errors) -> float:
+    def epoch_error(self, errors) -> tuple[float, float]:
         errors.epoch_error()  # the local sums, read once
-        total, weight = self.collectives.allreduce([errors.total, errors.total_weight])
-        return float(total / weight)
+        total, penalty, weight = self.collectives.allreduce(
+            [errors.total, errors.penalty_total, errors.total_weight]
+        )
+        return float(total / weight), float(penalty / weight)
 
     def mean(self, logs: dict, rows: int) -> dict:
         keys = sorted(logs)

@@ -344,6 +344,11 @@ class _BaseMLP(BaseEstimator):
     def _stratify(self, Y) -> bool:
         return False
 
+    def _reported_loss(self, error: float, l2_term: float) -> float:
+        """``loss_`` from the training error E and its L2 term: E itself (the subclass
+        that reports it otherwise says why)."""
+        return error
+
     # -- model files --------------------------------------------------------------------
     def save(self, path) -> None:
         """Write the fitted estimator to a safetensors model file; ``load(path)`` reads it.

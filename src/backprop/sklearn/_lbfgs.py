@@ -34,7 +34,7 @@ def fit_lbfgs(est, X, Y, sample_weight) -> None:
     loss; ``t_`` and the loss curve are the stochastic solvers' (lbfgs leaves them alone).
     """
     net = est.network_
-    objective = _LbfgsObjective(net, X, Y, sample_weight, float(est.alpha))
+    objective = _LbfgsObjective(net, X, Y, sample_weight, float(est.alpha), est._reported_loss)
     with _other_blas_single_threaded():
         result = minimize(
             objective,
@@ -89,10 +89,16 @@ def _other_blas():
 
 
 class _LbfgsObjective:
-    """Loss and gradient on the whole set through forward/backward, plus the L2 term."""
+    """Loss and gradient on the whole set through forward/backward, plus the L2 term.
 
-    def __init__(self, net: Network, X, Y, sample_weight, alpha: float):
-        self.net, self.X, self.Y = net, X, Y
+    The value is the loss as the estimator reports it (``reported(E, L2 term)``), the gradient
+    that of E: the pair scikit-learn's lbfgs is given, so L-BFGS-B's line search and its stopping
+    tests see the same numbers (they differ from a consistent pair only for a multi-output
+    regressor; see ``MLPRegressor._reported_loss``).
+    """
+
+    def __init__(self, net: Network, X, Y, sample_weight, alpha: float, reported):
+        self.net, self.X, self.Y, self.reported = net, X, Y, reported
         self.work = net.workspace(X.shape[0])
         self.weights = None if sample_weight is None else sample_weight.astype(net.dtype)
         total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
@@ -109,4 +115,5 @@ class _LbfgsObjective:
         W = theta[: net.n_weights]
         grad = np.asarray(net.grads, dtype=np.float64).copy()
         grad[: net.n_weights] += self.l2 * W
-        return loss + 0.5 * self.l2 * float(W @ W), grad
+        penalty = 0.5 * self.l2 * float(W @ W)
+        return self.reported(loss + penalty, penalty), grad

@@ -18,7 +18,8 @@ class MLPRegressor(RegressorMixin, TransformerMixin, _BaseMLP):
 
     ``loss`` is ``"squared"`` (default; sklearn's ``squared_error`` is accepted too),
     ``"absolute"``, ``"huber"`` or ``"poisson"`` (exp output, non-negative targets). 2-D y
-    trains one output per column.
+    trains one output per column; with several, ``loss_`` reports the squared loss averaged
+    over them, as scikit-learn's does (``_reported_loss``).
 
     >>> import numpy as np
     >>> X = np.linspace(-1, 1, 40).reshape(-1, 1)
@@ -106,6 +107,24 @@ class MLPRegressor(RegressorMixin, TransformerMixin, _BaseMLP):
     def _output_spec(self, n_out):
         loss = "squared" if self.loss == "squared_error" else self.loss
         return ("exp" if loss == "poisson" else "identity"), loss
+
+    def _reported_loss(self, error: float, l2_term: float) -> float:
+        """``loss_`` as scikit-learn reports it: with K > 1 outputs and the squared loss, the
+        data term E − P averaged over the outputs, plus the L2 term P unchanged,
+
+            loss_ = (E − P)/K + P,   E − P = Σₙ sₙ ½ Σₖ (aₖ − yₖ)²,   P = ½ α Σ‖W‖² / N.
+
+        Only the report is averaged. scikit-learn's gradient is still that of the sum over the
+        outputs (its output delta is δᴸ = a − y, not (a − y)/K), and so is the one trained here,
+        so the steps of sgd and adam are scikit-learn's, and ``alpha`` weighs on them as it does
+        there. The averaged value is what ``loss_``, ``loss_curve_``, ``best_loss_``, the ``tol``
+        tests and ``verbose`` see, and what L-BFGS-B's line search and stopping tests get beside
+        the gradient, as scikit-learn gives them. One output, and the other losses (which
+        scikit-learn's ``poisson`` sums over the outputs too), report E itself.
+        """
+        if self.n_outputs_ == 1 or self._output_spec(1)[1] != "squared":
+            return error
+        return (error - l2_term) / self.n_outputs_ + l2_term
 
     def _n_outputs_needed(self) -> int:
         return self.n_outputs_

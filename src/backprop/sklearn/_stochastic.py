@@ -68,7 +68,7 @@ class _Stopper:
         est = self.est
         est.n_iter_ += 1
         est.t_ += self.n_samples
-        est.loss_ = float(logs["loss"])
+        est.loss_ = est._reported_loss(float(logs["loss"]), float(logs.get("l2_penalty", 0.0)))
         est.loss_curve_.append(est.loss_)
         self._say(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
         if self.validation is None:

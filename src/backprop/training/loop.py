@@ -11,9 +11,10 @@ possibly smaller. Each update is a ``TrainingStep`` (``step.py``):
 
 on the flat parameter buffer; parameters of layers made with ``train_weights=False`` or
 ``train_bias=False`` get a zero gradient and so never change. Per epoch the ``History``
-records the training loss (the mean of the batch errors during the epoch), the validation loss
-and metrics, the learning rate, and each layer's mean |δ| and ‖∂E/∂W‖ on the epoch's last batch
-(before decay and clipping). The numbers the loop needs from the device are read in
+records the training loss (the mean of the batch errors during the epoch; with ``l2``, the part
+of it that is the L2 term as ``l2_penalty``), the validation loss and metrics, the learning
+rate, and each layer's mean |δ| and ‖∂E/∂W‖ on the epoch's last batch (before decay and
+clipping). The numbers the loop needs from the device are read in
 ``readout.py``, not in the step.
 
 >>> import backprop as bp
@@ -106,7 +107,8 @@ def fit(
         ``monitor`` chosen, in the direction its ``mode`` says) stops improving, and restore
         the best weights. A ``monitor`` that training does not record is refused.
     l2 : weight decay λ: the objective gains (λ/2) Σ‖Wˡ‖² (biases are not decayed); applied as
-        the gradient transform ``transforms.WeightDecay``.
+        the gradient transform ``transforms.WeightDecay``. That term's part of the epoch's loss
+        is recorded as ``l2_penalty``.
     l2_per_sample : divide that term by the batch's total sample weight (scikit-learn's
         ``alpha`` convention), so its pull on the weights shrinks as batches grow.
     weight_decay : decoupled weight decay λ (AdamW's): before every update W ← (1 − η·λ)·W,
@@ -218,8 +220,10 @@ def fit(
                 rate = schedule(epoch, optimizer.lr)
                 # one batch covering the whole set sees the same gradient in any order
                 order = session.order(net, n, epoch) if shuffle and batch < n else None
-                loss, layer_stats = _run_epoch(step, batches, order, state, rate, session)
+                loss, penalty, layer_stats = _run_epoch(step, batches, order, state, rate, session)
                 logs = {"loss": loss, "lr": rate}
+                if settings["l2"]:
+                    logs["l2_penalty"] = penalty
                 if validation is not None:
                     logs.update(
                         session.mean(
@@ -296,7 +300,8 @@ def _epoch_says_stop(net, state: TrainingState, logs, callbacks, stopper) -> boo
 
 
 def _run_epoch(step: TrainingStep, batches: Batches, order, state: TrainingState, rate, session):
-    """One pass over the data; returns the mean batch error and the last batch's layer stats."""
+    """One pass over the data; returns the mean batch error, the L2 terms' part of it and the
+    last batch's layer stats."""
     net, xp = step.net, step.net.xp
     n, batch = batches.n, batches.size
     errors = LossLog(net, batch, n, batches.weighted, net.params.copy(), state.epoch)
@@ -313,10 +318,10 @@ def _run_epoch(step: TrainingStep, batches: Batches, order, state: TrainingState
         if start < n:  # a rank whose rows ran out takes part with no batch
             errors.add(result.work, Y, weights, batch_number, result.penalty)
         stats = result.layer_stats if result.layer_stats is not None else stats
-    loss = session.epoch_error(errors)
+    loss, penalty = session.epoch_error(errors)
     if not readout.params_finite(net):  # the epoch's last update went non-finite
         errors.diverged(batch_number, math.nan)
-    return loss, readout.layer_stats(stats, net.n_layers)
+    return loss, penalty, readout.layer_stats(stats, net.n_layers)
 
 
 _TRAINING_WEIGHTS = "the weights of the samples validation_split leaves for training"

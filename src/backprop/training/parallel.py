@@ -48,8 +48,9 @@ class Solo:
     def order(self, net, n: int, epoch: int):
         return net.xp.permutation(net.rng, n)
 
-    def epoch_error(self, errors) -> float:
-        return errors.epoch_error()
+    def epoch_error(self, errors) -> tuple[float, float]:
+        """The epoch's error E and the L2 terms' part of it."""
+        return errors.epoch_error(), errors.epoch_penalty()
 
     def mean(self, logs: dict, rows: int) -> dict:
         return logs

@@ -91,6 +91,7 @@ class LossLog:
         self.used = 0
         self.logged: list[tuple] = []  # (batch number, first row, rows, penalty)
         self.total, self.total_weight, self.last_finite = 0.0, 0.0, math.nan
+        self.penalty_total = 0.0  # the L2 terms' part of ``total``
 
     def add(self, work, Y, weights, batch_number: int, penalty) -> None:
         """Log one batch; ``penalty`` is its share times its L2 term (None for none)."""
@@ -116,6 +117,11 @@ class LossLog:
         self._flush()
         return self.total / self.total_weight
 
+    def epoch_penalty(self) -> float:
+        """The L2 terms' part of ``epoch_error``: Σ_b share_b·P_b / Σ_b share_b."""
+        self._flush()
+        return self.penalty_total / self.total_weight
+
     def _flush(self) -> None:
         if self.used:
             weights = None if self.weights is None else self.weights[: self.used]
@@ -128,11 +134,12 @@ class LossLog:
         J = per_sample_loss(xp, net.loss, net.output_activation.name, outputs, outputs, targets)
         total = float(J.sum() if weights is None else weights @ J)
         penalties = [penalty for *_, penalty in self.logged if penalty is not None]
-        if penalties:
-            total += float(sum(penalties))  # added up on the device, read once
+        penalty = float(sum(penalties)) if penalties else 0.0  # added up on the device, read once
+        total += penalty
         if not math.isfinite(total):
             self._find_divergence(J, weights)
         self.total += total
+        self.penalty_total += penalty
         self.total_weight += float(J.shape[0] if weights is None else weights.sum())
         _, first, rows, penalty = self.logged[-1]
         self.last_finite = self._batch_error(J, weights, first, rows, penalty)
