@@ -118,7 +118,7 @@ def test_the_command_writes_a_page_and_replaces_only_its_own(tmp_path, capsys):
     mine.write_text("<html>my notes</html>", encoding="utf-8")
     _refused(capsys, [*argv[:-1], str(mine)], "is not a page backprop wrote")
     assert mine.read_text(encoding="utf-8") == "<html>my notes</html>"
-    _refused(capsys, [*argv[:-1], str(tmp_path / "page.txt")], "must name an .html file")
+    _refused(capsys, [*argv[:-1], str(tmp_path / "page.txt")], "must name an .html or .htm file")
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from ..explain import chain_rule_section, error_curve_section, nudge_section, se
 from ..io.tabular import check_regular_file
 from ..page import MAX_ITERATIONS, is_backprop_page, to_html
 from .errors import UsageError
-from .files import Output, checked_output, existing_kind, refuse_inputs
+from .files import Output, check_own_output
 from .pictures import check_picture_out, save_figures
 
 
@@ -125,17 +125,10 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def check_page_out(path: str, inputs: dict[str, str]) -> Output:
-    """A page to write: an .html file in an existing directory, new or a page backprop wrote."""
-    if not path.lower().endswith((".html", ".htm")):
-        raise UsageError(f"--html must name an .html file, got {path!r}")
-    output = checked_output("--html", path)
-    refuse_inputs(output, inputs)
-    if existing_kind(output.real) is not None and not is_backprop_page(output.real):
-        raise output.refuse(
-            "exists and is not a page backprop wrote; it is left alone: move it away or "
-            "choose another --html"
-        )
-    return output
+    """``--html``: an .html file in an existing directory, new or a page backprop wrote."""
+    return check_own_output(
+        "--html", path, inputs, is_backprop_page, "a page backprop wrote", (".html", ".htm")
+    )
 
 
 def _weight(text: str, option: str, net: Network) -> tuple[int, int, int]:

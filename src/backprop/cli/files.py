@@ -175,3 +175,29 @@ def check_prediction_out(path: str, inputs: dict[str, str]) -> Output:
             "it is left alone: move it away or choose another --out"
         )
     return output
+
+
+def check_own_output(
+    option: str,
+    path: str,
+    inputs: dict[str, str],
+    is_ours,
+    what: str,
+    suffixes: tuple[str, ...] = (),
+    instead: str | None = None,
+) -> Output:
+    """An output that may replace only a file ``is_ours(path)`` accepts (``what`` names such a
+    file), in an existing directory, not one of the ``inputs``; ``suffixes`` (with their dot)
+    are the names it may have, the first one named in the message."""
+    if suffixes and os.path.splitext(path)[1].lower() not in suffixes:
+        kinds = " or ".join(suffixes) if len(suffixes) < 3 else suffixes[0]
+        article = "an" if kinds[1] in "aehilmnorsx" else "a"
+        raise UsageError(f"{option} must name {article} {kinds} file, got {path!r}")
+    output = checked_output(option, path)
+    refuse_inputs(output, inputs)
+    if existing_kind(output.real) is not None and not is_ours(output.real):
+        raise output.refuse(
+            f"exists and is not {what}; it is left alone: move it away or choose another "
+            f"{instead or option}"
+        )
+    return output

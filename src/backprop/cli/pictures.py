@@ -15,7 +15,7 @@ import re
 from .._version import __version__
 from ..io.atomic import atomic_write
 from .errors import UsageError
-from .files import Output, checked_output, existing_kind, refuse_inputs
+from .files import Output, check_own_output
 
 PICTURE_SUFFIXES = (".png", ".svg")
 CREATOR = f"backprop {__version__}"
@@ -53,16 +53,9 @@ def is_backprop_picture(path: str) -> bool:
 
 def check_picture_out(option: str, path: str, inputs: dict[str, str] | None = None) -> Output:
     """A picture path to write: a .png or .svg file in an existing directory, new or ours."""
-    if os.path.splitext(path)[1].lower() not in PICTURE_SUFFIXES:
-        raise UsageError(f"{option} must name a .png or .svg file, got {path!r}")
-    output = checked_output(option, path)
-    refuse_inputs(output, inputs or {})
-    if existing_kind(output.real) is not None and not is_backprop_picture(output.real):
-        raise output.refuse(
-            "exists and is not a picture backprop drew; it is left alone: move it away or "
-            f"choose another {option}"
-        )
-    return output
+    return check_own_output(
+        option, path, inputs or {}, is_backprop_picture, "a picture backprop drew", PICTURE_SUFFIXES
+    )
 
 
 def picture_folder(option: str, folder: str, names: list[str]) -> list[Output]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shlex
 
 import numpy as np
@@ -25,7 +24,7 @@ from ..page.playground import write_playground
 from ..page.playground_data import MAX_EPOCHS, Settings, check_size, record_run
 from ..training.optimizers import get_optimizer
 from .errors import UsageError
-from .files import Output, checked_output, existing_kind, refuse_inputs
+from .files import Output, check_own_output
 from .recipe_options import parse_hidden_sizes
 
 BUILT_IN = ("xor", "moons", "circles", "spirals")
@@ -88,17 +87,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def check_page_out(path: str, inputs: dict[str, str]) -> Output:
-    """``--out``: an .html file, new or a page backprop wrote; not an input."""
-    if os.path.splitext(path)[1].lower() not in (".html", ".htm"):
-        raise UsageError(f"--out must name an .html file, got {path!r}")
-    output = checked_output("--out", path)
-    refuse_inputs(output, inputs)
-    if existing_kind(output.real) is not None and not is_backprop_page(output.real):
-        raise output.refuse(
-            "exists and is not a page backprop wrote; it is left alone: move it away or choose "
-            "another --out"
-        )
-    return output
+    """``--out``: an .html file in an existing directory, new or a page backprop wrote."""
+    return check_own_output(
+        "--out", path, inputs, is_backprop_page, "a page backprop wrote", (".html", ".htm")
+    )
 
 
 def built_in(name: str, samples: int, noise: float | None, seed: int) -> datasets.Dataset:

@@ -22,7 +22,7 @@ from ..io.csv_writer import atomic_csv
 from ..training import TrainingDiverged
 from ..training.recipes import Recipe
 from .errors import UsageError
-from .files import Output, checked_output, existing_kind, refuse_inputs
+from .files import Output, check_own_output
 
 TRIAL_COLUMNS = (
     "trial",
@@ -67,14 +67,14 @@ def _is_trials_table(path: str) -> bool:
 
 def check_trials_out(model_path: str, inputs: dict[str, str]) -> Output:
     """The trials table's path: new, or a trials table an earlier search wrote."""
-    output = checked_output("--search's trials table", trials_path(model_path))
-    refuse_inputs(output, inputs)
-    if existing_kind(output.real) is not None and not _is_trials_table(output.real):
-        raise output.refuse(
-            "exists and is not a trials table backprop wrote; it is left alone: move it away or "
-            "choose another --out"
-        )
-    return output
+    return check_own_output(
+        "--search's trials table",
+        trials_path(model_path),
+        inputs,
+        _is_trials_table,
+        "a trials table backprop wrote",
+        instead="--out",
+    )
 
 
 @dataclass
