@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from backprop.engine.backend import fused
@@ -17,3 +20,21 @@ def kernels(request, monkeypatch):
     else:
         monkeypatch.setenv("BACKPROP_NUMBA", "0")
     return request.param
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and Path("/usr/bin/chromium").exists():
+    CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright, one per test module (never Playwright's own
+    browser download, which needs the internet); the tests skip, saying why, without either."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the page tests need playwright")
+    if CHROMIUM is None:
+        pytest.skip("the page tests need Debian's chromium (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()

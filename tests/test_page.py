@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +25,6 @@ from backprop.page import page_data
 ROOT = Path(__file__).resolve().parents[1]
 MAZUR = ROOT / "examples" / "mazur.json"
 MAZUR_ARGS = ["--input", "0.05,0.10", "--target", "0.01,0.99", "--lr", "0.5"]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the page tests need playwright")
-    if CHROMIUM is None:
-        pytest.skip("the page tests need Debian's chromium (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
