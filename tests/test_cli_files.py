@@ -12,6 +12,7 @@ import pytest
 from test_cli_csv import SRC, run, write_csv
 
 import backprop as bp
+from backprop.cli import main
 from backprop.io import save
 
 pytest.importorskip("safetensors")
@@ -48,6 +49,16 @@ def snapshot(root):
         else:  # a FIFO: reading it would wait for a writer
             state[path] = "special"
     return state
+
+
+def refused_in_process(capsys, argv, *expected):
+    """``main(argv)``, in this process: exit status 2 and one line naming what was expected."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("backprop: error: "), lines
+    for text in expected:
+        assert text in lines[0], lines[0]
 
 
 def refused(result, *expected):

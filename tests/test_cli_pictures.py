@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from test_cli import EXPLAIN_MAZUR
-from test_cli_files import snapshot
+from test_cli_files import refused_in_process, snapshot
 
 from backprop.cli import main
 from backprop.cli.demo import XOR_PICTURES
@@ -13,15 +13,6 @@ from backprop.cli.pictures import is_backprop_picture
 
 pytest.importorskip("matplotlib")
 PNG_OF_SOMEONE_ELSE = bytes.fromhex("89504e470d0a1a0a") + b"not drawn by backprop"
-
-
-def _refused(capsys, argv, *expected):
-    capsys.readouterr()
-    assert main(argv) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("backprop: error: "), lines
-    for text in expected:
-        assert text in lines[0], lines[0]
 
 
 def _a_matplotlib_png(path):
@@ -57,7 +48,7 @@ def test_explain_leaves_a_users_picture_alone(tmp_path, capsys, name, content):
     picture = tmp_path / name
     picture.write_bytes(content)
     before = snapshot(tmp_path)
-    _refused(
+    refused_in_process(
         capsys,
         [*EXPLAIN_MAZUR, "--plot", str(picture)],
         f"--plot {picture}",
@@ -70,13 +61,15 @@ def test_a_matplotlib_picture_not_from_backprop_is_not_ours(tmp_path, capsys):
     picture = tmp_path / "plot.png"
     content = _a_matplotlib_png(picture)
     assert not is_backprop_picture(str(picture))
-    _refused(capsys, [*EXPLAIN_MAZUR, "--plot", str(picture)], "not a picture backprop drew")
+    refused_in_process(
+        capsys, [*EXPLAIN_MAZUR, "--plot", str(picture)], "not a picture backprop drew"
+    )
     assert picture.read_bytes() == content
 
 
 def test_explain_makes_no_directory(tmp_path, capsys):
     picture = tmp_path / "missing" / "deeper" / "net.png"
-    _refused(
+    refused_in_process(
         capsys,
         [*EXPLAIN_MAZUR, "--plot", str(picture)],
         f"the directory {tmp_path / 'missing' / 'deeper'} does not exist",
@@ -88,7 +81,7 @@ def test_explain_plot_cannot_be_its_network_file(tmp_path, capsys):
     network = tmp_path / "net.png"
     network.write_bytes(Path(EXPLAIN_MAZUR[1]).read_bytes())
     before = snapshot(tmp_path)
-    _refused(
+    refused_in_process(
         capsys,
         ["explain", str(network), *EXPLAIN_MAZUR[2:], "--plot", str(network)],
         "is the network file",
@@ -99,7 +92,7 @@ def test_explain_plot_cannot_be_its_network_file(tmp_path, capsys):
 def test_demo_leaves_a_users_picture_alone_and_trains_nothing(tmp_path, capsys):
     (tmp_path / XOR_PICTURES[2]).write_bytes(PNG_OF_SOMEONE_ELSE)
     before = snapshot(tmp_path)
-    _refused(
+    refused_in_process(
         capsys,
         ["demo", "xor", "--plots", str(tmp_path)],
         f"--plots {tmp_path / XOR_PICTURES[2]}",
@@ -119,7 +112,7 @@ def test_demo_makes_its_folder_and_draws_again_over_its_own_pictures(tmp_path, c
 
 
 def test_demo_makes_one_folder_not_a_path_of_them(tmp_path, capsys):
-    _refused(
+    refused_in_process(
         capsys,
         ["demo", "xor", "--plots", str(tmp_path / "a" / "b")],
         f"the directory {tmp_path / 'a'} does not exist",
@@ -129,5 +122,7 @@ def test_demo_makes_one_folder_not_a_path_of_them(tmp_path, capsys):
 
 def test_demo_plots_must_be_a_folder(tmp_path, capsys):
     (tmp_path / "file").write_text("mine")
-    _refused(capsys, ["demo", "xor", "--plots", str(tmp_path / "file")], "is not a directory")
+    refused_in_process(
+        capsys, ["demo", "xor", "--plots", str(tmp_path / "file")], "is not a directory"
+    )
     assert (tmp_path / "file").read_text() == "mine"

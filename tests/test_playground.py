@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli_files import refused_in_process
 
 from backprop import datasets
 from backprop.cli import main
@@ -35,15 +36,6 @@ def moons():
 def run():
     data = moons()
     return record_run(data.X, data.y, SMALL, names={"dataset": "moons"})
-
-
-def _refused(capsys, argv, *expected):
-    capsys.readouterr()
-    assert main(argv) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("backprop: error: "), lines
-    for text in expected:
-        assert text in lines[0], lines[0]
 
 
 # -- the recording ---------------------------------------------------------------------------
@@ -115,9 +107,11 @@ def test_the_command_writes_a_page_and_replaces_only_its_own(tmp_path, capsys):
     assert "--seed 2" in out.read_text(encoding="utf-8")
     mine = tmp_path / "mine.html"
     mine.write_text("<html>my notes</html>", encoding="utf-8")
-    _refused(capsys, [*argv[:-1], str(mine)], "is not a page backprop wrote")
+    refused_in_process(capsys, [*argv[:-1], str(mine)], "is not a page backprop wrote")
     assert mine.read_text(encoding="utf-8") == "<html>my notes</html>"
-    _refused(capsys, [*argv[:-1], str(tmp_path / "page.txt")], "must name an .html or .htm file")
+    refused_in_process(
+        capsys, [*argv[:-1], str(tmp_path / "page.txt")], "must name an .html or .htm file"
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,7 +125,9 @@ def test_the_command_writes_a_page_and_replaces_only_its_own(tmp_path, capsys):
     ],
 )
 def test_bad_options_exit_2_in_one_line(tmp_path, capsys, options, message):
-    _refused(capsys, ["playground", "moons", "--out", str(tmp_path / "p.html"), *options], message)
+    refused_in_process(
+        capsys, ["playground", "moons", "--out", str(tmp_path / "p.html"), *options], message
+    )
     assert not (tmp_path / "p.html").exists()
 
 
@@ -146,8 +142,10 @@ def test_a_csv_with_two_features_and_text_labels(tmp_path, capsys):
     assert "width" in page and '"classes":["a","b"]' in page
     wide = tmp_path / "wide.csv"
     wide.write_text("a,b,c,y\n1,2,3,0\n2,3,4,1\n", encoding="utf-8")
-    _refused(capsys, ["playground", str(wide), "--out", str(out)], "one or two feature columns")
-    _refused(capsys, ["playground", str(table), "--out", str(table)], "--out")
+    refused_in_process(
+        capsys, ["playground", str(wide), "--out", str(out)], "one or two feature columns"
+    )
+    refused_in_process(capsys, ["playground", str(table), "--out", str(table)], "--out")
 
 
 # -- in a real browser -----------------------------------------------------------------------
@@ -302,7 +300,9 @@ def test_a_csv_with_one_feature_and_a_numeric_target_draws_a_curve(tmp_path, cap
     data = json.loads(re.search(r'id="page-data">(.*?)</script>', out.read_text()).group(1))
     assert data["task"] == "regression" and len(data["ranges"]) == 1
     assert len(data["frames"][-1]["curve"]) == 1 and data["names"]["target"] == "y"
-    _refused(capsys, ["playground", str(tmp_path / "none.csv"), "--out", str(out)], "none.csv")
+    refused_in_process(
+        capsys, ["playground", str(tmp_path / "none.csv"), "--out", str(out)], "none.csv"
+    )
 
 
 CONTRAST = """(selector) => {

@@ -25,6 +25,7 @@ import numpy as np
 from .. import distributed
 from ..io import tabular
 from ..io.tabular import CLASSIFICATION
+from . import scaling
 from . import train_command as single
 from .errors import UsageError
 from .files import Output, check_train_outputs
@@ -213,12 +214,9 @@ def _split(n: int, fraction: float, seed: int, rank: int):
 
 def _global_standardization(reduce, X: np.ndarray):
     """Column means and standard deviations over every rank's rows (a zero deviation is 1)."""
-    sums = reduce.allreduce(np.concatenate([[X.shape[0]], X.sum(axis=0)]))
-    mean = sums[1:] / sums[0]
-    squares = reduce.allreduce(((X - mean) ** 2).sum(axis=0))
-    scale = np.sqrt(squares / sums[0])
-    scale[~(scale > 0)] = 1.0
-    return mean, scale
+    return scaling.standardization_over_parts(
+        X, reduce.allreduce, lambda values: reduce.allreduce(values, reduce.MPI.MAX)
+    )
 
 
 def _same_everywhere(reduce, value: str, what: str) -> str:

@@ -8,6 +8,7 @@ limit, and of their squares, finite.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -16,20 +17,26 @@ __all__ = [
     "r2_score",
     "standardization",
     "standardization_of_rows",
+    "standardization_over_parts",
     "standardize",
     "standardized_rows",
 ]
 
 
-def _binary_exponents(*arrays: np.ndarray) -> np.ndarray:
-    """Per column, the e with every finite |value| < 2**e: dividing by 2**e is exact, and the
-    quotients lie in (-1, 1), so sums of them and of their squares cannot overflow."""
+def _largest_finite(*arrays: np.ndarray) -> np.ndarray:
+    """Per column, the largest finite |value| of the arrays (0 for none)."""
     largest = np.zeros(arrays[0].shape[1:], dtype=np.float64)
     for array in arrays:
         finite = np.where(np.isfinite(array), np.abs(array), 0.0)
         if finite.size:
             largest = np.maximum(largest, finite.max(axis=0))
-    return np.frexp(largest)[1]
+    return largest
+
+
+def _binary_exponents(*arrays: np.ndarray) -> np.ndarray:
+    """Per column, the e with every finite |value| < 2**e: dividing by 2**e is exact, and the
+    quotients lie in (-1, 1), so sums of them and of their squares cannot overflow."""
+    return np.frexp(_largest_finite(*arrays))[1]
 
 
 def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +68,30 @@ def standardize(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarra
     exponents = _binary_exponents(np.atleast_2d(mean), np.atleast_2d(scale))
     with np.errstate(over="ignore", invalid="ignore"):
         return (np.ldexp(X, -exponents) - np.ldexp(mean, -exponents)) / np.ldexp(scale, -exponents)
+
+
+def standardization_over_parts(
+    X: np.ndarray, sum_over_parts: Callable, max_over_parts: Callable
+) -> tuple[np.ndarray, np.ndarray]:
+    """``standardization`` of a data set whose rows are split among processes, from this
+    part's rows ``X``: ``sum_over_parts`` and ``max_over_parts`` combine an array over every
+    part (MPI all-reduces). The same division by a power of two keeps the sums finite.
+
+    >>> X = np.array([[1e300], [-1e300], [3e300]])
+    >>> mean, scale = standardization_over_parts(X, lambda a: a, lambda a: a)
+    >>> np.allclose(mean, standardization(X)[0]), np.allclose(scale, standardization(X)[1])
+    (True, True)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    exponents = np.frexp(max_over_parts(_largest_finite(X)))[1].astype(int)
+    unit = np.ldexp(X, -exponents)
+    sums = sum_over_parts(np.concatenate([[X.shape[0]], unit.sum(axis=0)]))
+    unit_mean = sums[1:] / sums[0]
+    squares = sum_over_parts(((unit - unit_mean) ** 2).sum(axis=0))
+    mean = np.ldexp(unit_mean, exponents)
+    scale = np.ldexp(np.sqrt(squares / sums[0]), exponents)
+    scale[~(scale > 0)] = 1.0
+    return mean, scale
 
 
 def standardization_of_rows(X: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
