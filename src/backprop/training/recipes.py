@@ -4,7 +4,7 @@
 data; ``Recipe.network`` builds the network and ``Recipe.fit`` trains it:
 
 * the network: ReLU layers whose width follows the features, the outputs and the rows
-  (``hidden_sizes``), two of them from 1,000 training rows on, with dropout 0.2 on each for
+  (``hidden_sizes``), two of them from 2,000 training rows on, with dropout 0.2 on each for
   classification (none for regression, where it blurs the output);
 * Adam with decoupled weight decay (``transforms.DecoupledWeightDecay``, AdamW's);
 * a learning rate cut by ``plateau_factor`` whenever the monitored loss stalls for
@@ -51,6 +51,9 @@ CLASS_WEIGHTS = (None, "balanced")
 STOPPED_EARLY, TIME_LIMIT, MAX_EPOCHS = "early stopping", "time limit", "max epochs"
 
 
+TWO_LAYERS_FROM = 2000
+
+
 def _power_of_two(value: float) -> int:
     return 2 ** round(math.log2(max(value, 1.0)))
 
@@ -59,7 +62,7 @@ def hidden_sizes(n_rows: int, n_features: int, n_outputs: int) -> tuple[int, ...
     """Hidden layer widths for ``n_rows`` training rows of ``n_features`` features.
 
     The width is the power of two nearest 2 × (features + outputs) or √rows, whichever is
-    larger, kept within [64, 512] (at most 256 below 10,000 rows); from 1,000 rows on there are
+    larger, kept within [64, 512] (at most 256 below 10,000 rows); from 2,000 rows on there are
     two such layers, below that one.
 
     >>> hidden_sizes(4000, 40, 10), hidden_sizes(500, 30, 2), hidden_sizes(100_000, 20, 2)
@@ -67,7 +70,7 @@ def hidden_sizes(n_rows: int, n_features: int, n_outputs: int) -> tuple[int, ...
     """
     width = _power_of_two(max(2 * (n_features + n_outputs), math.sqrt(n_rows)))
     width = min(max(width, 64), 512 if n_rows >= 10_000 else 256)
-    return (width, width) if n_rows >= 1000 else (width,)
+    return (width, width) if n_rows >= TWO_LAYERS_FROM else (width,)
 
 
 def default_batch_size(n_rows: int) -> int:
@@ -91,8 +94,8 @@ class Recipe:
     batch_size: int = 32
     weight_decay: float = 1e-2
     plateau_factor: float = 0.3
-    plateau_patience: int = 5
-    patience: int = 15
+    plateau_patience: int = 10
+    patience: int = 30
     max_epochs: int = 1000
     time_limit: float | None = 600.0
     class_weight: str | None = None
@@ -113,8 +116,8 @@ class Recipe:
     def describe(self) -> str:
         """One line naming every choice.
 
-        >>> Recipe(hidden=(8,)).describe()[:59]
-        'hidden 8 relu, adam lr 0.002 (x0.3 after 5 stalled epochs),'
+        >>> Recipe(hidden=(8,)).describe()[:60]
+        'hidden 8 relu, adam lr 0.002 (x0.3 after 10 stalled epochs),'
         """
         hidden = "-".join(map(str, self.hidden)) or "none"
         limit = "none" if self.time_limit is None else f"{self.time_limit:g}s"
