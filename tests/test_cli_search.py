@@ -14,7 +14,7 @@ import pytest
 from processes import interruptible
 
 from backprop.cli.reports import confusion_counts, per_class_scores, wilson_interval
-from backprop.cli.search import TRIAL_COLUMNS
+from backprop.cli.search import TRIAL_COLUMNS, stratified_folds
 from backprop.io import load_with_metadata
 
 pytest.importorskip("safetensors")
@@ -137,6 +137,10 @@ def test_learning_curves_picture(blobs):
         (["--search", "2s", "--validation", "0"], "--validation must be > 0"),
         (["--dropout", "1"], "--dropout must be in [0, 1)"),
         (["--class-weight", "even"], "invalid choice"),
+        (["--folds", "3"], "--folds scores --search's trials: give --search BUDGET too"),
+        (["--search", "2s", "--folds", "1"], "--folds must be 0 (the held-out rows) or >= 2"),
+        (["--search", "2s", "--folds", "-3"], "--folds must be 0 (the held-out rows) or >= 2"),
+        (["--search", "2s", "--folds", "500"], "--folds 500 needs at least 500 training rows"),
     ],
 )
 def test_bad_options_are_refused(blobs, tmp_path, options, expected):
@@ -163,6 +167,36 @@ def test_search_saves_the_best_and_the_trials(blobs, tmp_path):
     assert float(best[2]) == pytest.approx(max(scores), abs=1e-6)
     assert best[3] == "-".join(map(str, meta["recipe"]["hidden"]))
     assert float(best[5]) == pytest.approx(meta["recipe"]["lr"], rel=1e-5)
+
+
+@pytest.mark.parametrize("folds, score", [(None, "5-fold cross-validated"), ("0", "validation")])
+def test_search_scores_by_folds_on_small_sets_or_by_the_held_out_rows(
+    blobs, tmp_path, folds, score
+):
+    model = tmp_path / "m.safetensors"
+    options = [] if folds is None else ["--folds", folds]
+    out = ok("train", blobs[1], "--target", "label", "--out", model, "--search", "3s", *options)
+    search = load_with_metadata(str(model))[1]["training"]["search"]
+    assert search["folds"] == (5 if folds is None else 0)
+    assert search["score"] == f"{score} accuracy"
+    assert f"{score} accuracy {search['best_score']:.4f}" in out
+    with open(tmp_path / "m.trials.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert float(rows[search["best_trial"]]["score"]) == pytest.approx(search["best_score"])
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_stratified_folds_partition_the_rows_keeping_class_shares(k):
+    Y = np.repeat(np.arange(3), [30, 12, 7])
+    folds = stratified_folds(Y, k, seed=1)
+    scored = np.concatenate([rows for _, rows in folds])
+    assert sorted(scored.tolist()) == list(range(len(Y)))
+    for trained, rows in folds:
+        assert sorted(np.concatenate([trained, rows]).tolist()) == list(range(len(Y)))
+        for code, count in zip(range(3), [30, 12, 7], strict=True):
+            assert abs((Y[rows] == code).sum() - count / k) < 1
+    numeric = stratified_folds(np.linspace(0, 1, 11), 3, seed=0)
+    assert sorted(len(rows) for _, rows in numeric) == [3, 4, 4]
 
 
 def test_search_leaves_a_foreign_trials_file_alone(blobs, tmp_path):

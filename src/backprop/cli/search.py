@@ -1,13 +1,17 @@
 """``backprop train --search BUDGET``: a time-budgeted hyperparameter search with Optuna.
 
-Each trial trains a network with the recipe (``backprop.recipes``) on the training rows, with
-its width, depth, learning rate, decoupled weight decay, dropout and batch size drawn by
-Optuna's TPE sampler, and is scored on the held-out rows: accuracy for classification, the
-mean squared error of the standardised target for regression. The first trial is the default
-recipe, so the search never does worse than it on those rows; trials that fall behind the
-median of earlier ones at the same epoch are pruned. The best network is kept in memory as
-trials finish, so stopping the search (Ctrl-C) keeps the best model found so far, and every
-trial is written to a CSV table beside the model file.
+Each trial trains a network with the recipe (``backprop.recipes``), with its width, depth,
+learning rate, decoupled weight decay, dropout and batch size drawn by Optuna's TPE sampler,
+and is scored by accuracy for classification, or minus the mean squared error of the
+standardised target for regression. On a small training set (below 10,000 rows,
+``default_folds``) a trial is scored by k-fold cross-validation over the training rows, as a
+few hundred held-out rows cannot tell good settings from lucky ones; the best settings are then
+trained once more on the training rows, stopped by the held-out rows. On a larger one each
+trial trains on the training rows and is scored on the held-out rows. The first trial is the
+default recipe; trials that fall behind the median of earlier ones at the same epoch (or
+fold) are pruned. The best network (with folds, the best trial's network of its best fold)
+is kept in memory as trials finish, so stopping the search (Ctrl-C) keeps the best model found
+so far, and every trial is written to a CSV table beside the model file.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import os
 import sys
 import time
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from ..io.csv_writer import atomic_csv
 from ..training import TrainingDiverged
@@ -116,6 +122,42 @@ def _first_trial(base: Recipe) -> dict:
     }
 
 
+def stratified_folds(targets, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` (training rows, scoring rows) pairs that split the rows into ``k`` parts.
+
+    For class codes each class is dealt round the parts in a seeded random order, so every part
+    holds its share of each class; numeric targets (float) are dealt in one random order.
+
+    >>> folds = stratified_folds(np.array([0, 0, 0, 1, 1, 1]), 3, seed=0)
+    >>> [sorted(np.array([0, 0, 0, 1, 1, 1])[scored].tolist()) for _, scored in folds]
+    [[0, 1], [0, 1], [0, 1]]
+    """
+    targets = np.asarray(targets)
+    rng = np.random.default_rng(seed)
+    groups = [np.arange(len(targets))]
+    if targets.dtype.kind in "iub":
+        groups = [np.flatnonzero(targets == code) for code in np.unique(targets)]
+    part = np.empty(len(targets), dtype=np.int64)
+    offset = 0
+    for rows in groups:
+        part[rng.permutation(rows)] = (offset + np.arange(len(rows))) % k
+        offset += len(rows)
+    every = np.arange(len(targets))
+    return [(every[part != fold], every[part == fold]) for fold in range(k)]
+
+
+def default_folds(n_train: int) -> int:
+    """Folds for scoring trials: 5 below 1,000 training rows, 3 below 10,000, else none (the
+    held-out rows score them, and are plenty).
+
+    >>> default_folds(133), default_folds(3600), default_folds(67_500)
+    (5, 3, 0)
+    """
+    if n_train < 1000:
+        return 5
+    return 3 if n_train < 10_000 else 0
+
+
 def search(
     make_network,
     base: Recipe,
@@ -125,27 +167,36 @@ def search(
     budget: float,
     seed: int,
     verbose: bool,
+    folds: list | None = None,
 ) -> tuple[Best, list, bool]:
     """Run trials for ``budget`` seconds; returns the best, the study's trials and whether the
     search was interrupted.
 
-    ``make_network(recipe)`` builds a fresh network, ``score(net)`` rates it on the held-out
-    rows (greater is better). A KeyboardInterrupt ends the search with what has finished; a
-    trial whose training diverges is recorded as failed and the search goes on.
+    ``make_network(recipe)`` builds a fresh network, ``score(net, X, Y)`` rates it on rows
+    (greater is better). Without ``folds`` each trial trains on ``train_data`` and is scored on
+    ``validation_data``; with ``folds`` (pairs of row indices into ``train_data``, from
+    ``stratified_folds``) it trains once per fold and is scored on every training row, each
+    predicted by the network that did not train on it. A KeyboardInterrupt ends the search with
+    what has finished; a trial whose training diverges is recorded as failed and the search
+    goes on.
     """
     optuna = _optuna()
     sampler = optuna.samplers.TPESampler(seed=seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=10)
+    warmup = 0 if folds else 10  # folds report after each fold, held-out rows after each epoch
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=warmup)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     study.enqueue_trial(_first_trial(base))
     best = Best()
     deadline = time.perf_counter() + budget
 
-    def objective(trial) -> float:
+    def limited(trial) -> Recipe:
         remaining = deadline - time.perf_counter()
         recipe = _suggest(trial, base)
         limit = remaining if recipe.time_limit is None else min(recipe.time_limit, remaining)
-        recipe = replace(recipe, time_limit=max(round(limit, 1), 0.1))
+        return replace(recipe, time_limit=max(round(limit, 1), 0.1))
+
+    def held_out(trial) -> float:
+        recipe = limited(trial)
         net = make_network(recipe)
 
         def report(net, epoch, logs) -> bool:
@@ -157,19 +208,47 @@ def search(
         history, outcome = recipe.fit(
             net, *train_data, validation_data=validation_data, callbacks=[report]
         )
-        value = float(score(net))
+        value = float(score(net, *validation_data))
+        keep(trial, recipe, (value, -min(history["val_loss"])), net, history, outcome)
+        return value
+
+    def cross_validated(trial) -> float:
+        X, Y = train_data
+        total, losses, kept = 0.0, [], None
+        started = time.perf_counter()
+        for fold, (trained_rows, scored_rows) in enumerate(folds):
+            recipe = limited(trial)
+            net = make_network(recipe)
+            scored = (X[scored_rows], Y[scored_rows])
+            history, outcome = recipe.fit(
+                net, X[trained_rows], Y[trained_rows], validation_data=scored
+            )
+            total += float(score(net, *scored)) * len(scored_rows)
+            losses.append(min(history["val_loss"]))
+            if kept is None or losses[-1] <= min(losses):
+                kept = (net, history, outcome)
+            done = sum(len(rows) for _, rows in folds[: fold + 1])
+            trial.report(total / done, fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        value = total / len(Y)
+        net, history, outcome = kept
+        outcome = {**outcome, "seconds": round(time.perf_counter() - started, 3)}
+        keep(trial, recipe, (value, -float(np.mean(losses))), net, history, outcome)
+        return value
+
+    def keep(trial, recipe, rank, net, history, outcome) -> None:
         trial.set_user_attr("outcome", outcome)
         trial.set_user_attr("hidden", list(recipe.hidden))
-        rank = (value, -min(history["val_loss"]))
         if rank > best.rank:
-            best.score, best.rank, best.recipe, best.outcome = value, rank, recipe, outcome
+            best.score, best.rank, best.recipe, best.outcome = rank[0], rank, recipe, outcome
             best.params, best.history, best.trial = net.params.copy(), history, trial.number
-        return value
 
     def show(study, trial) -> None:
         if verbose:
             print(_progress_line(best, trial, deadline), file=sys.stderr, flush=True)
 
+    objective = cross_validated if folds else held_out
     try:
         study.optimize(objective, timeout=budget, callbacks=[show], catch=(TrainingDiverged,))
     except KeyboardInterrupt:

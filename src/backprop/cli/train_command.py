@@ -57,6 +57,11 @@ def _check_train_options(args: argparse.Namespace) -> dict:
                 "--search trains many networks: it cannot be combined with --checkpoint"
             )
         args.search_seconds = parse_duration("--search", args.search)
+    if args.folds is not None:
+        if args.search is None:
+            raise UsageError("--folds scores --search's trials: give --search BUDGET too")
+        if args.folds == 1 or args.folds < 0:
+            raise UsageError(f"--folds must be 0 (the held-out rows) or >= 2, got {args.folds}")
     return overrides
 
 

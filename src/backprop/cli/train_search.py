@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..training.recipes import Recipe
-from .errors import Interrupted
-from .search import search
+from .errors import Interrupted, UsageError
+from .search import default_folds, search, stratified_folds
 
 
 @dataclass
@@ -25,19 +25,28 @@ class Trained:
     interrupted: bool = False
 
 
-def _scorer(validation: tuple, task: str):
-    """Greater is better: held-out accuracy, or minus the mean squared (standardised) error."""
-    X_val, Y_val = validation
+def _scorer(task: str):
+    """Greater is better: accuracy, or minus the mean squared (standardised) error."""
     if task == "classification":
-        return lambda net: float((net.predict_classes(X_val) == Y_val).mean())
-    return lambda net: -float(np.mean((net.predict(X_val)[:, 0] - Y_val) ** 2))
+        return lambda net, X, Y: float((net.predict_classes(X) == Y).mean())
+    return lambda net, X, Y: -float(np.mean((net.predict(X)[:, 0] - Y) ** 2))
 
 
 def run_search(
     args: argparse.Namespace, base: Recipe, n_features: int, n_out: int, task: str, data: tuple
 ) -> Trained:
-    """``--search``: the best network found in ``args.search_seconds``, scored on held-out rows."""
+    """``--search``: the best network found in ``args.search_seconds``.
+
+    With folds (``--folds``, or ``default_folds`` of the training rows) the best settings are
+    trained once more on the training rows, stopped by the held-out rows; if that is
+    interrupted, or the search is, the best trial's own network is kept.
+    """
     train_data, validation = data
+    n_train = len(train_data[1])
+    n_folds = default_folds(n_train) if args.folds is None else args.folds
+    if n_folds > n_train:
+        raise UsageError(f"--folds {n_folds} needs at least {n_folds} training rows, not {n_train}")
+    folds = stratified_folds(train_data[1], n_folds, args.seed) if n_folds else None
 
     def make_network(recipe: Recipe):
         return recipe.network(n_features, n_out, task, seed=args.seed)
@@ -47,16 +56,27 @@ def run_search(
         base,
         train_data,
         validation,
-        _scorer(validation, task),
+        _scorer(task),
         args.search_seconds,
         args.seed,
         verbose=not args.quiet,
+        folds=folds,
     )
     if best.recipe is None:
         raise Interrupted("before the first trial finished; nothing was saved")
-    net = make_network(best.recipe)
+    recipe = replace(best.recipe, time_limit=base.time_limit)
+    net = make_network(recipe)
     net.params[...] = best.params
+    history, outcome = best.history, best.outcome
+    if folds and not interrupted:
+        refit = make_network(recipe)
+        try:
+            history, outcome = recipe.fit(refit, *train_data, validation_data=validation)
+            net = refit
+        except KeyboardInterrupt:
+            interrupted = True
     states = [trial.state.name.lower() for trial in trials]
+    metric = "accuracy" if task == "classification" else "minus MSE"
     record = {
         "budget_seconds": args.search_seconds,
         "trials": len(trials),
@@ -65,8 +85,9 @@ def run_search(
         "failed": states.count("fail"),
         "best_trial": best.trial,
         "best_score": best.score,
-        "score": "validation accuracy" if task == "classification" else "minus validation MSE",
+        "folds": n_folds,
+        "score": f"{n_folds}-fold cross-validated {metric}" if folds else f"validation {metric}",
         "library": "optuna",
         "interrupted": interrupted,
     }
-    return Trained(best.recipe, net, best.history, best.outcome, record, trials, interrupted)
+    return Trained(recipe, net, history, outcome, record, trials, interrupted)
