@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from firefox_bidi import Firefox
+from firefox_bidi import Firefox, FirefoxNotStarted
 
 from backprop.engine.backend import fused
 
@@ -52,6 +52,9 @@ def firefox():
     pytest.importorskip("websockets.sync.client", reason="the Firefox tests need websockets")
     if FIREFOX is None:
         pytest.skip("the Firefox tests need Debian's firefox-esr (apt-get install firefox-esr)")
-    launched = Firefox(FIREFOX)
+    try:
+        launched = Firefox(FIREFOX)
+    except FirefoxNotStarted as problem:
+        pytest.skip(str(problem))
     yield launched
     launched.close()

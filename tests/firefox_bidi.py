@@ -21,7 +21,11 @@ from pathlib import Path
 
 # WebDriver's code points for the named keys the tests press
 KEYS = {"ArrowLeft": "\ue012", "ArrowRight": "\ue014", "End": "\ue010", "Enter": "\ue007"}
-KEYS["Home"] = "\ue011"
+KEYS |= {"Home": "\ue011", "Tab": "\ue004"}
+
+
+class FirefoxNotStarted(RuntimeError):
+    """The browser is there but does not run here (a sandboxed or broken installation)."""
 
 
 class Firefox:
@@ -48,7 +52,10 @@ class Firefox:
             self.command("session.new", {"capabilities": {}})
             events = ["log.entryAdded", "network.beforeRequestSent"]
             self.command("session.subscribe", {"events": events})
-            self.context = self.command("browsingContext.getTree", {})["contexts"][0]["context"]
+            # a window of its own, in front: the first one never takes the focus when headless,
+            # and then neither :focus nor :focus-visible ever matches
+            window = {"type": "window", "background": False}
+            self.context = self.command("browsingContext.create", window)["context"]
         except BaseException:
             self.close()
             raise
@@ -56,12 +63,14 @@ class Firefox:
     def _endpoint(self) -> str:
         """The address Firefox writes to stderr once its BiDi server listens."""
         deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
+        while True:
             log = (self.profile / "stderr.log").read_text(errors="replace")
             if found := re.search(r"WebDriver BiDi listening on (ws://\S+)", log):
                 return found.group(1)
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                last = (log.strip().splitlines() or ["no output"])[-1]
+                raise FirefoxNotStarted(f"Firefox did not start its WebDriver BiDi server: {last}")
             time.sleep(0.05)
-        raise RuntimeError("Firefox did not start its WebDriver BiDi server")
 
     def command(self, method: str, params: dict) -> dict:
         """Send one command and wait for its answer, keeping the events that arrive meanwhile."""

@@ -215,6 +215,11 @@ def test_explain_page_fits_a_phone(firefox, mazur_page, shots):
     firefox.open(mazur_page.as_uri() + "#step=14", width=PHONE, height=812)
     assert firefox.evaluate(OVERFLOW) <= 0
     firefox.screenshot(shots / "firefox-page-phone.png", full_page=True)
+    firefox.press("Tab")  # the drawing, which scrolls sideways here, takes the focus first
+    focused = (
+        "[document.activeElement.className, getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    assert firefox.evaluate(focused) == ["figure", "auto"]
 
 
 def open_playground(firefox, page: Path, width: int = 1280, height: int = 900) -> None:
@@ -248,6 +253,22 @@ def test_the_slider_moves_through_the_epochs(firefox, moons_page, run):
     firefox.click("#play")
     assert firefox.attribute("#play", "aria-pressed") == "false"
     assert firefox.problems() == []
+
+
+def test_tab_reaches_play_which_shows_its_focus_and_plays(firefox, moons_page):
+    open_playground(firefox, moons_page)
+    firefox.press("Tab")
+    assert firefox.evaluate("document.activeElement.id") == "play"
+    assert firefox.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    firefox.press("Enter")  # at the last epoch, play starts again from epoch 0
+    firefox.wait_until("window.backpropPlayground.frameIndex() > 3")
+    assert firefox.attribute("#play", "aria-pressed") == "true"
+    firefox.press("Enter")
+    stopped = firefox.evaluate("window.backpropPlayground.frameIndex()")
+    firefox.evaluate("new Promise((done) => setTimeout(done, 300))")
+    assert firefox.evaluate("window.backpropPlayground.frameIndex()") == stopped
+    firefox.press("Tab")
+    assert firefox.evaluate("document.activeElement.id") == "epoch"
 
 
 def test_playground_fits_a_phone(firefox, moons_page, shots):
