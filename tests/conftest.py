@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from firefox_bidi import Firefox, FirefoxNotStarted
 
 from backprop.engine.backend import fused
 
@@ -38,3 +39,22 @@ def browser():
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
+
+
+@pytest.fixture(scope="module")
+def firefox():
+    """Debian's Firefox ESR driven over WebDriver BiDi (tests/firefox_bidi.py), one per test
+    module, with a profile of its own that goes with it; skipped, saying why, without either
+    Firefox or the websockets package."""
+    pytest.importorskip("websockets.sync.client", reason="the Firefox tests need websockets")
+    if FIREFOX is None:
+        pytest.skip("the Firefox tests need Debian's firefox-esr (apt-get install firefox-esr)")
+    try:
+        launched = Firefox(FIREFOX)
+    except FirefoxNotStarted as problem:
+        pytest.skip(str(problem))
+    yield launched
+    launched.close()
