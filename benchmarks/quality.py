@@ -10,6 +10,9 @@ the package's own generator ``make_dataset(get_dataset_args())``, as its downloa
 GitHub), and ``classification100k`` (``make_classification`` with 100,000 rows, 20 features,
 10 informative, random_state 0). ``--rows`` keeps at most that many training rows (a subset for
 a quick run on a loaded machine). The scores are test accuracy, or R² for diabetes.
+``--seeds N`` runs both sets of defaults with seeds 0..N-1 (backprop's ``--seed``, which also
+chooses its validation rows; scikit-learn's ``random_state``) and reports the mean and range;
+the searches run with seed 0.
 
 backprop is run as a user runs it: the training rows are written to a CSV file and
 ``backprop train DATA.csv --target y`` is called (in this process, through ``backprop.cli.main``);
@@ -82,12 +85,13 @@ def _score(task: str, y_true, y_pred) -> float:
     )
 
 
-def run_backprop(data, folder: str, search: str | None) -> dict:
+def run_backprop(data, folder: str, search: str | None, seed: int = 0) -> dict:
     X_train, X_test, y_train, y_test, task = data
     train_csv = os.path.join(folder, "train.csv")
     _write_csv(train_csv, X_train, y_train)
     model_path = os.path.join(folder, "search.st" if search else "defaults.st")
     argv = ["train", train_csv, "--target", "y", "--out", model_path, "--quiet"]
+    argv += ["--seed", str(seed)]
     if search:
         argv += ["--search", search]
     started = time.perf_counter()
@@ -109,16 +113,17 @@ def run_backprop(data, folder: str, search: str | None) -> dict:
         "hidden": training["hidden"],
         "stopped": training["outcome"]["stopped"],
         "trials": training.get("search", {}).get("trials"),
+        "folds": training.get("search", {}).get("folds"),
     }
 
 
-def _sklearn_model(task: str, **params):
+def _sklearn_model(task: str, seed: int = 0, **params):
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     estimator = MLPClassifier if task == "classification" else MLPRegressor
-    return make_pipeline(StandardScaler(), estimator(random_state=0, **params))
+    return make_pipeline(StandardScaler(), estimator(random_state=seed, **params))
 
 
 SEARCH_SPACE = {
@@ -138,7 +143,7 @@ SEARCH_SPACE = {
 }
 
 
-def run_sklearn(data, budget: float | None) -> dict:
+def run_sklearn(data, budget: float | None, seed: int = 0) -> dict:
     from sklearn.model_selection import ParameterSampler, cross_val_score
 
     X_train, X_test, y_train, y_test, task = data
@@ -156,7 +161,7 @@ def run_sklearn(data, budget: float | None) -> dict:
             tried += 1
             if score > best_score:
                 best_score, best = score, params
-    model = _sklearn_model(task, **best).fit(X_train, y_train)
+    model = _sklearn_model(task, seed, **best).fit(X_train, y_train)
     return {
         "score": _score(task, y_test, model.predict(X_test)),
         "seconds": time.perf_counter() - started,
@@ -171,6 +176,9 @@ def main(argv=None) -> int:
     parser.add_argument("--search", default="2m", help="the search budget for both (e.g. 2m)")
     parser.add_argument("--no-search", action="store_true", help="defaults only")
     parser.add_argument("--rows", type=int, default=None, help="at most this many training rows")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="run the defaults with seeds 0..N-1 (mean, range)"
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     budget = None if args.no_search else parse_duration("--search", args.search)
@@ -183,8 +191,8 @@ def main(argv=None) -> int:
         data = (X_train, X_test, y_train, y_test, task)
         row = {"task": task, "n_train": len(X_train), "n_test": len(X_test)}
         with tempfile.TemporaryDirectory() as folder:
-            row["backprop defaults"] = run_backprop(data, folder, None)
-            row["sklearn defaults"] = run_sklearn(data, None)
+            row["backprop defaults"] = _seeds(run_backprop, data, folder, None, n=args.seeds)
+            row["sklearn defaults"] = _seeds(run_sklearn, data, None, n=args.seeds)
             if budget:
                 row["backprop --search"] = run_backprop(data, folder, args.search)
                 row["sklearn search"] = run_sklearn(data, budget)
@@ -196,12 +204,32 @@ def main(argv=None) -> int:
     return 0
 
 
+def _seeds(run, *args, n: int) -> dict:
+    """``run`` with seeds 0..n-1: seed 0's record, with every seed's score and their mean."""
+    runs = [run(*args, seed=seed) for seed in range(n)]
+    scores = [result["score"] for result in runs]
+    return {
+        **runs[0],
+        "seed_scores": scores,
+        "mean": float(np.mean(scores)),
+        "seconds": float(np.mean([result["seconds"] for result in runs])),
+    }
+
+
 def _line(name: str, row: dict) -> str:
     metric = "accuracy" if row["task"] == "classification" else "R²"
     cells = [f"{name} ({row['n_train']} train / {row['n_test']} test, {metric})"]
     for method in ("backprop defaults", "sklearn defaults", "backprop --search", "sklearn search"):
         if method in row:
-            cells.append(f"{method}: {row[method]['score']:.4f} in {row[method]['seconds']:.1f} s")
+            result = row[method]
+            scores = result.get("seed_scores", [result["score"]])
+            spread = (
+                f" (mean of {len(scores)} seeds, {min(scores):.4f}-{max(scores):.4f})"
+                if len(scores) > 1
+                else ""
+            )
+            score = result.get("mean", result["score"])
+            cells.append(f"{method}: {score:.4f}{spread} in {result['seconds']:.1f} s")
     return " | ".join(cells)
 
 

@@ -64,7 +64,10 @@ def moons_page(run, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
     folder = os.environ.get("BACKPROP_PAGE_SCREENSHOTS")
-    return Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    if not folder:
+        return tmp_path_factory.mktemp("screenshots")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder)
 
 
 def equation(firefox) -> str:

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from test_cli_files import refused_in_process
 
-from backprop import datasets
+from backprop import Network, datasets
 from backprop.cli import main
 from backprop.page.html import inline_page, is_backprop_page
 from backprop.page.playground import playground_page
-from backprop.page.playground_data import MAX_FRAMES, Settings, frame_epochs, record_run
+from backprop.page.playground_data import MAX_FRAMES, Settings, _split, frame_epochs, record_run
 
 SMALL = Settings(hidden=[6, 5], epochs=40, batch_size=16, lr=0.1, validation=0.25, seed=3)
 
@@ -46,10 +46,25 @@ def test_the_recorded_curves_are_the_history(run):
     assert data["epochs"] == len(history) == SMALL.epochs
     np.testing.assert_allclose(data["loss"], history.loss, rtol=1e-3)
     np.testing.assert_allclose(data["val_loss"], history["val_loss"], rtol=1e-3)
-    np.testing.assert_allclose(
-        np.array(data["mean_abs_delta"]).T, history.mean_abs_delta, rtol=1e-3
-    )
     assert [frame["epoch"] for frame in data["frames"]] == list(range(SMALL.epochs + 1))
+
+
+def test_mean_abs_delta_is_over_every_training_sample(run):
+    """Each epoch's mean |δˡ| over the training rows, from the weights after that epoch."""
+    recorded = np.array(run.data["mean_abs_delta"])
+    assert recorded.shape == (len(run.net.layers) - 1, SMALL.epochs)
+    data = moons()
+    train_rows, _ = _split(len(data.X), SMALL.validation, SMALL.seed)
+    X = data.X[train_rows]
+    scaled = (X - X.mean(axis=0)) / X.std(axis=0)
+    net = Network(run.data["sizes"], hidden="tanh", output="softmax", loss="cross_entropy")
+    for epoch in (1, SMALL.epochs // 2, SMALL.epochs):
+        frame = run.data["frames"][epoch]
+        for layer, W, b in zip(net.layers[1:], frame["W"], frame["b"], strict=True):
+            layer.W[...], layer.b[...] = W, b
+        trace = net.backprop(scaled, data.y[train_rows])
+        expected = [np.abs(delta).mean() for delta in trace.delta[1:]]
+        np.testing.assert_allclose(recorded[:, epoch - 1], expected, rtol=5e-3)
 
 
 def test_the_last_frame_holds_the_trained_weights(run):
@@ -234,10 +249,9 @@ def test_the_curves_are_the_history(browser, moons_page, run):
             np.testing.assert_allclose(drawn, expected, rtol=0.02)
         else:
             np.testing.assert_allclose(drawn, expected, atol=span * 2e-3)
-    deltas = run.history.mean_abs_delta
-    for l in range(deltas.shape[1]):
+    for l, deltas in enumerate(run.data["mean_abs_delta"]):
         drawn, _ = _polyline(page, "delta-chart", f"delta{l + 1}")
-        np.testing.assert_allclose(drawn, deltas[:, l], rtol=0.02)
+        np.testing.assert_allclose(drawn, deltas, rtol=0.02)
     page.close()
 
 

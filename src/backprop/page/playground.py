@@ -101,8 +101,9 @@ marks the epoch shown. A loss that falls a hundredfold or more is drawn on a log
 <h2 id="delta-title">Mean |δ| per layer</h2>
 <svg id="delta-chart" role="img" aria-labelledby="delta-title"></svg>
 <ul class="legend" id="delta-legend"></ul>
-<figcaption>Each layer's mean |δ| on the epoch's last batch, on a log scale. Vanishing gradients
-show here: the layers nearest the input far below the output layer.</figcaption>
+<figcaption>Each layer's mean |δ| over all the training samples after each epoch, on a log
+scale. Vanishing gradients show here: the layers nearest the input far below the output
+layer.</figcaption>
 </figure>
 <figure>
 <h2 id="network-title">The network</h2>

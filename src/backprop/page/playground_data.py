@@ -1,12 +1,13 @@
 """The training run that the training view replays, recorded by the Python engine.
 
 ``record_run`` trains a network on one- or two-feature data with ``fit`` and keeps, as plain
-JSON-ready data: every epoch's training and validation loss and each layer's mean |δ| (straight
-from the ``History``), and at most ``MAX_FRAMES`` snapshots (epoch 0, before training, and epochs
-spread evenly up to the last) of the weights and of the network's answer over the input plane:
-decision regions on a ``GRID`` × ``GRID`` grid, one byte per cell, or, for one input, the fitted
-curve at ``CURVE_POINTS`` points. Features (and a regression target) are standardised with the
-training rows' mean and standard deviation; everything shown is in the data's own units.
+JSON-ready data: every epoch's training and validation loss (straight from the ``History``),
+each layer's mean |δ| over every training sample after each epoch, and at most ``MAX_FRAMES``
+snapshots (epoch 0, before training, and epochs spread evenly up to the last) of the weights and
+of the network's answer over the input plane: decision regions on a ``GRID`` × ``GRID`` grid,
+one byte per cell, or, for one input, the fitted curve at ``CURVE_POINTS`` points. Features (and
+a regression target) are standardised with the training rows' mean and standard deviation;
+everything shown is in the data's own units.
 
 >>> import numpy as np
 >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 5)
@@ -163,10 +164,13 @@ def _value_bytes(values: np.ndarray, low: float, high: float) -> str:
 
 
 class _Recorder:
-    """The callback that snapshots the network at the chosen epochs."""
+    """The callback that snapshots the network at the chosen epochs, and after every epoch
+    measures each layer's mean |δ| over all the training samples."""
 
     def __init__(self, plane, scaler, target_scaler, task, n_classes, value_range, drawn):
         self.plane, self.scaled_plane = plane, scaler(plane)
+        self.training: tuple = ()
+        self.mean_abs_delta: list[list[float]] = []
         self.target_scaler, self.task, self.n_classes = target_scaler, task, n_classes
         self.value_range, self.drawn = value_range, drawn
         self.wanted: set[int] = set()
@@ -194,6 +198,8 @@ class _Recorder:
         self.frames.append(frame)
 
     def __call__(self, net: Network, epoch: int, logs: dict) -> bool:
+        deltas = net.backprop(*self.training).delta[1:]  # δˡ of each sample, weights unchanged
+        self.mean_abs_delta.append([float(np.abs(delta).mean()) for delta in deltas])
         if epoch + 1 in self.wanted:
             self.snapshot(net, epoch + 1)
         return False
@@ -269,10 +275,10 @@ def record_run(
     validation = None
     if len(val_rows):
         validation = (scaler(X[val_rows]), fitted_target[val_rows])
+    recorder.training = (scaler(X[train_rows]), fitted_target[train_rows])
     history = fit(
         net,
-        scaler(X[train_rows]),
-        fitted_target[train_rows],
+        *recorder.training,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         optimizer=get_optimizer(settings.optimizer, settings.lr),
@@ -310,7 +316,9 @@ def _page_data(X, target, train_rows, val_rows, settings, history, recorder) -> 
         "val_accuracy": (
             _finite_or_none(history["val_accuracy"]) if "val_accuracy" in history else None
         ),
-        "mean_abs_delta": [_finite_or_none(row) for row in history.mean_abs_delta.T],
+        "mean_abs_delta": [
+            _finite_or_none(row) for row in np.array(recorder.mean_abs_delta, ndmin=2).T
+        ],
         "frames": recorder.frames,
         "points": {
             "x": _rounded(X[shown]),
