@@ -14,7 +14,7 @@ import pytest
 from processes import interruptible
 
 from backprop.cli.reports import confusion_counts, per_class_scores, wilson_interval
-from backprop.cli.search import TRIAL_COLUMNS, stratified_folds
+from backprop.cli.search import TRIAL_COLUMNS, _trial_row, stratified_folds
 from backprop.io import load_with_metadata
 
 pytest.importorskip("safetensors")
@@ -183,6 +183,8 @@ def test_search_scores_by_folds_on_small_sets_or_by_the_held_out_rows(
     with open(tmp_path / "m.trials.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert float(rows[search["best_trial"]]["score"]) == pytest.approx(search["best_score"])
+    for row in rows:
+        assert (row["score"] == "") == (row["state"] != "complete")
 
 
 @pytest.mark.parametrize("k", [2, 3, 5])
@@ -278,3 +280,19 @@ def test_a_model_file_written_before_recipes_still_reads(blobs, tmp_path):
     save(net, str(legacy), metadata=json.loads(json.dumps(old)), tensors=tensors)
     assert "training: " in ok("info", legacy)
     assert "accuracy" in ok("evaluate", legacy, path)
+
+
+def test_a_pruned_trial_has_no_score_in_the_table():
+    optuna = pytest.importorskip("optuna")
+    distribution = optuna.distributions.FloatDistribution(1e-4, 3e-2, log=True)
+    pruned = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.PRUNED,
+        params={"lr": 1e-3},
+        distributions={"lr": distribution},
+        intermediate_values={0: -0.25},
+    )
+    complete = optuna.trial.create_trial(
+        value=-0.5, params={"lr": 2e-3}, distributions={"lr": distribution}
+    )
+    pruned_row, complete_row = _trial_row(pruned), _trial_row(complete)
+    assert pruned_row[1:3] == ["pruned", ""] and complete_row[1:3] == ["complete", "-0.5"]

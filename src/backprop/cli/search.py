@@ -259,10 +259,15 @@ def search(
 def _progress_line(best: Best, trial, deadline: float) -> str:
     left = max(deadline - time.perf_counter(), 0.0)
     state = trial.state.name.lower()
-    value = "" if trial.value is None else f" score {trial.value:.4f}"
+    value = "" if _score_of(trial) is None else f" score {trial.value:.4f}"
     kept = "" if best.trial is None else f", best {best.score:.4f} (trial {best.trial})"
     params = " ".join(f"{name}={_short(value)}" for name, value in trial.params.items())
     return f"search: trial {trial.number} {state}{value}{kept}; {params}; {left:.0f}s left"
+
+
+def _score_of(trial) -> float | None:
+    """A finished trial's score; a pruned one has none (Optuna keeps its last partial one)."""
+    return trial.value if trial.state.name.lower() == "complete" else None
 
 
 def _short(value) -> str:
@@ -286,7 +291,7 @@ def _trial_row(trial) -> list[str]:
     cells = [
         trial.number,
         trial.state.name.lower(),
-        "" if trial.value is None else f"{trial.value:.6g}",
+        "" if _score_of(trial) is None else f"{trial.value:.6g}",
         "-".join(map(str, hidden or [])),
         params.get("dropout", ""),
         params.get("lr", ""),
