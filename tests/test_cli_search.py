@@ -287,6 +287,7 @@ def test_a_pruned_trial_has_no_score_in_the_table():
     distribution = optuna.distributions.FloatDistribution(1e-4, 3e-2, log=True)
     pruned = optuna.trial.create_trial(
         state=optuna.trial.TrialState.PRUNED,
+        value=-0.25,  # as a live study leaves it: the last partial score
         params={"lr": 1e-3},
         distributions={"lr": distribution},
         intermediate_values={0: -0.25},
