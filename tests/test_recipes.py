@@ -6,7 +6,6 @@ import pytest
 import backprop as bp
 from backprop.training import checkpoint as checkpoints
 from backprop.training.recipes import (
-    FIXED_EPOCHS,
     MAX_EPOCHS,
     STOPPED_EARLY,
     TIME_LIMIT,
@@ -133,35 +132,6 @@ def test_time_limit_and_max_epochs_end_training():
     capped = Recipe(hidden=(8,), max_epochs=3, patience=10**6)
     _, outcome = capped.fit(capped.network(4, 3, seed=0), X, y)
     assert (outcome["stopped"], outcome["epochs_run"]) == (MAX_EPOCHS, 3)
-
-
-def test_fixed_epochs_ignore_the_validation_rows():
-    """With ``epochs`` the held-out rows are measured only: the same weights as without them."""
-    X, y = _blobs(300)
-    recipe = default_recipe(240, 4, 3, patience=1, plateau_patience=1, dropout=0.0)
-    measured, alone = recipe.network(4, 3, seed=0), recipe.network(4, 3, seed=0)
-    history, outcome = recipe.fit(
-        measured, X[:240], y[:240], validation_data=(X[240:], y[240:]), epochs=12
-    )
-    _, alone_outcome = recipe.fit(alone, X[:240], y[:240], epochs=12)
-    assert outcome == {**alone_outcome, "seconds": outcome["seconds"]}
-    assert (outcome["stopped"], outcome["epochs_run"], outcome["best_epoch"]) == (
-        FIXED_EPOCHS,
-        12,
-        12,
-    )
-    assert len(history["val_loss"]) == 12
-    np.testing.assert_array_equal(measured.params, alone.params)
-
-
-@pytest.mark.parametrize("epochs", [0, -2, 2.5, "3"])
-def test_fixed_epochs_must_be_a_positive_whole_number(epochs):
-    recipe = Recipe(hidden=(4,))
-    net = recipe.network(4, 3, seed=0)
-    before = net.params.copy()
-    with pytest.raises(ValueError, match="epochs must be a whole number >= 1"):
-        recipe.fit(net, *_blobs(30), epochs=epochs)
-    np.testing.assert_array_equal(net.params, before)
 
 
 def test_class_weights_lift_the_rare_class():

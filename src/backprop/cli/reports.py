@@ -121,15 +121,12 @@ def training_line(outcome: dict) -> str:
 
 def search_line(search: dict) -> str:
     """What ``--search`` did."""
-    line = (
+    return (
         f"search: {search['trials']} trials in {search['budget_seconds']:g} s with "
         f"{search['library']} ({search['complete']} complete, {search['pruned']} pruned, "
         f"{search['failed']} failed); best trial {search['best_trial']}, "
         f"{search['score']} {search['best_score']:.4f}"
     )
-    if search.get("refit_epochs"):
-        line += f"; trained again for {search['refit_epochs']} epochs (its folds' median)"
-    return line
 
 
 def confusion_counts(predicted: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:

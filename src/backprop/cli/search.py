@@ -6,8 +6,7 @@ and is scored by accuracy for classification, or minus the mean squared error of
 standardised target for regression. On a small training set (below 10,000 rows,
 ``default_folds``) a trial is scored by k-fold cross-validation over the training rows, as a
 few hundred held-out rows cannot tell good settings from lucky ones; the best settings are then
-trained once more on the training rows for the median of the epochs its folds kept, and the
-held-out rows, used for nothing else, measure the result. On a larger one each
+trained once more on the training rows, stopped by the held-out rows. On a larger one each
 trial trains on the training rows and is scored on the held-out rows. The first trial is the
 default recipe; trials that fall behind the median of earlier ones at the same epoch (or
 fold) are pruned. The best network (with folds, the best trial's network of its best fold)
@@ -96,7 +95,6 @@ class Best:
     outcome: dict | None = None
     history: object = None
     trial: int | None = None
-    fold_best_epochs: list | None = None
 
 
 def _suggest(trial, base: Recipe) -> Recipe:
@@ -216,7 +214,7 @@ def search(
 
     def cross_validated(trial) -> float:
         X, Y = train_data
-        total, losses, best_epochs, kept = 0.0, [], [], None
+        total, losses, kept = 0.0, [], None
         started = time.perf_counter()
         for fold, (trained_rows, scored_rows) in enumerate(folds):
             recipe = limited(trial)
@@ -227,7 +225,6 @@ def search(
             )
             total += float(score(net, *scored)) * len(scored_rows)
             losses.append(min(history["val_loss"]))
-            best_epochs.append(outcome["best_epoch"])
             if kept is None or losses[-1] <= min(losses):
                 kept = (net, history, outcome)
             done = sum(len(rows) for _, rows in folds[: fold + 1])
@@ -237,7 +234,6 @@ def search(
         value = total / len(Y)
         net, history, outcome = kept
         outcome = {**outcome, "seconds": round(time.perf_counter() - started, 3)}
-        trial.set_user_attr("fold_best_epochs", best_epochs)
         keep(trial, recipe, (value, -float(np.mean(losses))), net, history, outcome)
         return value
 
@@ -247,7 +243,6 @@ def search(
         if rank > best.rank:
             best.score, best.rank, best.recipe, best.outcome = rank[0], rank, recipe, outcome
             best.params, best.history, best.trial = net.params.copy(), history, trial.number
-            best.fold_best_epochs = trial.user_attrs.get("fold_best_epochs")
 
     def show(study, trial) -> None:
         if verbose:

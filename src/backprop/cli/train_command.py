@@ -20,7 +20,7 @@ from ..io import tabular
 from ..io.tabular import CLASSIFICATION, REGRESSION
 from ..training import History, TrainingDiverged
 from ..training import checkpoint as checkpoints
-from ..training.recipes import FIXED_EPOCHS, Recipe
+from ..training.recipes import Recipe
 from . import distributed_train, scaling
 from .errors import Interrupted, UsageError
 from .files import Output, check_train_outputs
@@ -319,10 +319,7 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
         )
     if len(val_rows):
         where = f"on the {len(val_rows)} validation rows held out of {len(table)}"
-        if trained.outcome.get("stopped") == FIXED_EPOCHS:
-            where += " (used for nothing else: cross-validation chose the epochs)"
-        else:
-            where += " (they also chose when to stop)"
+        where += " (they also chose when to stop)"
     else:
         where = f"on the {len(table)} training rows (--validation 0: nothing held out)"
     what = _labels_read(target, encoding) if task == CLASSIFICATION else "numeric target"

@@ -38,9 +38,8 @@ def run_search(
     """``--search``: the best network found in ``args.search_seconds``.
 
     With folds (``--folds``, or ``default_folds`` of the training rows) the best settings are
-    trained once more on the training rows for the median of the epochs its folds kept (no
-    early stopping: the held-out rows only measure the result); if that is interrupted, or the
-    search is, the best trial's own network is kept.
+    trained once more on the training rows, stopped by the held-out rows; if that is
+    interrupted, or the search is, the best trial's own network is kept.
     """
     train_data, validation = data
     n_train = len(train_data[1])
@@ -69,14 +68,10 @@ def run_search(
     net = make_network(recipe)
     net.params[...] = best.params
     history, outcome = best.history, best.outcome
-    refit_epochs = None
     if folds and not interrupted:
         refit = make_network(recipe)
-        refit_epochs = int(np.median(best.fold_best_epochs))
         try:
-            history, outcome = recipe.fit(
-                refit, *train_data, validation_data=validation, epochs=refit_epochs
-            )
+            history, outcome = recipe.fit(refit, *train_data, validation_data=validation)
             net = refit
         except KeyboardInterrupt:
             interrupted = True
@@ -91,7 +86,6 @@ def run_search(
         "best_trial": best.trial,
         "best_score": best.score,
         "folds": n_folds,
-        "refit_epochs": refit_epochs,
         "score": f"{n_folds}-fold cross-validated {metric}" if folds else f"validation {metric}",
         "library": "optuna",
         "interrupted": interrupted,

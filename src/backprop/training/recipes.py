@@ -49,7 +49,6 @@ from .stopping import EarlyStopping
 
 CLASS_WEIGHTS = (None, "balanced")
 STOPPED_EARLY, TIME_LIMIT, MAX_EPOCHS = "early stopping", "time limit", "max epochs"
-FIXED_EPOCHS = "a fixed epoch count"
 
 
 TWO_LAYERS_FROM = 2000
@@ -152,27 +151,17 @@ class Recipe:
         Y,
         *,
         validation_data: tuple | None = None,
-        epochs: int | None = None,
         verbose: bool = False,
         callbacks=(),
         **fit_options,
     ) -> tuple[History, dict]:
         """Train ``net`` with this recipe; returns the history and what ended training.
 
-        With ``epochs``, training runs exactly that many epochs (within the time limit), with no
-        early stopping and the learning rate cut on the training loss: the validation rows, if
-        given, are only measured, never used to decide. A refit on all the rows does this with
-        the epoch count cross-validation chose.
-
         The outcome dict holds ``epochs_run``, ``best_epoch`` (whose weights were kept, from
-        1), ``stopped`` (early stopping, time limit, max epochs or the epochs asked for) and
-        ``seconds``. Further keyword arguments (checkpoint, resume, reduce_gradients, …) go to
-        ``fit``.
+        1), ``stopped`` (early stopping, time limit or max epochs) and ``seconds``. Further
+        keyword arguments (checkpoint, resume, reduce_gradients, …) go to ``fit``.
         """
-        fixed = epochs is not None
-        if fixed and not (isinstance(epochs, int) and epochs >= 1):
-            raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
-        monitor = "val_loss" if validation_data is not None and not fixed else "loss"
+        monitor = "val_loss" if validation_data is not None else "loss"
         started = time.perf_counter()
         timed_out = []
 
@@ -181,7 +170,6 @@ class Recipe:
                 timed_out.append(epoch)
             return bool(timed_out)
 
-        stopper = False if fixed else EarlyStopping(patience=self.patience, monitor=monitor)
         weights = None
         if self.class_weight == "balanced":
             weights = balanced_sample_weights(np.asarray(Y))
@@ -189,7 +177,7 @@ class Recipe:
             net,
             X,
             Y,
-            epochs=epochs if fixed else self.max_epochs,
+            epochs=self.max_epochs,
             batch_size=self.batch_size,
             optimizer=self.optimizer,
             lr=self.lr,
@@ -199,7 +187,7 @@ class Recipe:
             schedule=ReduceOnPlateau(
                 monitor=monitor, factor=self.plateau_factor, patience=self.plateau_patience
             ),
-            early_stopping=stopper,
+            early_stopping=EarlyStopping(patience=self.patience, monitor=monitor),
             callbacks=[*callbacks, time_limit],
             verbose=verbose,
             warn=False,
@@ -207,10 +195,8 @@ class Recipe:
         )
         if history.stopped_early:
             stopped = STOPPED_EARLY
-        elif timed_out:
-            stopped = TIME_LIMIT
         else:
-            stopped = FIXED_EPOCHS if fixed else MAX_EPOCHS
+            stopped = TIME_LIMIT if timed_out else MAX_EPOCHS
         best = history.best_epoch if history.best_epoch is not None else len(history) - 1
         outcome = {
             "epochs_run": len(history),
