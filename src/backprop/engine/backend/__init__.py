@@ -32,6 +32,7 @@ from .base import (
     register_backend,
     resolve_dtype,
 )
+from .devices import DeviceUnavailable, device_backend
 from .numpy_backend import BLOCK, NUMPY, Blockwise, NumpyBackend, row_max, row_sum
 
 register_backend(NUMPY)
@@ -43,8 +44,10 @@ __all__ = [
     "Backend",
     "Blockwise",
     "NumpyBackend",
+    "DeviceUnavailable",
     "ScratchCache",
     "backend_for",
+    "device_backend",
     "get_backend",
     "register_backend",
     "resolve_dtype",
