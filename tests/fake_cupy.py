@@ -16,12 +16,38 @@ import types
 import numpy as np
 
 
+def _refuse_host_arrays(values, what: str) -> None:
+    """CuPy raises TypeError for a numpy array among its arguments (numpy scalars pass)."""
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            _refuse_host_arrays(value, what)
+        elif type(value) is np.ndarray:
+            raise TypeError(f"{what}: a numpy array given to CuPy (move it to the device first)")
+
+
+def _plain(value):
+    return value.view(np.ndarray) if isinstance(value, FakeDeviceArray) else value
+
+
 class FakeDeviceArray(np.ndarray):
-    """numpy's array with CuPy's ``device`` attribute."""
+    """numpy's array with CuPy's ``device`` attribute, refusing host arrays as CuPy does."""
 
     @property
     def device(self):
         return types.SimpleNamespace(id=0)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        _refuse_host_arrays([*inputs, *(out or ())], ufunc.__name__)
+        if out is not None:
+            kwargs["out"] = tuple(_plain(o) for o in out)
+        result = getattr(ufunc, method)(*(_plain(x) for x in inputs), **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return _device(result)
+
+    def __setitem__(self, key, value):
+        _refuse_host_arrays([value], "assignment into a device array")
+        np.ndarray.__setitem__(self.view(np.ndarray), key, _plain(value))
 
 
 def _device(value):
@@ -116,6 +142,7 @@ def make(device_count: int = 1) -> types.ModuleType:
             return value
 
         def call(*args, **kwargs):
+            _refuse_host_arrays([*args, *kwargs.values()], name)
             return _device(value(*args, **kwargs))
 
         return call
