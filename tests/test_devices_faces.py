@@ -80,7 +80,10 @@ def write_csv(path, n=60):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, 3))
     labels = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
-    lines = ["a,b,c,label", *(f"{r[0]:.4f},{r[1]:.4f},{r[2]:.4f},{t}" for r, t in zip(X, labels))]
+    lines = [
+        "a,b,c,label",
+        *(f"{r[0]:.4f},{r[1]:.4f},{r[2]:.4f},{t}" for r, t in zip(X, labels, strict=True)),
+    ]
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 
