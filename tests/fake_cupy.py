@@ -96,9 +96,11 @@ class RandomState:
         self.seed(seed)
 
     def seed(self, seed) -> None:
+        seed = int(np.asarray(seed).astype(np.uint64, casting="safe"))  # as CuPy checks it
         self._numpy = np.random.RandomState(seed % 2**32)
 
     def permutation(self, n):
+        assert isinstance(n, int), "CuPy permutes a range only for a Python int"
         return _device(self._numpy.permutation(n))
 
     def random_sample(self, size=None, dtype=float):

@@ -73,7 +73,7 @@ class CupyBackend(Backend):
 
     # -- random numbers on the device ----------------------------------------------------------
     def permutation(self, rng, n: int):
-        return self._device_random(rng).permutation(n)
+        return self._device_random(rng).permutation(int(n))  # cuRAND draws, argsort on the GPU
 
     def uniform_into(self, rng, out) -> None:
         out[...] = self._device_random(rng).random_sample(out.shape, dtype=out.dtype)
@@ -84,8 +84,9 @@ class CupyBackend(Backend):
         with self._on_this_device():
             if self._random is None:
                 philox = self.module.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10
-                self._random = self.module.random.RandomState(0, method=philox)
-            self._random.seed(int(rng.integers(0, 2**63 - 1)))
+                self._random = self.module.random.RandomState(np.uint64(0), method=philox)
+            # CuPy takes a uint64 seed (it refuses a Python int's int64 as unsafe to cast)
+            self._random.seed(rng.integers(0, 2**64, dtype=np.uint64))
         return self._random
 
     # -- the optimiser updates -----------------------------------------------------------------
