@@ -127,3 +127,15 @@ def test_a_gpu_that_is_not_there_is_refused(gpu, cupy):
     count = cupy.cuda.runtime.getDeviceCount()
     with pytest.raises(bp.DeviceUnavailable, match=f"no GPU {count}; this machine has {count}"):
         bp.Network([2, 1], device=f"cuda:{count}")
+
+
+def test_the_readme_example_trains_on_the_gpu(gpu, capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (example,) = [e for e in re.findall(r"```python\n(.*?)```", readme, re.S) if "cuda" in e]
+    scope: dict = {}
+    exec(example, scope)
+    assert capsys.readouterr().out == ""  # no DeviceUnavailable line: it ran on the GPU
+    assert scope["net"].device == "cpu" and scope["labels"].shape == (2000,)
