@@ -116,11 +116,12 @@ def test_the_estimators_on_the_gpu_predict_as_on_the_cpu(gpu, solver):
     assert on_gpu.network_.device == "cuda:0"
     proba = on_gpu.predict_proba(X)
     assert type(proba) is np.ndarray
-    np.testing.assert_allclose(proba, cpu.predict_proba(X), rtol=1e-8, atol=1e-10)
+    # L-BFGS's line search can turn rounding differences of 1e-16 into more: 1e-6 allows it
+    np.testing.assert_allclose(proba, cpu.predict_proba(X), rtol=1e-6, atol=1e-8)
     target = X @ np.arange(1.0, 6.0)
     cpu = MLPRegressor(**options).fit(X, target)
     on_gpu = MLPRegressor(device="cuda", **options).fit(X, target)
-    np.testing.assert_allclose(on_gpu.predict(X), cpu.predict(X), rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(on_gpu.predict(X), cpu.predict(X), rtol=1e-6, atol=1e-6)
 
 
 def test_a_gpu_that_is_not_there_is_refused(gpu, cupy):
