@@ -218,3 +218,18 @@ def test_model_files_read_the_same_on_either_device(fake_gpu, tmp_path):
     assert (tmp_path / "cpu.safetensors").read_bytes() == (
         tmp_path / "gpu.safetensors"
     ).read_bytes()
+
+
+def test_a_gpu_network_pickles_onto_the_same_device(fake_gpu):
+    import pickle
+
+    X, _ = data()
+    net = classifier(device="cuda")
+    stored = pickle.dumps(net)
+    del base._BACKENDS["cupy"]  # as in a new process, where no GPU backend is made yet
+    again = pickle.loads(stored)
+    assert isinstance(again.backend, CupyBackend) and again.device == "cuda:0"
+    assert isinstance(again.params, fake_cupy.FakeDeviceArray)
+    np.testing.assert_array_equal(
+        fake_gpu.to_host(again.predict(X)), fake_gpu.to_host(net.predict(X))
+    )
