@@ -150,3 +150,13 @@ def test_train_refuses_the_gpu_with_options_that_train_on_the_cpu(
 ):
     assert main(train_args(tmp_path, "--device", "cuda", *option)) == 2
     assert f"{option[0]} trains on the CPU" in capsys.readouterr().err
+
+
+def test_partial_fit_carries_adams_moments_to_a_new_device(fake_gpu):
+    X, y = make_classification(80, 5, n_classes=3, n_informative=3, random_state=0)
+    options = dict(hidden_layer_sizes=(6,), shuffle=False, random_state=0, dtype="float64")
+    moved = MLPClassifier(device="cuda", **options).partial_fit(X, y, classes=[0, 1, 2])
+    moved.set_params(device="cpu").partial_fit(X, y)
+    stayed = MLPClassifier(**options).partial_fit(X, y, classes=[0, 1, 2]).partial_fit(X, y)
+    assert type(moved.optimizer_state_.m) is np.ndarray
+    np.testing.assert_allclose(moved.network_.params, stayed.network_.params, rtol=1e-12)

@@ -16,6 +16,7 @@ from ..engine.activations import get_activation
 from ..engine.delta_rule import forward
 from ..engine.network import Layer, Network
 from ..engine.validation import check_sample_weight
+from ..training.optimizer_base import state_on
 from ._arguments import checked_sample_weight, hidden_setting
 from ._lbfgs import fit_lbfgs
 from ._persistence import save_estimator
@@ -271,6 +272,7 @@ class _BaseMLP(BaseEstimator):
         if first:
             self._reset_state(X, Y)
         self.network_.to(self.device)  # warm_start and partial_fit follow a changed device
+        self.optimizer_state_ = state_on(self.optimizer_state_, self.network_.xp)
         if self.solver == "lbfgs":
             fit_lbfgs(self, self._as_network_dtype(X), Y, sample_weight)
         else:
