@@ -39,6 +39,6 @@ configs=()
 if [ "${1:-}" = "--quick" ]; then
   configs=(--configs mnist-128,tabular-4096,wide-4096)
 fi
-timeout 240 "$PYTHON" benchmarks/gpu.py --out "$OUT" --deadline 180 "${configs[@]}" 2>&1 | tee "$OUT/benchmark.txt"
+timeout 240 "$PYTHON" benchmarks/gpu.py --out "$OUT" --deadline 180 ${configs[@]+"${configs[@]}"} 2>&1 | tee "$OUT/benchmark.txt"
 echo "tests exit status: $tests; benchmark exit status: ${PIPESTATUS[0]}" | tee -a "$OUT/tests.txt"
 exit "$tests"
