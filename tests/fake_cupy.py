@@ -91,6 +91,8 @@ class ElementwiseKernel:
 
 
 class RandomState:
+    draws: list = []  # (method, size) of every permutation and uniform draw, for the tests
+
     def __init__(self, seed=0, method=None) -> None:
         self.method = method
         self.seed(seed)
@@ -101,9 +103,11 @@ class RandomState:
 
     def permutation(self, n):
         assert isinstance(n, int), "CuPy permutes a range only for a Python int"
+        RandomState.draws.append(("permutation", n))
         return _device(self._numpy.permutation(n))
 
     def random_sample(self, size=None, dtype=float):
+        RandomState.draws.append(("random_sample", size))
         return _device(self._numpy.random_sample(size).astype(dtype))
 
 

@@ -182,7 +182,11 @@ def test_shuffles_and_dropout_are_drawn_on_the_device_and_resume_exactly(fake_gp
         net.fit(X, y, epochs=epochs, batch_size=8, optimizer="adam", warn=False, **options)
         return fake_gpu.to_host(net.params)
 
+    fake_cupy.RandomState.draws.clear()
     straight = run(4)
+    draws = fake_cupy.RandomState.draws
+    assert draws.count(("permutation", 48)) == 4  # each epoch's shuffle, drawn on the device
+    assert draws.count(("random_sample", (8, 8))) == 4 * 6  # each batch's dropout mask
     np.testing.assert_array_equal(run(4), straight)  # the same seed, the same run
     assert not np.array_equal(run(4, shuffle=False), straight)  # the shuffle mattered
     checkpoint = dict(checkpoint=tmp_path / "run.ckpt")
