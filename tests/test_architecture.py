@@ -2,7 +2,7 @@
 stay short enough to read.
 
     engine (with _version) <- io <- training <- faces (explain, plot, page, sklearn, onnx,
-    distributed, cli, datasets, single_layer) <- the package itself
+    distributed, gpu, cli, datasets, single_layer) <- the package itself
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ LAYERS = {
     "cli": 3,
     "datasets": 3,
     "distributed": 3,
+    "gpu": 3,
     "single_layer": 3,
     "__init__": 4,
     "__main__": 4,

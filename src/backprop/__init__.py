@@ -20,6 +20,7 @@ from . import datasets, distributed, explain, io, page, training  # noqa: F401 -
 from ._version import __version__
 from .engine import activations, losses
 from .engine.activations import Activation, register_activation
+from .engine.backend import DeviceUnavailable
 from .engine.gradcheck import compare_gradients, gradcheck
 from .engine.losses import Loss, register_loss
 from .engine.network import Input, Layer, Network
@@ -56,6 +57,7 @@ __all__ = [
     "Adam",
     "ConvergenceWarning",
     "DeltaRuleUnit",
+    "DeviceUnavailable",
     "EarlyStopping",
     "History",
     "Input",

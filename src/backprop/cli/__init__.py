@@ -125,6 +125,11 @@ def _add_csv_commands(commands) -> None:
     train.add_argument(
         "--distributed", action="store_true", help="train across the ranks of mpiexec"
     )
+    train.add_argument(
+        "--device",
+        default="cpu",
+        help="where to train: cpu (default), cuda or cuda:N (an NVIDIA GPU; backprop[gpu])",
+    )
     predict = commands.add_parser("predict", help="write the CSV with a prediction column added")
     predict.add_argument("model", help="model file written by 'backprop train'")
     predict.add_argument("data", help="CSV file with the model's feature columns")

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from ..engine.activations import get_activation
+from ..engine.backend import Backend, DeviceUnavailable, device_backend
 from ..engine.network import Network
 from ..io import tabular
 from ..io.tabular import CLASSIFICATION, REGRESSION
@@ -63,6 +64,20 @@ def _check_train_options(args: argparse.Namespace) -> dict:
         if args.folds == 1 or args.folds < 0:
             raise UsageError(f"--folds must be 0 (the held-out rows) or >= 2, got {args.folds}")
     return overrides
+
+
+def _check_device(args: argparse.Namespace) -> Backend:
+    """The backend ``--device`` names, before anything is read (one line when it cannot be
+    used here)."""
+    try:
+        backend = device_backend(args.device)
+    except (DeviceUnavailable, ValueError, TypeError) as error:
+        raise UsageError(f"--device {args.device}: {error}") from None
+    if backend.device != "cpu":
+        for option, given in (("--search", args.search), ("--distributed", args.distributed)):
+            if given:
+                raise UsageError(f"{option} trains on the CPU: it cannot be combined with --device")
+    return backend
 
 
 def _feature_columns(table: tabular.Table, target_name: str) -> list[str]:
@@ -191,7 +206,7 @@ def _labels_read(target: tabular.Target, encoding: dict) -> str:
 
 def _score(net: Network, Xs: np.ndarray, truth: np.ndarray, encoding: dict) -> tuple[str, dict]:
     """The report on rows ``Xs``: ``truth`` is class indices, or targets in their own units."""
-    outputs = net.predict(Xs).astype(np.float64)
+    outputs = net.xp.to_host(net.predict(Xs)).astype(np.float64)
     if "classes" in encoding:
         return held_out_report(outputs.argmax(axis=1), truth, classification=True)
     with np.errstate(over="ignore"):
@@ -205,6 +220,7 @@ def _count(n: int, noun: str) -> str:
 
 def train(args: argparse.Namespace) -> str:
     """Train a network on ``args.data`` and save it to ``args.out``; returns the summary."""
+    args.backend = _check_device(args)
     if distributed_train.wanted(args):  # under mpiexec: each rank reads its own rows
         return distributed_train.train(args)
     overrides = _check_train_options(args)
@@ -270,7 +286,7 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
     if args.search is not None:
         trained = run_search(args, recipe, len(features), n_out, task, data)
     else:
-        trained.net = recipe.network(len(features), n_out, task, seed=args.seed)
+        trained.net = recipe.network(len(features), n_out, task, seed=args.seed).to(args.backend)
         if checkpoint is not None and args.resume:
             _check_resume_seed(trained.net, checkpoint, args.seed)
         before = _file_state(checkpoint.real) if checkpoint else None

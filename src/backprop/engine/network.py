@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .activations import Activation, get_activation
-from .backend import Backend, backend_for, get_backend, resolve_dtype
+from .backend import Backend, backend_for, device_backend, get_backend, resolve_dtype
 from .delta_rule import forward
 from .extensions import provided
 from .layer import INIT_ALIASES, INITIALIZERS, Input, Layer, draw_weights
@@ -60,6 +60,10 @@ class Network:
     backend : where the arrays live and which array module computes with them: ``"numpy"``
         (default) or a ``backprop.engine.backend.Backend``. Every array operation of the
         forward and backward passes and of training goes through it (``net.backend``).
+    device : ``"cpu"`` (the numpy backend), ``"cuda"`` or ``"cuda:N"`` (CuPy on that GPU; the
+        ``[gpu]`` extra), instead of ``backend``. The initial weights are drawn on the host, so
+        the same seed gives the same network on every device. ``DeviceUnavailable`` (a
+        ``RuntimeError``) says when the device cannot be used here.
 
     >>> import numpy as np, backprop as bp
     >>> net = bp.Network([2, 2, 2], dtype="float64")
@@ -79,6 +83,7 @@ class Network:
         seed: int | None = None,
         init: str = "auto",
         backend: str | Backend | None = None,
+        device: str | Backend | None = None,
     ):
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
             raise TypeError("sizes must be a list like [n_in, hidden..., n_out]")
@@ -90,7 +95,9 @@ class Network:
         if n_in < 1:
             raise ValueError(f"layer 0 (the input) must have >= 1 unit, got {n_in}")
         self.dtype = resolve_dtype(dtype)
-        self.backend = get_backend(backend)
+        if backend is not None and device is not None:
+            raise ValueError("give device or backend, not both")
+        self.backend = get_backend(backend) if device is None else device_backend(device)
         self.loss = get_loss(loss)
         self.seed = seed
         self.rng = self.backend.random_generator(seed)
@@ -200,6 +207,29 @@ class Network:
         return self.backend
 
     @property
+    def device(self) -> str:
+        """Where the network's arrays live: ``"cpu"`` or ``"cuda:N"``."""
+        return self.backend.device
+
+    def to(self, device: str | Backend) -> Network:
+        """Move the parameters and gradients to ``device`` (``"cpu"``, ``"cuda"``, ...), in
+        place; the random generator stays on the host. Returns the network.
+
+        >>> import backprop as bp
+        >>> bp.Network([2, 1], seed=0).to("cpu").device
+        'cpu'
+        """
+        backend = device_backend(device)
+        if backend is not self.backend:
+            params, grads = (self.backend.to_host(a) for a in (self._params, self._grads))
+            self._params = backend.asarray(params.astype(self.dtype, copy=True))
+            self._grads = backend.asarray(grads.astype(self.dtype, copy=True))
+            self.backend, self._workspaces = backend, {}
+            for layer in self.layers[1:]:
+                layer._bind(self)
+        return self
+
+    @property
     def n_layers(self) -> int:
         """L, the number of layers with weights."""
         return len(self.layers) - 1
@@ -269,22 +299,17 @@ class Network:
 
     def copy(self, dtype: str | None = None, backend: str | Backend | None = None) -> Network:
         """An independent copy with the same weights, optionally in another dtype or on
-        another backend (``backend="numpy"`` gives a host copy)."""
+        another backend or device (``backend="cpu"`` gives a host copy)."""
         clone = _copy.copy(self)
         clone.dtype = resolve_dtype(dtype) if dtype is not None else self.dtype
-        clone.backend = self.backend if backend is None else get_backend(backend)
         clone.layers = [self.layers[0]] + [_copy.copy(layer) for layer in self.layers[1:]]
-        if clone.backend is self.backend:
-            clone._params = self.params.astype(clone.dtype, copy=True)
-        else:
-            host = self.backend.to_host(self.params)
-            clone._params = clone.backend.asarray(host.astype(clone.dtype, copy=True))
-        clone._grads = clone.backend.zeros_like(clone._params)
+        clone._params = self.params.astype(clone.dtype, copy=True)
+        clone._grads = self.backend.zeros_like(clone._params)
         for layer in clone.layers[1:]:
             layer._bind(clone)
         clone.rng = _copy.deepcopy(self.rng)
         clone._workspaces = {}
-        return clone
+        return clone if backend is None else clone.to(backend)
 
     def workspace(self, n: int) -> Workspace:
         """The cached work arrays for batches of ``n`` rows."""

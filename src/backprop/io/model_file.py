@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..engine.backend import backend_for
+from ..engine.backend import backend_for, device_backend
 from ..engine.network import Network
 from .atomic import atomic_write
 from .config import DTYPE_CODES, ConfigReader, ModelFileError, network_config
@@ -240,8 +240,12 @@ def _check_header_length(reader: ConfigReader, path: str) -> None:
         raise reader.error(f"header length {n} is too small")
 
 
-def load_with_metadata(path: str | os.PathLike) -> tuple[Network, dict, dict[str, np.ndarray]]:
-    """Load a network saved by ``save``, with its user metadata and extra tensors.
+def load_with_metadata(
+    path: str | os.PathLike, device: str | None = None
+) -> tuple[Network, dict, dict[str, np.ndarray]]:
+    """Load a network saved by ``save``, with its user metadata and extra tensors; the network
+    is put on ``device`` (as ``Network.to``), the tensors stay numpy arrays. A file reads the
+    same whichever device wrote it.
 
     Returns ``(net, metadata, tensors)``. Raises ValueError naming the file for anything that is
     not a valid backprop model file (wrong format, newer format version, unknown activation or
@@ -259,16 +263,18 @@ def load_with_metadata(path: str | os.PathLike) -> tuple[Network, dict, dict[str
     ({'epochs': 10}, {})
     """
     path = os.fspath(path)
+    backend = None if device is None else device_backend(device)  # refused before reading
     reader = ConfigReader(path)
     safetensors = _safetensors()
     _check_header_length(reader, path)
     try:
         with safetensors.safe_open(path, framework="numpy") as handle:
-            return _read(reader, handle)
+            net, user, tensors = _read(reader, handle)
     except (ModelFileError, OSError):
         raise
     except Exception as error:  # SafetensorError (a plain Exception) and anything unforeseen
         raise reader.error(f"not a valid model file ({type(error).__name__}: {error})") from None
+    return (net if backend is None else net.to(backend)), user, tensors
 
 
 def _read(reader: ConfigReader, handle) -> tuple[Network, dict, dict[str, np.ndarray]]:
@@ -371,8 +377,9 @@ def _check_params_layout(reader: ConfigReader, view, config: dict) -> int:
     return n_params
 
 
-def load(path: str | os.PathLike) -> Network:
-    """Load a network saved by ``save``; see ``load_with_metadata`` for the errors.
+def load(path: str | os.PathLike, device: str | None = None) -> Network:
+    """Load a network saved by ``save``, onto ``device`` (``"cpu"`` by default, ``"cuda"``, see
+    ``Network``); see ``load_with_metadata`` for the errors.
 
     >>> import os, tempfile, numpy as np, backprop as bp
     >>> from backprop.io import save, load
@@ -384,4 +391,4 @@ def load(path: str | os.PathLike) -> Network:
     >>> bool(np.array_equal(again.predict(X), net.predict(X)))
     True
     """
-    return load_with_metadata(path)[0]
+    return load_with_metadata(path, device)[0]

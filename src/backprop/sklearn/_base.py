@@ -4,18 +4,20 @@ constraints, input validation, building the network, the fit dispatch and the ou
 from __future__ import annotations
 
 import math
-from numbers import Integral, Number, Real
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..engine.activations import get_activation
 from ..engine.delta_rule import forward
 from ..engine.network import Layer, Network
 from ..engine.validation import check_sample_weight
+from ..training.optimizer_base import state_on
+from ._arguments import checked_sample_weight, hidden_setting
 from ._lbfgs import fit_lbfgs
 from ._persistence import save_estimator
 from ._sklearn_internals import MLP_CONSTRAINTS, Interval, StrOptions
@@ -60,38 +62,6 @@ def _initialize_as_scikit_learn(net: Network) -> None:
         layer.b = rng.uniform(-bound, bound, layer.size)
 
 
-def _hidden_setting(value, n_hidden: int, name: str) -> list:
-    """One value per hidden layer from a scalar or a list of that length."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != n_hidden:
-            raise ValueError(
-                f"{name} has {len(value)} entries but there are {n_hidden} hidden layers"
-            )
-        return list(value)
-    return [value] * n_hidden
-
-
-def _checked_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
-    """``sample_weight`` as float64 of shape (n_samples,); a scalar weighs every sample."""
-    if isinstance(sample_weight, Number):
-        return np.full(n_samples, sample_weight, dtype=np.float64)
-    weights = check_array(
-        sample_weight,
-        accept_sparse=False,
-        ensure_2d=False,
-        dtype=np.float64,
-        order="C",
-        input_name="sample_weight",
-    )
-    if weights.ndim != 1:
-        raise ValueError(f"Sample weights must be 1D array or scalar, got {weights.ndim}D array")
-    if weights.shape != (n_samples,):
-        raise ValueError(f"sample_weight.shape == {weights.shape}, expected {(n_samples,)}!")
-    if not weights.any():
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return weights
-
-
 def has_stochastic_solver(estimator) -> bool:
     """``partial_fit``'s availability: only the stochastic solvers (else AttributeError)."""
     if estimator.solver not in ("sgd", "adam"):
@@ -110,6 +80,7 @@ class _BaseMLP(BaseEstimator):
         "activation": [StrOptions(set(ACTIVATION_NAMES)), list, tuple],  # one per layer too
         "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
         "dtype": [None, StrOptions({"float32", "float64"})],
+        "device": [str],
     }
 
     def __init__(
@@ -140,6 +111,7 @@ class _BaseMLP(BaseEstimator):
         max_fun=15000,
         dropout=0.0,
         dtype=None,
+        device="cpu",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -166,6 +138,7 @@ class _BaseMLP(BaseEstimator):
         self.max_fun = max_fun
         self.dropout = dropout
         self.dtype = dtype
+        self.device = device
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -215,13 +188,13 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be integers, got {sizes}.")
         if any(s < 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        activations = _hidden_setting(self.activation, len(sizes), "activation")
+        activations = hidden_setting(self.activation, len(sizes), "activation")
         unknown = [a for a in activations if a not in ACTIVATION_NAMES]
         if unknown:
             raise ValueError(
                 f"unknown activation {unknown[0]!r}; known: {sorted(ACTIVATION_NAMES)}"
             )
-        dropouts = _hidden_setting(self.dropout, len(sizes), "dropout")
+        dropouts = hidden_setting(self.dropout, len(sizes), "dropout")
         return [
             Layer(int(s), get_activation(a), dropout=float(d))
             for s, a, d in zip(sizes, activations, dropouts, strict=True)
@@ -232,7 +205,7 @@ class _BaseMLP(BaseEstimator):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         out_activation, loss = self._output_spec(n_out)
         layers.append(Layer(n_out, out_activation))
-        net = Network([n_in, *layers], loss=loss, dtype=dtype, seed=int(seed))
+        net = Network([n_in, *layers], loss=loss, dtype=dtype, seed=int(seed), device=self.device)
         _initialize_as_scikit_learn(net)
         return net
 
@@ -269,9 +242,9 @@ class _BaseMLP(BaseEstimator):
         return "logistic" if activation is get_activation("logistic") else activation.name
 
     def _publish_weights(self):
-        layers = self.network_.layers[1:]
-        self.coefs_ = [np.array(layer.W.T) for layer in layers]
-        self.intercepts_ = [np.array(layer.b) for layer in layers]
+        net = self.network_
+        self.coefs_ = [net.xp.to_host(layer.W).T.copy() for layer in net.layers[1:]]
+        self.intercepts_ = [net.xp.to_host(layer.b).copy() for layer in net.layers[1:]]
 
     # -- fitting ------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None, val=None):
@@ -289,7 +262,7 @@ class _BaseMLP(BaseEstimator):
         X, y = self._validate_Xy(X, y, reset=first)
         Y = self._encode_y(y, first, classes, incremental)
         if sample_weight is not None:
-            sample_weight = _checked_sample_weight(sample_weight, X.shape[0])
+            sample_weight = checked_sample_weight(sample_weight, X.shape[0])
         sample_weight = self._sample_weight(sample_weight, X, y)
         if sample_weight is not None:  # in the dtype the network computes in
             dtype = self._pick_dtype(X) if first else self.network_.dtype.name
@@ -298,6 +271,8 @@ class _BaseMLP(BaseEstimator):
             training, validation = validation_split(self, X, Y, sample_weight, y, val)
         if first:
             self._reset_state(X, Y)
+        self.network_.to(self.device)  # warm_start and partial_fit follow a changed device
+        self.optimizer_state_ = state_on(self.optimizer_state_, self.network_.xp)
         if self.solver == "lbfgs":
             fit_lbfgs(self, self._as_network_dtype(X), Y, sample_weight)
         else:
@@ -310,7 +285,7 @@ class _BaseMLP(BaseEstimator):
                 incremental,
             )
         self._publish_weights()
-        if not np.isfinite(self.network_.params).all():
+        if not np.isfinite(self.network_.xp.to_host(self.network_.params)).all():
             raise ValueError(NON_FINITE_WEIGHTS)
         return self
 
@@ -371,12 +346,12 @@ class _BaseMLP(BaseEstimator):
         float32 model given float64 X answers in float64, as scikit-learn's does)."""
         check_is_fitted(self)
         X = self._validate_X(X)
-        out = self.network_.predict(self._as_network_dtype(X))
+        out = self.network_.xp.to_host(self.network_.predict(self._as_network_dtype(X)))
         return out.astype(np.result_type(X.dtype, self.network_.dtype), copy=False)
 
     def _validation_score(self, X, Y, sample_weight) -> float:
         """``score`` on the validation set (NaN where the outputs are not finite)."""
-        out = self.network_.predict(X)
+        out = self.network_.xp.to_host(self.network_.predict(X))
         if not np.isfinite(out).all():
             return math.nan
         return float(self._score_outputs(out, Y, sample_weight))
@@ -392,8 +367,8 @@ class _BaseMLP(BaseEstimator):
         X = self._as_network_dtype(self._validate_X(X))
         out = np.empty((X.shape[0], net.layers[layer].size), net.dtype)
         for start in range(0, X.shape[0], 4096):
-            rows = X[start : start + 4096]
+            rows = net.xp.asarray(X[start : start + 4096])
             work = net.workspace(rows.shape[0])
             forward(net, work, rows)
-            out[start : start + rows.shape[0]] = work.a[layer]
+            out[start : start + rows.shape[0]] = net.xp.to_host(work.a[layer])
         return out

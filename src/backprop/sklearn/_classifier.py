@@ -66,6 +66,7 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
         max_fun=15000,
         dropout=0.0,
         dtype=None,
+        device="cpu",
         class_weight=None,
     ):
         super().__init__(
@@ -94,6 +95,7 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, _BaseMLP):
             max_fun=max_fun,
             dropout=dropout,
             dtype=dtype,
+            device=device,
         )
         self.class_weight = class_weight
 

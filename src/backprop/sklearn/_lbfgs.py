@@ -38,13 +38,13 @@ def fit_lbfgs(est, X, Y, sample_weight) -> None:
     with _other_blas_single_threaded():
         result = minimize(
             objective,
-            np.asarray(net.params, dtype=np.float64),
+            net.xp.to_host(net.params).astype(np.float64),
             method="L-BFGS-B",
             jac=True,
             options={"maxiter": est.max_iter, "maxfun": est.max_fun, "gtol": est.tol},
         )
     est.n_iter_ = _lbfgs_iterations(result, est.max_iter)
-    net.params[...] = result.x
+    net.params[...] = net.xp.asarray(result.x, dtype=net.dtype)
     est.loss_ = float(result.fun)
 
 
@@ -98,22 +98,23 @@ class _LbfgsObjective:
     """
 
     def __init__(self, net: Network, X, Y, sample_weight, alpha: float, reported):
-        self.net, self.X, self.Y, self.reported = net, X, Y, reported
+        xp = net.xp  # the data go to the network's device once; θ and ∇ cross every call
+        self.net, self.X, self.Y, self.reported = net, xp.asarray(X), xp.asarray(Y), reported
         self.work = net.workspace(X.shape[0])
-        self.weights = None if sample_weight is None else sample_weight.astype(net.dtype)
+        self.weights = None if sample_weight is None else xp.asarray(sample_weight, net.dtype)
         total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         self.l2 = alpha / total
 
     def __call__(self, theta):
         net, work = self.net, self.work
-        net.params[...] = theta
+        net.params[...] = net.xp.asarray(theta, dtype=net.dtype)
         work.set_scale(self.weights)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with net.xp.errstate(over="ignore", invalid="ignore"):
             forward(net, work, self.X)
             backward(net, work, self.Y)
-            loss = batch_error(net, work, self.Y)
+            loss = float(batch_error(net, work, self.Y))
         W = theta[: net.n_weights]
-        grad = np.asarray(net.grads, dtype=np.float64).copy()
+        grad = net.xp.to_host(net.grads).astype(np.float64)
         grad[: net.n_weights] += self.l2 * W
         penalty = 0.5 * self.l2 * float(W @ W)
         return self.reported(loss + penalty, penalty), grad

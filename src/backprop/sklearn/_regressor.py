@@ -62,6 +62,7 @@ class MLPRegressor(RegressorMixin, TransformerMixin, _BaseMLP):
         max_fun=15000,
         dropout=0.0,
         dtype=None,
+        device="cpu",
         loss="squared",
     ):
         super().__init__(
@@ -90,6 +91,7 @@ class MLPRegressor(RegressorMixin, TransformerMixin, _BaseMLP):
             max_fun=max_fun,
             dropout=dropout,
             dtype=dtype,
+            device=device,
         )
         self.loss = loss
 

@@ -87,6 +87,27 @@ class Optimizer:
             )
 
 
+def state_on(state, xp):
+    """An optimiser's ``state`` with its arrays on backend ``xp``: those on another device are
+    copied over (``net.to(device)`` moves a network; this moves its optimiser's moments).
+
+    >>> import numpy as np
+    >>> from backprop.engine.backend import NUMPY
+    >>> from backprop.optimizers import Adam
+    >>> state_on(Adam().init(np.zeros(2)), NUMPY).step
+    0
+    """
+    if state is None:
+        return None
+    moved = {}
+    for name, value in state._asdict().items():
+        owner = backend_for(value)
+        if owner.owns(value) and owner is not xp:
+            value = xp.asarray(owner.to_host(value))
+        moved[name] = value
+    return type(state)(**moved)
+
+
 def backend_of(params, xp):
     """The backend given, or the one that owns ``params``."""
     return backend_for(params) if xp is None else xp

@@ -32,6 +32,7 @@ from .base import (
     register_backend,
     resolve_dtype,
 )
+from .devices import DeviceUnavailable, device_backend
 from .numpy_backend import BLOCK, NUMPY, Blockwise, NumpyBackend, row_max, row_sum
 
 register_backend(NUMPY)
@@ -42,9 +43,11 @@ __all__ = [
     "NUMPY",
     "Backend",
     "Blockwise",
+    "DeviceUnavailable",
     "NumpyBackend",
     "ScratchCache",
     "backend_for",
+    "device_backend",
     "get_backend",
     "register_backend",
     "resolve_dtype",

@@ -50,6 +50,8 @@ class Backend:
     """
 
     name = "generic"
+    device = "cpu"
+    """Where the arrays live: ``"cpu"`` or ``"cuda:N"`` (``net.device``)."""
     loss_log_rows: int | None = None
     """Rows of outputs the training loss log holds before the host reads it; ``None`` reads
     once per epoch (a device keeps computing while nothing waits for it)."""

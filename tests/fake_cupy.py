@@ -1,0 +1,157 @@
+"""A stand-in for CuPy built on numpy, so that ``CupyBackend`` runs its own code on the CPU.
+
+Its arrays are a numpy subclass with CuPy's ``.device.id``; every function of the module returns
+them; ``ElementwiseKernel`` runs the kernel's CUDA C source, translated line by line into numpy
+(the sources are simple statements: ``T x = expr;``, ``out = expr;``, ``out -= expr;``), and
+``random.RandomState`` is numpy's legacy generator with cuRAND's ``seed``/``permutation``/
+``random_sample`` calls. What it cannot show is CUDA itself: compiling the kernels, cuRAND's
+numbers, and speed, which ``tests/gpu`` checks on a GPU.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+
+import numpy as np
+
+
+def _refuse_host_arrays(values, what: str) -> None:
+    """CuPy raises TypeError for a numpy array among its arguments (numpy scalars pass)."""
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            _refuse_host_arrays(value, what)
+        elif type(value) is np.ndarray:
+            raise TypeError(f"{what}: a numpy array given to CuPy (move it to the device first)")
+
+
+def _plain(value):
+    return value.view(np.ndarray) if isinstance(value, FakeDeviceArray) else value
+
+
+class FakeDeviceArray(np.ndarray):
+    """numpy's array with CuPy's ``device`` attribute, refusing host arrays as CuPy does."""
+
+    @property
+    def device(self):
+        return types.SimpleNamespace(id=0)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        _refuse_host_arrays([*inputs, *(out or ())], ufunc.__name__)
+        if out is not None:
+            kwargs["out"] = tuple(_plain(o) for o in out)
+        result = getattr(ufunc, method)(*(_plain(x) for x in inputs), **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return _device(result)
+
+    def __setitem__(self, key, value):
+        _refuse_host_arrays([value], "assignment into a device array")
+        np.ndarray.__setitem__(self.view(np.ndarray), key, _plain(value))
+
+
+def _device(value):
+    if isinstance(value, np.ndarray) and not isinstance(value, FakeDeviceArray):
+        return value.view(FakeDeviceArray)
+    if isinstance(value, np.generic):
+        return np.asarray(value).view(FakeDeviceArray)
+    return value
+
+
+def _names(params: str) -> list[str]:
+    return [part.split()[-1] for part in params.split(",")]
+
+
+class ElementwiseKernel:
+    """CuPy's element-wise kernel, run as numpy over whole arrays."""
+
+    compiled: list = []
+
+    def __init__(self, in_params: str, out_params: str, operation: str, name: str) -> None:
+        self.inputs, self.outputs = _names(in_params), _names(out_params)
+        self.name = name
+        self.statements = []
+        for statement in filter(None, (s.strip() for s in operation.split(";"))):
+            statement = re.sub(r"^T\s+", "", statement)  # a local: T x = ...
+            target, operator, expression = re.match(r"(\w+)\s*(-?=)\s*(.*)", statement).groups()
+            if target in self.outputs and operator == "=":
+                target += "[...]"  # written into the output array, as CUDA does
+            self.statements.append(f"{target} {operator} {expression}")
+        ElementwiseKernel.compiled.append(name)
+
+    def __call__(self, *args):
+        assert len(args) == len(self.inputs) + len(self.outputs), self.name
+        dtype = args[len(self.inputs)].dtype  # the first output, the parameters
+        for value in args:  # the scalars must arrive in the arrays' dtype (CuPy's T)
+            assert np.asarray(value).dtype == dtype, (self.name, np.asarray(value).dtype)
+        plain = [a.view(np.ndarray) if isinstance(a, np.ndarray) else a for a in args]
+        scope = {"sqrt": np.sqrt, **dict(zip(self.inputs + self.outputs, plain, strict=True))}
+        for statement in self.statements:
+            exec(statement, {}, scope)
+
+
+class RandomState:
+    draws: list = []  # (method, size) of every permutation and uniform draw, for the tests
+
+    def __init__(self, seed=0, method=None) -> None:
+        self.method = method
+        self.seed(seed)
+
+    def seed(self, seed) -> None:
+        seed = int(np.asarray(seed).astype(np.uint64, casting="safe"))  # as CuPy checks it
+        self._numpy = np.random.RandomState(seed % 2**32)
+
+    def permutation(self, n):
+        assert isinstance(n, int), "CuPy permutes a range only for a Python int"
+        RandomState.draws.append(("permutation", n))
+        return _device(self._numpy.permutation(n))
+
+    def random_sample(self, size=None, dtype=float):
+        RandomState.draws.append(("random_sample", size))
+        return _device(self._numpy.random_sample(size).astype(dtype))
+
+
+class _Device:
+    def __init__(self, index) -> None:
+        self.index = index
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def make(device_count: int = 1) -> types.ModuleType:
+    """A module that imports as ``cupy``."""
+
+    module = types.ModuleType("cupy")
+    module.__version__ = "0.0-fake"
+    module.ndarray = FakeDeviceArray
+    module.ElementwiseKernel = ElementwiseKernel
+    module.random = types.SimpleNamespace(RandomState=RandomState)
+    module.cuda = types.SimpleNamespace(
+        Device=_Device,
+        curand=types.SimpleNamespace(CURAND_RNG_PSEUDO_PHILOX4_32_10=4),
+        runtime=types.SimpleNamespace(getDeviceCount=lambda: device_count),
+    )
+    module.asnumpy = lambda array: np.array(np.asarray(array).view(np.ndarray), copy=True)
+
+    def asarray(value, dtype=None):
+        return np.array(np.asarray(value), dtype=dtype, copy=True).view(FakeDeviceArray)
+
+    module.asarray = asarray
+
+    def fallback(name):
+        value = getattr(np, name)
+        if isinstance(value, type) or not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            _refuse_host_arrays([*args, *kwargs.values()], name)
+            return _device(value(*args, **kwargs))
+
+        return call
+
+    module.__getattr__ = fallback
+    return module
