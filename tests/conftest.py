@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -58,3 +59,14 @@ def firefox():
         pytest.skip(str(problem))
     yield launched
     launched.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where the page tests save their screenshots: $BACKPROP_PAGE_SCREENSHOTS when set (made
+    if missing; docs/images is made that way), else a temporary folder."""
+    folder = os.environ.get("BACKPROP_PAGE_SCREENSHOTS")
+    if not folder:
+        return tmp_path_factory.mktemp("screenshots")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder)

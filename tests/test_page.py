@@ -10,7 +10,6 @@ activation and loss the page computes. Screenshots go to $BACKPROP_PAGE_SCREENSH
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -33,15 +32,6 @@ def mazur_page(tmp_path_factory) -> Path:
     args = ["explain", str(MAZUR), *MAZUR_ARGS, "--steps", "2", "--precision", "9"]
     assert main([*args, "--html", str(path)]) == 0
     return path
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = os.environ.get("BACKPROP_PAGE_SCREENSHOTS")
-    if not folder:
-        return tmp_path_factory.mktemp("screenshots")
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    return Path(folder)
 
 
 class Opened:

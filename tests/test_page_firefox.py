@@ -12,7 +12,6 @@ set, else to a temporary folder.
 from __future__ import annotations
 
 import math
-import os
 import re
 from pathlib import Path
 
@@ -59,15 +58,6 @@ def moons_page(run, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("page") / "moons.html"
     path.write_text(playground_page(run.data), encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = os.environ.get("BACKPROP_PAGE_SCREENSHOTS")
-    if not folder:
-        return tmp_path_factory.mktemp("screenshots")
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    return Path(folder)
 
 
 def equation(firefox) -> str:
