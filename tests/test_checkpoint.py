@@ -122,6 +122,27 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path):
     assert np.array_equal(resumed.params, reference.params)
 
 
+def test_a_save_cut_short_leaves_the_last_checkpoint_in_place(tmp_path, monkeypatch):
+    """The old file becomes ``.prev`` without leaving its own name: a run killed while the
+    next checkpoint is written still has the last one at the checkpoint's path."""
+    path, prev = tmp_path / "run.ckpt", tmp_path / "run.ckpt.prev"
+    write = checkpoints.model_files.save
+    seen = []
+
+    def killed_while_writing_the_third(*args, **kwargs):
+        if len(seen) == 2:
+            assert path.read_bytes() == seen[-1] == prev.read_bytes()
+            raise RuntimeError("killed")
+        write(*args, **kwargs)
+        seen.append(path.read_bytes())
+
+    monkeypatch.setattr(checkpoints.model_files, "save", killed_while_writing_the_third)
+    with pytest.raises(RuntimeError, match="killed"):
+        network().fit(X, Y, epochs=3, checkpoint=path, **options())
+    assert path.read_bytes() == seen[1] and prev.read_bytes() == seen[1] != seen[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt", "run.ckpt.prev"]
+
+
 def test_when_no_checkpoint_can_be_read_resume_is_refused(tmp_path):
     path = tmp_path / "run.ckpt"
     network().fit(X, Y, epochs=2, checkpoint=path, **options())

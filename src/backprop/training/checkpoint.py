@@ -18,8 +18,10 @@ whose setup differs is refused, listing what differs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 
@@ -81,8 +83,21 @@ def save(path, net, state: TrainingState, schedule, split_rng_state, setup) -> N
         **model_files.encode_floats(data),
     }
     if os.path.exists(path):
-        os.replace(path, path + ".prev")
-    model_files.save(net, path, metadata=meta, tensors=tensors)
+        _keep_as_previous(path)
+    model_files.save(net, path, metadata=meta, tensors=tensors)  # replaces ``path`` atomically
+
+
+def _keep_as_previous(path: str) -> None:
+    """Make ``path.prev`` the file now at ``path``, leaving ``path`` in place: a run killed at
+    any moment leaves the last checkpoint at ``path``, never only at ``.prev``."""
+    staged = f"{path}.prev.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(staged)  # left by an earlier save of this process that was cut short
+    try:
+        os.link(path, staged)  # a second name for the same file; no copy
+    except OSError:  # a file system without hard links
+        shutil.copy2(path, staged)
+    os.replace(staged, path + ".prev")
 
 
 def read(path, net=None, optimizer=None, schedule=None) -> Saved | None:
