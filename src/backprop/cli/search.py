@@ -189,14 +189,14 @@ def search(
     best = Best()
     deadline = time.perf_counter() + budget
 
-    def limited(trial) -> Recipe:
+    def limited(recipe: Recipe) -> Recipe:
+        """``recipe`` with its time limit cut to what is left of the budget."""
         remaining = deadline - time.perf_counter()
-        recipe = _suggest(trial, base)
         limit = remaining if recipe.time_limit is None else min(recipe.time_limit, remaining)
         return replace(recipe, time_limit=max(round(limit, 1), 0.1))
 
     def held_out(trial) -> float:
-        recipe = limited(trial)
+        recipe = limited(_suggest(trial, base))
         net = make_network(recipe)
 
         def report(net, epoch, logs) -> bool:
@@ -214,10 +214,11 @@ def search(
 
     def cross_validated(trial) -> float:
         X, Y = train_data
+        chosen = _suggest(trial, base)
         total, losses, kept = 0.0, [], None
         started = time.perf_counter()
         for fold, (trained_rows, scored_rows) in enumerate(folds):
-            recipe = limited(trial)
+            recipe = limited(chosen)
             net = make_network(recipe)
             scored = (X[scored_rows], Y[scored_rows])
             history, outcome = recipe.fit(
@@ -259,7 +260,8 @@ def search(
 def _progress_line(best: Best, trial, deadline: float) -> str:
     left = max(deadline - time.perf_counter(), 0.0)
     state = trial.state.name.lower()
-    value = "" if _score_of(trial) is None else f" score {trial.value:.4f}"
+    score = _score_of(trial)
+    value = "" if score is None else f" score {score:.4f}"
     kept = "" if best.trial is None else f", best {best.score:.4f} (trial {best.trial})"
     params = " ".join(f"{name}={_short(value)}" for name, value in trial.params.items())
     return f"search: trial {trial.number} {state}{value}{kept}; {params}; {left:.0f}s left"
@@ -291,7 +293,7 @@ def _trial_row(trial) -> list[str]:
     cells = [
         trial.number,
         trial.state.name.lower(),
-        "" if _score_of(trial) is None else f"{trial.value:.6g}",
+        "" if (score := _score_of(trial)) is None else f"{score:.6g}",
         "-".join(map(str, hidden or [])),
         params.get("dropout", ""),
         params.get("lr", ""),

@@ -20,15 +20,6 @@ from ..io.atomic import atomic_write
 from .graph import Graph, network_nodes
 from .heads import ONNX_TYPES, classifier_nodes, onnx_label_type, scaling_nodes, unscaling_nodes
 
-__all__ = [
-    "OPSET",
-    "PRODUCER",
-    "is_backprop_onnx",
-    "to_onnx",
-    "trained_model_to_onnx",
-    "write_onnx",
-]
-
 PRODUCER = "backprop"
 OPSET = 13
 IR_VERSION = 7

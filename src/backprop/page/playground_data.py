@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..engine.network import Network
+from ..engine.trace import trace
 from ..io.tabular import CLASSIFICATION, REGRESSION
 from ..training import History, fit
 from ..training.optimizers import get_optimizer
@@ -198,7 +199,7 @@ class _Recorder:
         self.frames.append(frame)
 
     def __call__(self, net: Network, epoch: int, logs: dict) -> bool:
-        deltas = net.backprop(*self.training).delta[1:]  # δˡ of each sample, weights unchanged
+        deltas = trace(net, *self.training).delta[1:]  # δˡ of each sample, weights unchanged
         self.mean_abs_delta.append([float(np.abs(delta).mean()) for delta in deltas])
         if epoch + 1 in self.wanted:
             self.snapshot(net, epoch + 1)
@@ -275,10 +276,11 @@ def record_run(
     validation = None
     if len(val_rows):
         validation = (scaler(X[val_rows]), fitted_target[val_rows])
-    recorder.training = (scaler(X[train_rows]), fitted_target[train_rows])
+    training = (scaler(X[train_rows]), fitted_target[train_rows])
+    recorder.training = net.check_data(*training)  # validated once, traced after every epoch
     history = fit(
         net,
-        *recorder.training,
+        *training,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         optimizer=get_optimizer(settings.optimizer, settings.lr),
