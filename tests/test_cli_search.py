@@ -180,6 +180,8 @@ def test_search_scores_by_folds_on_small_sets_or_by_the_held_out_rows(
     assert search["folds"] == (5 if folds is None else 0)
     assert search["score"] == f"{score} accuracy"
     assert f"{score} accuracy {search['best_score']:.4f}" in out
+    kept = "the weight average of the 5 fold networks" if folds is None else "the best trial's"
+    assert search["kept"].startswith(kept) and f"kept {search['kept']}" in out
     with open(tmp_path / "m.trials.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert float(rows[search["best_trial"]]["score"]) == pytest.approx(search["best_score"])

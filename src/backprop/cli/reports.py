@@ -126,6 +126,7 @@ def search_line(search: dict) -> str:
         f"{search['library']} ({search['complete']} complete, {search['pruned']} pruned, "
         f"{search['failed']} failed); best trial {search['best_trial']}, "
         f"{search['score']} {search['best_score']:.4f}"
+        + (f"; kept {search['kept']}" if "kept" in search else "")
     )
 
 

@@ -5,13 +5,14 @@ learning rate, decoupled weight decay, dropout and batch size drawn by Optuna's 
 and is scored by accuracy for classification, or minus the mean squared error of the
 standardised target for regression. On a small training set (below 10,000 rows,
 ``default_folds``) a trial is scored by k-fold cross-validation over the training rows, as a
-few hundred held-out rows cannot tell good settings from lucky ones; the best settings are then
-trained once more on the training rows, stopped by the held-out rows. On a larger one each
-trial trains on the training rows and is scored on the held-out rows. The first trial is the
-default recipe; trials that fall behind the median of earlier ones at the same epoch (or
-fold) are pruned. The best network (with folds, the best trial's network of its best fold)
-is kept in memory as trials finish, so stopping the search (Ctrl-C) keeps the best model found
-so far, and every trial is written to a CSV table beside the model file.
+few hundred held-out rows cannot tell good settings from lucky ones; every fold's network
+starts from the same initial weights, and the best trial's fold networks are kept (what
+``train_search`` makes of them is described there). On a larger set each trial trains on the
+training rows and is scored on the held-out rows. The first trial is the default recipe;
+trials that fall behind the median of earlier ones at the same epoch (or fold) are pruned.
+The best trial's networks are kept in memory as trials finish, so stopping the search
+(Ctrl-C) keeps the best model found so far, and every trial is written to a CSV table beside
+the model file.
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ def check_trials_out(model_path: str, inputs: dict[str, str]) -> Output:
 @dataclass
 class Best:
     """The best trial so far: its score (greater is better), recipe, weights and outcome; ties
-    in the score (accuracy on a few rows often ties) go to the lower held-out loss."""
+    in the score (accuracy on a few rows often ties) go to the lower held-out loss. With folds,
+    ``params`` are those of the fold network with the lowest loss on its scoring rows, and
+    ``fold_params`` those of every fold's network."""
 
     score: float = -math.inf
     rank: tuple = (-math.inf, -math.inf)
@@ -95,6 +98,7 @@ class Best:
     outcome: dict | None = None
     history: object = None
     trial: int | None = None
+    fold_params: list | None = None
 
 
 def _suggest(trial, base: Recipe) -> Recipe:
@@ -172,11 +176,12 @@ def search(
     """Run trials for ``budget`` seconds; returns the best, the study's trials and whether the
     search was interrupted.
 
-    ``make_network(recipe)`` builds a fresh network, ``score(net, X, Y)`` rates it on rows
-    (greater is better). Without ``folds`` each trial trains on ``train_data`` and is scored on
-    ``validation_data``; with ``folds`` (pairs of row indices into ``train_data``, from
-    ``stratified_folds``) it trains once per fold and is scored on every training row, each
-    predicted by the network that did not train on it. A KeyboardInterrupt ends the search with
+    ``make_network(recipe)`` builds a fresh network (seeded: the same initial weights every
+    time for the same recipe), ``score(net, X, Y)`` rates it on rows (greater is better).
+    Without ``folds`` each trial trains on ``train_data`` and is scored on ``validation_data``;
+    with ``folds`` (pairs of row indices into ``train_data``, from ``stratified_folds``) it
+    trains once per fold and is scored on every training row, each predicted by the network
+    that did not train on it. A KeyboardInterrupt ends the search with
     what has finished; a trial whose training diverges is recorded as failed and the search
     goes on.
     """
@@ -215,7 +220,7 @@ def search(
     def cross_validated(trial) -> float:
         X, Y = train_data
         chosen = _suggest(trial, base)
-        total, losses, kept = 0.0, [], None
+        total, losses, kept, fold_params = 0.0, [], None, []
         started = time.perf_counter()
         for fold, (trained_rows, scored_rows) in enumerate(folds):
             recipe = limited(chosen)
@@ -226,6 +231,7 @@ def search(
             )
             total += float(score(net, *scored)) * len(scored_rows)
             losses.append(min(history["val_loss"]))
+            fold_params.append(net.params)
             if kept is None or losses[-1] <= min(losses):
                 kept = (net, history, outcome)
             done = sum(len(rows) for _, rows in folds[: fold + 1])
@@ -235,15 +241,17 @@ def search(
         value = total / len(Y)
         net, history, outcome = kept
         outcome = {**outcome, "seconds": round(time.perf_counter() - started, 3)}
-        keep(trial, recipe, (value, -float(np.mean(losses))), net, history, outcome)
+        rank = (value, -float(np.mean(losses)))
+        keep(trial, recipe, rank, net, history, outcome, fold_params)
         return value
 
-    def keep(trial, recipe, rank, net, history, outcome) -> None:
+    def keep(trial, recipe, rank, net, history, outcome, fold_params=None) -> None:
         trial.set_user_attr("outcome", outcome)
         trial.set_user_attr("hidden", list(recipe.hidden))
         if rank > best.rank:
             best.score, best.rank, best.recipe, best.outcome = rank[0], rank, recipe, outcome
             best.params, best.history, best.trial = net.params.copy(), history, trial.number
+            best.fold_params = fold_params
 
     def show(study, trial) -> None:
         if verbose:

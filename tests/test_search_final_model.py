@@ -1,0 +1,121 @@
+"""The model ``--search`` keeps with folds: the weight average of the best trial's fold networks
+and a refit, set aside when it does worse on the held-out rows than each network in it."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+import backprop.cli.train_search as train_search
+from backprop.cli.train_search import average_or_fallback, run_search
+from backprop.training.evaluation import evaluate
+from backprop.training.recipes import Recipe, default_recipe
+
+pytest.importorskip("optuna")
+
+RECIPE = Recipe(hidden=(16,), lr=1e-2, batch_size=16, patience=5, max_epochs=40)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Three classes in four features: 240 training rows and 60 held out."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    X = (rng.normal(size=(300, 4)) + np.eye(3, 4)[y] * 2.0).astype(np.float32)
+    return (X[:240], y[:240]), (X[240:], y[240:])
+
+
+def trained(blobs, rows, seed=0):
+    (X, y), validation = blobs
+    net = RECIPE.network(4, 3, seed=seed)
+    RECIPE.fit(net, X[rows], y[rows], validation_data=validation)
+    return net
+
+
+def test_the_average_of_networks_from_one_start_is_kept(blobs):
+    members = [trained(blobs, slice(0, 160)), trained(blobs, slice(80, 240))]
+    average, averaged = average_or_fallback(RECIPE.network(4, 3), members, blobs[1], members[0])
+    assert averaged
+    np.testing.assert_allclose(average.params, (members[0].params + members[1].params) / 2)
+    worst = max(evaluate(member, *blobs[1])["val_loss"] for member in members)
+    assert evaluate(average, *blobs[1])["val_loss"] <= worst
+
+
+def test_an_average_that_leaves_the_basin_gives_way_to_the_fallback(blobs):
+    first = trained(blobs, slice(0, 240))
+    shuffled = RECIPE.network(4, 3)  # the same function with its hidden units reordered
+    order = np.random.default_rng(1).permutation(16)
+    hidden, output = shuffled.layers[1], shuffled.layers[2]
+    hidden.W, hidden.b = first.layers[1].W[order], first.layers[1].b[order]
+    output.W, output.b = first.layers[2].W[:, order], first.layers[2].b
+    losses = [evaluate(net, *blobs[1])["val_loss"] for net in (first, shuffled)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    kept, averaged = average_or_fallback(RECIPE.network(4, 3), [first, shuffled], blobs[1], first)
+    assert not averaged and kept is first
+
+
+def _run(blobs, monkeypatch, folds=5, refit_interrupted=False):
+    """``run_search`` on the blobs with ``folds`` folds for 2 s, and the search's best trial."""
+    captured = {}
+    real_search = train_search.search
+
+    def spy(*args, **kwargs):
+        captured["best"], *rest = real_search(*args, **kwargs)
+        return (captured["best"], *rest)
+
+    monkeypatch.setattr(train_search, "search", spy)
+    if refit_interrupted:
+        real_fit = Recipe.fit
+
+        def fit(recipe, net, X, *args, **kwargs):
+            if len(X) == len(blobs[0][0]):  # the refit trains on every training row
+                raise KeyboardInterrupt
+            return real_fit(recipe, net, X, *args, **kwargs)
+
+        monkeypatch.setattr(Recipe, "fit", fit)
+    args = argparse.Namespace(folds=folds, seed=0, search_seconds=2.0, quiet=True)
+    base = default_recipe(240, 4, 3, hidden=(16,), max_epochs=40, patience=5)
+    return run_search(args, base, 4, 3, "classification", blobs), captured["best"]
+
+
+def _refit(result, blobs):
+    refit = result.recipe.network(4, 3, seed=0)
+    result.recipe.fit(refit, *blobs[0], validation_data=blobs[1])
+    return refit
+
+
+def test_five_folds_keep_the_average_of_the_fold_networks_and_the_refit(blobs, monkeypatch):
+    result, best = _run(blobs, monkeypatch)
+    assert len(best.fold_params) == 5 and result.search["folds"] == 5
+    refit = _refit(result, blobs)
+    expected = (sum(best.fold_params) + refit.params) / 6
+    if result.search["kept"] == "the weight average of the 5 fold networks and the refit":
+        np.testing.assert_allclose(result.net.params, expected, rtol=1e-6)
+    else:  # the test of the average failed: then the refit itself is kept
+        assert result.search["kept"].startswith("the refit (")
+        np.testing.assert_array_equal(result.net.params, refit.params)
+    assert not result.interrupted
+
+
+def test_an_interrupted_refit_keeps_the_average_of_the_fold_networks(blobs, monkeypatch):
+    result, best = _run(blobs, monkeypatch, refit_interrupted=True)
+    assert result.interrupted and result.search["interrupted"]
+    assert result.search["kept"].startswith(
+        ("the weight average of the 5 fold networks", "the best of the 5 fold networks (")
+    )
+    if result.search["kept"] == "the weight average of the 5 fold networks":
+        np.testing.assert_allclose(result.net.params, sum(best.fold_params) / 5, rtol=1e-6)
+    else:
+        np.testing.assert_array_equal(result.net.params, best.params)
+
+
+def test_three_folds_keep_the_refit(blobs, monkeypatch):
+    result, best = _run(blobs, monkeypatch, folds=3)
+    assert len(best.fold_params) == 3 and result.search["kept"] == "the refit"
+    np.testing.assert_array_equal(result.net.params, _refit(result, blobs).params)
+
+
+def test_three_folds_interrupted_keep_the_best_fold(blobs, monkeypatch):
+    result, best = _run(blobs, monkeypatch, folds=3, refit_interrupted=True)
+    assert result.search["kept"] == "the best of the 3 fold networks"
+    np.testing.assert_array_equal(result.net.params, best.params)
