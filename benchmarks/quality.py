@@ -12,7 +12,7 @@ GitHub), and ``classification100k`` (``make_classification`` with 100,000 rows, 
 a quick run on a loaded machine). The scores are test accuracy, or R² for diabetes.
 ``--seeds N`` runs both sets of defaults with seeds 0..N-1 (backprop's ``--seed``, which also
 chooses its validation rows; scikit-learn's ``random_state``) and reports the mean and range;
-the searches run with seed 0 (``--search-seed``).
+the searches run with seed 0 (``--search-seed``), or with ``--search-seeds N`` seeds from there.
 
 backprop is run as a user runs it: the training rows are written to a CSV file and
 ``backprop train DATA.csv --target y`` is called (in this process, through ``backprop.cli.main``);
@@ -114,6 +114,7 @@ def run_backprop(data, folder: str, search: str | None, seed: int = 0) -> dict:
         "stopped": training["outcome"]["stopped"],
         "trials": training.get("search", {}).get("trials"),
         "folds": training.get("search", {}).get("folds"),
+        "kept": training.get("search", {}).get("kept"),
     }
 
 
@@ -180,7 +181,10 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--seeds", type=int, default=1, help="run the defaults with seeds 0..N-1 (mean, range)"
     )
-    parser.add_argument("--search-seed", type=int, default=0, help="the searches' seed")
+    parser.add_argument("--search-seed", type=int, default=0, help="the searches' first seed")
+    parser.add_argument(
+        "--search-seeds", type=int, default=1, help="run the searches with N seeds (mean, range)"
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     budget = None if args.no_search else parse_duration("--search", args.search)
@@ -194,12 +198,13 @@ def main(argv=None) -> int:
         row = {"task": task, "n_train": len(X_train), "n_test": len(X_test)}
         with tempfile.TemporaryDirectory() as folder:
             if not args.no_defaults:
-                row["backprop defaults"] = _seeds(run_backprop, data, folder, None, n=args.seeds)
-                row["sklearn defaults"] = _seeds(run_sklearn, data, None, n=args.seeds)
+                seeds = range(args.seeds)
+                row["backprop defaults"] = _seeds(run_backprop, data, folder, None, n=seeds)
+                row["sklearn defaults"] = _seeds(run_sklearn, data, None, n=seeds)
             if budget:
-                seed = args.search_seed
-                row["backprop --search"] = run_backprop(data, folder, args.search, seed=seed)
-                row["sklearn search"] = run_sklearn(data, budget, seed=seed)
+                seeds = range(args.search_seed, args.search_seed + args.search_seeds)
+                row["backprop --search"] = _seeds(run_backprop, data, folder, args.search, n=seeds)
+                row["sklearn search"] = _seeds(run_sklearn, data, budget, n=seeds)
         results[name] = row
         print(_line(name, row), flush=True)
     if args.json:
@@ -208,13 +213,15 @@ def main(argv=None) -> int:
     return 0
 
 
-def _seeds(run, *args, n: int) -> dict:
-    """``run`` with seeds 0..n-1: seed 0's record, with every seed's score and their mean."""
-    runs = [run(*args, seed=seed) for seed in range(n)]
+def _seeds(run, *args, n: range) -> dict:
+    """``run`` with each seed of ``n``: the first seed's record, with every seed's score and
+    record and their mean."""
+    runs = [run(*args, seed=seed) for seed in n]
     scores = [result["score"] for result in runs]
     return {
         **runs[0],
         "seed_scores": scores,
+        "seed_runs": runs[1:],
         "mean": float(np.mean(scores)),
         "seconds": float(np.mean([result["seconds"] for result in runs])),
     }
