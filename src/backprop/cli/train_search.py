@@ -46,9 +46,9 @@ class Trained:
 
 AVERAGED_FROM_FOLDS = 5
 """The fewest folds whose networks are averaged with the refit: with 5 or more each fold network
-trains on at least 4/5 of the training rows, nearly what the refit sees. With 3, on 2/3, they
-fall short of the refit where more rows still help (MNIST-1D: a held-out loss of 1.10 against
-the refit's 0.95), and the average with them fell below the refit alone; the refit is kept."""
+trains on at least 4/5 of the training rows, nearly what the refit sees. With 3, on 2/3: where
+more rows still help, they fall short of the refit, and their average with it fell below the
+refit alone (BENCHMARKS.md); the refit is kept."""
 
 
 def _scorer(task: str):
@@ -137,8 +137,7 @@ def _refit_and_average(make_network, recipe: Recipe, best, data: tuple, best_fol
     the best fold network stands in for it."""
     train_data, validation = data
     k = len(best.fold_params)
-    net, history, outcome, kept = best_fold, best.history, best.outcome, None
-    refit = None
+    net, history, outcome, refit = best_fold, best.history, best.outcome, None
     if not interrupted:
         refit = make_network(recipe)
         try:
@@ -153,7 +152,8 @@ def _refit_and_average(make_network, recipe: Recipe, best, data: tuple, best_fol
     members += [refit] if refit is not None else []
     net, averaged = average_or_fallback(make_network(recipe), members, validation, net)
     if averaged:
-        kept = f"the weight average of the {k} fold networks" + (" and the refit" * bool(refit))
+        kept = f"the weight average of the {k} fold networks"
+        kept += " and the refit" if refit is not None else ""
     else:
         kept += " (the weight average's held-out loss was above each network's in it)"
     return net, history, outcome, kept, interrupted
