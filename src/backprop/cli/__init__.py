@@ -105,7 +105,8 @@ def _add_csv_commands(commands) -> None:
         default=None,
         metavar="K",
         help="score --search's trials by K-fold cross-validation over the training rows, 0 for "
-        "the held-out rows (default: 5 below 1,000 training rows, 3 below 10,000, else 0)",
+        "the held-out rows (default: 5 below 1,000 training rows, 3 below 10,000, else 0); "
+        "from 5 folds the model kept averages the fold networks' weights with the refit's",
     )
     train.add_argument("--plot", default=None, help="save the learning curves (.png or .svg)")
     train.add_argument(
