@@ -9,6 +9,7 @@ same files must read on either device.
 from __future__ import annotations
 
 import copy
+import pickle
 import sys
 
 import fake_cupy
@@ -225,8 +226,6 @@ def test_model_files_read_the_same_on_either_device(fake_gpu, tmp_path):
 
 
 def test_a_gpu_network_pickles_onto_the_same_device(fake_gpu):
-    import pickle
-
     X, _ = data()
     net = classifier(device="cuda")
     stored = pickle.dumps(net)

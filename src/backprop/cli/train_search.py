@@ -48,9 +48,9 @@ AVERAGED_FROM_FOLDS = 5
 """The fewest folds whose networks are averaged with the refit: with 5 or more each fold network
 trains on at least 4/5 of the training rows, nearly what the refit sees. With 3, on 2/3: where
 more rows still help, they fall short of the refit, and their average with it fell below the
-refit alone (BENCHMARKS.md); the refit is kept. The default folds apply it below 1,000 training
-rows only: on a larger set that still gains from every row, even 5 folds' networks can fall
-short of the refit (MNIST-1D with ``--folds 5``: 0.641 against 0.673)."""
+refit alone; the refit is kept. The default folds apply it below 1,000 training rows only: on a
+larger set that still gains from every row, even 5 folds' networks can fall short of the refit
+(MNIST-1D with ``--folds 5``; BENCHMARKS.md has the figures)."""
 
 
 def _scorer(task: str):
@@ -107,12 +107,13 @@ def run_search(
     if best.recipe is None:
         raise Interrupted("before the first trial finished; nothing was saved")
     recipe = replace(best.recipe, time_limit=base.time_limit)
-    net = make_network(recipe, best.params)
-    history, outcome, kept = best.history, best.outcome, "the best trial's network"
     if folds:
         net, history, outcome, kept, interrupted = _refit_and_average(
-            make_network, recipe, best, data, net, interrupted
+            make_network, recipe, best, data, interrupted
         )
+    else:
+        net, history, outcome = make_network(recipe, best.params), best.history, best.outcome
+        kept = "the best trial's network"
     states = [trial.state.name.lower() for trial in trials]
     metric = "accuracy" if task == "classification" else "minus MSE"
     record = {
@@ -132,22 +133,24 @@ def run_search(
     return Trained(recipe, net, history, outcome, record, trials, interrupted)
 
 
-def _refit_and_average(make_network, recipe: Recipe, best, data: tuple, best_fold, interrupted):
+def _refit_and_average(make_network, recipe: Recipe, best, data: tuple, interrupted):
     """The refit on all training rows (none when the search was interrupted) and, with at least
     ``AVERAGED_FROM_FOLDS`` folds, the weight average of it and the best trial's fold networks,
     unless the average fails ``average_or_fallback``'s test; without the refit (interrupted),
     the best fold network stands in for it."""
     train_data, validation = data
     k = len(best.fold_params)
-    net, history, outcome, refit = best_fold, best.history, best.outcome, None
+    history, outcome, refit = best.history, best.outcome, None
     if not interrupted:
-        refit = make_network(recipe)
         try:
+            refit = make_network(recipe)
             history, outcome = recipe.fit(refit, *train_data, validation_data=validation)
-            net = refit
         except KeyboardInterrupt:
             interrupted, refit = True, None
-    kept = "the refit" if refit is not None else f"the best of the {k} fold networks"
+    if refit is None:
+        net, kept = make_network(recipe, best.params), f"the best of the {k} fold networks"
+    else:
+        net, kept = refit, "the refit"
     if k < AVERAGED_FROM_FOLDS:
         return net, history, outcome, kept, interrupted
     members = [make_network(recipe, params) for params in best.fold_params]

@@ -16,11 +16,10 @@ functions mirror numpy's. What differs from the CPU:
 
 CuPy is imported by ``device_backend``, never when this module is imported.
 
-Not done here, and where it would go: float32 products run in float32 (CuPy uses TF32 only when
-``CUPY_TF32=1`` is set in the environment, which would change every result's rounding), there
-is no bfloat16 dtype (``DTYPES``), and the training step is not captured in a CUDA graph; the
-step already reads nothing back to the host (``tests/test_backend_seams.py``), which capture
-would need.
+Precision and launches: float32 products run in float32 (CuPy uses TF32 only when
+``CUPY_TF32=1`` is set in the environment, which changes every result's rounding); there is no
+bfloat16 dtype (``DTYPES``); each step is launched kernel by kernel, not replayed as a CUDA
+graph, though it reads nothing back to the host (``tests/test_backend_seams.py``).
 """
 
 from __future__ import annotations
