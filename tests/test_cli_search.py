@@ -141,6 +141,12 @@ def test_learning_curves_picture(blobs):
         (["--search", "2s", "--folds", "1"], "--folds must be 0 (the held-out rows) or >= 2"),
         (["--search", "2s", "--folds", "-3"], "--folds must be 0 (the held-out rows) or >= 2"),
         (["--search", "2s", "--folds", "500"], "--folds 500 needs at least 500 training rows"),
+        (["--keep", "average"], "--keep chooses what --search keeps: give --search BUDGET too"),
+        (["--search", "2s", "--keep", "soup"], "invalid choice"),
+        (
+            ["--search", "2s", "--folds", "0", "--keep", "refit"],
+            "--keep refit chooses among fold networks: the search scores on the held-out rows",
+        ),
     ],
 )
 def test_bad_options_are_refused(blobs, tmp_path, options, expected):
@@ -180,13 +186,34 @@ def test_search_scores_by_folds_on_small_sets_or_by_the_held_out_rows(
     assert search["folds"] == (5 if folds is None else 0)
     assert search["score"] == f"{score} accuracy"
     assert f"{score} accuracy {search['best_score']:.4f}" in out
-    kept = "the weight average of the 5 fold networks" if folds is None else "the best trial's"
+    kept = (
+        "the ensemble of the 5 fold networks and the refit" if folds is None else "the best trial"
+    )
     assert search["kept"].startswith(kept) and f"kept {search['kept']}" in out
     with open(tmp_path / "m.trials.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert float(rows[search["best_trial"]]["score"]) == pytest.approx(search["best_score"])
     for row in rows:
         assert (row["score"] == "") == (row["state"] != "complete")
+
+
+def test_a_kept_ensemble_predicts_and_exports_as_one_network(blobs, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    model, onnx_file = tmp_path / "m.safetensors", tmp_path / "m.onnx"
+    ok("train", blobs[1], "--target", "label", "--out", model, "--search", "3s", "--quiet")
+    net, meta, _ = load_with_metadata(str(model))
+    hidden = len(meta["training"]["recipe"]["hidden"])
+    assert net.n_layers == 6 * hidden + 1  # 5 fold networks and the refit, side by side
+    assert "Network(4 → " in ok("info", model)
+    ok("predict", model, blobs[1], "--out", tmp_path / "p.csv", "--proba")
+    with open(tmp_path / "p.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    ok("export", model, "--onnx", onnx_file)
+    session = ort.InferenceSession(str(onnx_file))
+    X = np.array([[float(row[c]) for c in "abcd"] for row in rows])
+    labels = session.run(None, {session.get_inputs()[0].name: X})[0]
+    assert [str(label) for label in labels] == [row["prediction"] for row in rows]
+    assert np.mean([row["prediction"] == row["label"] for row in rows]) > 0.75  # chance: 1/3
 
 
 @pytest.mark.parametrize("k", [2, 3, 5])

@@ -1,5 +1,6 @@
-"""The model ``--search`` keeps with folds: the weight average of the best trial's fold networks
-and a refit, set aside when it does worse on the held-out rows than each network in it."""
+"""The model ``--search`` keeps with folds (``--keep``): the ensemble of the best trial's fold
+networks and a refit (the default), their weight average (set aside when it does worse on the
+held-out rows than each network in it), or the refit."""
 
 import argparse
 
@@ -7,6 +8,8 @@ import numpy as np
 import pytest
 
 import backprop.cli.train_search as train_search
+from backprop import ensemble
+from backprop.cli.errors import UsageError
 from backprop.cli.train_search import average_or_fallback, run_search
 from backprop.training.evaluation import evaluate
 from backprop.training.recipes import Recipe, default_recipe
@@ -54,7 +57,7 @@ def test_an_average_that_leaves_the_basin_gives_way_to_the_fallback(blobs):
     assert not averaged and kept is first
 
 
-def _run(blobs, monkeypatch, folds=5, refit_interrupted=False):
+def _run(blobs, monkeypatch, folds=5, refit_interrupted=False, keep=None):
     """``run_search`` on the blobs with ``folds`` folds for 2 s, and the search's best trial."""
     captured = {}
     real_search = train_search.search
@@ -73,7 +76,7 @@ def _run(blobs, monkeypatch, folds=5, refit_interrupted=False):
             return real_fit(recipe, net, X, *args, **kwargs)
 
         monkeypatch.setattr(Recipe, "fit", fit)
-    args = argparse.Namespace(folds=folds, seed=0, search_seconds=2.0, quiet=True)
+    args = argparse.Namespace(folds=folds, seed=0, search_seconds=2.0, quiet=True, keep=keep)
     base = default_recipe(240, 4, 3, hidden=(16,), max_epochs=40, patience=5)
     return run_search(args, base, 4, 3, "classification", blobs), captured["best"]
 
@@ -84,9 +87,40 @@ def _refit(result, blobs):
     return refit
 
 
-def test_five_folds_keep_the_average_of_the_fold_networks_and_the_refit(blobs, monkeypatch):
-    result, best = _run(blobs, monkeypatch)
-    assert len(best.fold_params) == 5 and result.search["folds"] == 5
+def _fold_networks(result, best):
+    networks = [result.recipe.network(4, 3, seed=0) for _ in best.fold_params]
+    for net, params in zip(networks, best.fold_params, strict=True):
+        net.params[...] = params
+    return networks
+
+
+@pytest.mark.parametrize("folds", [5, 3])
+def test_the_default_keeps_the_ensemble_of_the_fold_networks_and_the_refit(
+    blobs, monkeypatch, folds
+):
+    result, best = _run(blobs, monkeypatch, folds=folds)
+    assert len(best.fold_params) == folds and result.search["folds"] == folds
+    assert result.search["kept"] == (
+        f"the ensemble of the {folds} fold networks and the refit, their outputs averaged"
+    )
+    expected = ensemble(_fold_networks(result, best) + [_refit(result, blobs)])
+    assert result.net.sizes == expected.sizes == [4, *list(result.recipe.hidden) * (folds + 1), 3]
+    np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
+    assert not result.interrupted
+
+
+def test_an_interrupted_refit_keeps_the_ensemble_of_the_fold_networks(blobs, monkeypatch):
+    result, best = _run(blobs, monkeypatch, refit_interrupted=True)
+    assert result.interrupted and result.search["interrupted"]
+    assert result.search["kept"] == "the ensemble of the 5 fold networks, their outputs averaged"
+    expected = ensemble(_fold_networks(result, best))
+    np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
+
+
+def test_keep_average_keeps_the_weight_average_of_the_fold_networks_and_the_refit(
+    blobs, monkeypatch
+):
+    result, best = _run(blobs, monkeypatch, keep="average")
     refit = _refit(result, blobs)
     expected = (sum(best.fold_params) + refit.params) / 6
     if result.search["kept"] == "the weight average of the 5 fold networks and the refit":
@@ -97,8 +131,8 @@ def test_five_folds_keep_the_average_of_the_fold_networks_and_the_refit(blobs, m
     assert not result.interrupted
 
 
-def test_an_interrupted_refit_keeps_the_average_of_the_fold_networks(blobs, monkeypatch):
-    result, best = _run(blobs, monkeypatch, refit_interrupted=True)
+def test_keep_average_interrupted_keeps_the_average_of_the_fold_networks(blobs, monkeypatch):
+    result, best = _run(blobs, monkeypatch, refit_interrupted=True, keep="average")
     assert result.interrupted and result.search["interrupted"]
     assert result.search["kept"].startswith(
         ("the weight average of the 5 fold networks", "the best of the 5 fold networks (")
@@ -109,13 +143,24 @@ def test_an_interrupted_refit_keeps_the_average_of_the_fold_networks(blobs, monk
         np.testing.assert_array_equal(result.net.params, best.params)
 
 
-def test_three_folds_keep_the_refit(blobs, monkeypatch):
-    result, best = _run(blobs, monkeypatch, folds=3)
+def test_keep_refit_keeps_the_refit(blobs, monkeypatch):
+    result, best = _run(blobs, monkeypatch, folds=3, keep="refit")
     assert len(best.fold_params) == 3 and result.search["kept"] == "the refit"
     np.testing.assert_array_equal(result.net.params, _refit(result, blobs).params)
 
 
-def test_three_folds_interrupted_keep_the_best_fold(blobs, monkeypatch):
-    result, best = _run(blobs, monkeypatch, folds=3, refit_interrupted=True)
+def test_keep_refit_interrupted_keeps_the_best_fold(blobs, monkeypatch):
+    result, best = _run(blobs, monkeypatch, folds=3, refit_interrupted=True, keep="refit")
     assert result.search["kept"] == "the best of the 3 fold networks"
     np.testing.assert_array_equal(result.net.params, best.params)
+
+
+def test_keep_without_folds_is_refused_before_searching(blobs, monkeypatch):
+    def no_search(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(train_search, "search", no_search)
+    args = argparse.Namespace(folds=0, seed=0, search_seconds=2.0, quiet=True, keep="ensemble")
+    base = default_recipe(240, 4, 3, hidden=(16,))
+    with pytest.raises(UsageError, match="--keep ensemble chooses among fold networks"):
+        run_search(args, base, 4, 3, "classification", blobs)

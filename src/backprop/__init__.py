@@ -21,6 +21,7 @@ from ._version import __version__
 from .engine import activations, losses
 from .engine.activations import Activation, register_activation
 from .engine.backend import DeviceUnavailable
+from .engine.ensemble import ensemble
 from .engine.gradcheck import compare_gradients, gradcheck
 from .engine.losses import Loss, register_loss
 from .engine.network import Input, Layer, Network
@@ -72,6 +73,7 @@ __all__ = [
     "activations",
     "compare_gradients",
     "datasets",
+    "ensemble",
     "evaluate",
     "explain",
     "fit",

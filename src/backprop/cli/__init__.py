@@ -41,6 +41,7 @@ from .explain import explain_command, load_network_spec
 from .export import add_export_parser, export
 from .playground import add_playground_command, playground
 from .train_command import train
+from .train_search import KEEP_CHOICES
 
 CSV_COMMANDS = {
     "train": train,
@@ -105,8 +106,16 @@ def _add_csv_commands(commands) -> None:
         default=None,
         metavar="K",
         help="score --search's trials by K-fold cross-validation over the training rows, 0 for "
-        "the held-out rows (default: 5 below 1,000 training rows, 3 below 10,000, else 0); "
-        "from 5 folds the model kept averages the fold networks' weights with the refit's",
+        "the held-out rows (default: 5 below 1,000 training rows, 3 below 10,000, else 0)",
+    )
+    train.add_argument(
+        "--keep",
+        choices=KEEP_CHOICES,
+        default=None,
+        help="with folds, the model --search keeps: 'ensemble' (default) the fold networks and "
+        "the refit on all training rows side by side, their outputs averaged; 'average' the "
+        "average of their weights, a network of the trial's size (refit kept if it does "
+        "worse); 'refit' the refit alone",
     )
     train.add_argument("--plot", default=None, help="save the learning curves (.png or .svg)")
     train.add_argument(

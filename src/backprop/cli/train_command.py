@@ -63,6 +63,8 @@ def _check_train_options(args: argparse.Namespace) -> dict:
             raise UsageError("--folds scores --search's trials: give --search BUDGET too")
         if args.folds == 1 or args.folds < 0:
             raise UsageError(f"--folds must be 0 (the held-out rows) or >= 2, got {args.folds}")
+    if args.keep is not None and args.search is None:
+        raise UsageError("--keep chooses what --search keeps: give --search BUDGET too")
     return overrides
 
 

@@ -2,20 +2,28 @@
 
 With folds, the search leaves the best trial's k networks, each trained on (k − 1)/k of the
 training rows, all from the same initial weights. The best settings are then trained once more
-on all the training rows, stopped by the held-out rows (the refit). With 5 folds or more
-(``AVERAGED_FROM_FOLDS``; the default below 1,000 training rows) the model kept is the average
-of the weights of the k fold networks and the refit:
+on all the training rows, stopped by the held-out rows (the refit). What is kept (``--keep``):
 
-    θ = (θ₁ + … + θₖ + θ_refit) / (k + 1)
+``ensemble`` (the default)
+    the k fold networks and the refit side by side as one network (``backprop.ensemble``) whose
+    output layer averages theirs: zᴸ = (z₁ᴸ + … + zₖᴸ + z_refitᴸ) / (k + 1). Each member's
+    errors are partly its own, so their mean is steadier than any one of them: on a small set
+    the refit's early stopping listens to a few dozen held-out rows, and one unlucky choice of
+    epoch there costs several test rows; on a larger one the fold networks add what the refit
+    alone misses. It predicts k + 1 networks' worth of work per row. BENCHMARKS.md has the
+    figures.
+``average``
+    the average of their weights, θ = (θ₁ + … + θₖ + θ_refit) / (k + 1): a network of the
+    trial's own size. Networks that start from the same weights and see mostly the same rows
+    stay in one basin of the loss, and their average predicts about as their ensemble would;
+    should it leave that basin, its loss on the held-out rows rises above every network in it,
+    and the refit is kept instead. It suits 5 folds or more, where each fold network sees at
+    least 4/5 of the rows.
+``refit``
+    the refit alone.
 
-Networks that start from the same weights and see mostly the same rows stay in one basin of
-the loss, so their average is a network of the same shape that predicts about as their
-ensemble would. It is steadier than the refit alone: on a small set the refit's early stopping
-listens to a few dozen held-out rows, and one unlucky choice of epoch there costs several test
-rows (BENCHMARKS.md compares the two). Should the average leave that basin, its loss on the
-held-out rows rises above every network in it; it is then set aside and the refit kept. With
-fewer folds the refit is kept. Interrupting the refit keeps the average of the fold networks
-instead (5 folds or more, under the same test), or the best fold's network.
+Interrupting the refit keeps the same choice made from the fold networks alone (for ``refit``,
+the best fold's network).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..engine.ensemble import ensemble
 from ..training.evaluation import evaluate
 from ..training.recipes import Recipe
 from .errors import Interrupted, UsageError
@@ -44,13 +53,8 @@ class Trained:
     interrupted: bool = False
 
 
-AVERAGED_FROM_FOLDS = 5
-"""The fewest folds whose networks are averaged with the refit: with 5 or more each fold network
-trains on at least 4/5 of the training rows, nearly what the refit sees. With 3, on 2/3: where
-more rows still help, they fall short of the refit, and their average with it fell below the
-refit alone; the refit is kept. The default folds apply it below 1,000 training rows only: on a
-larger set that still gains from every row, even 5 folds' networks can fall short of the refit
-(MNIST-1D with ``--folds 5``; BENCHMARKS.md has the figures)."""
+KEEP_CHOICES = ("ensemble", "average", "refit")
+"""What a search with folds may keep (``--keep``), the default first."""
 
 
 def _scorer(task: str):
@@ -76,8 +80,8 @@ def run_search(
 ) -> Trained:
     """``--search``: the best network found in ``args.search_seconds``.
 
-    With folds (``--folds``, or ``default_folds`` of the training rows) the model kept is the
-    weight average of the best trial's fold networks and a refit (see the module's
+    With folds (``--folds``, or ``default_folds`` of the training rows) the model kept is made
+    from the best trial's fold networks and a refit as ``args.keep`` says (see the module's
     documentation); without, the best trial's network.
     """
     train_data, validation = data
@@ -85,6 +89,11 @@ def run_search(
     n_folds = default_folds(n_train) if args.folds is None else args.folds
     if n_folds > n_train:
         raise UsageError(f"--folds {n_folds} needs at least {n_folds} training rows, not {n_train}")
+    if args.keep is not None and not n_folds:
+        raise UsageError(
+            f"--keep {args.keep} chooses among fold networks: the search scores on the held-out "
+            "rows here (give --folds K, K >= 2)"
+        )
     folds = stratified_folds(train_data[1], n_folds, args.seed) if n_folds else None
 
     def make_network(recipe: Recipe, params=None):
@@ -108,8 +117,8 @@ def run_search(
         raise Interrupted("before the first trial finished; nothing was saved")
     recipe = replace(best.recipe, time_limit=base.time_limit)
     if folds:
-        net, history, outcome, kept, interrupted = _refit_and_average(
-            make_network, recipe, best, data, interrupted
+        net, history, outcome, kept, interrupted = _refit_and_keep(
+            make_network, recipe, best, data, interrupted, args.keep or KEEP_CHOICES[0]
         )
     else:
         net, history, outcome = make_network(recipe, best.params), best.history, best.outcome
@@ -133,11 +142,9 @@ def run_search(
     return Trained(recipe, net, history, outcome, record, trials, interrupted)
 
 
-def _refit_and_average(make_network, recipe: Recipe, best, data: tuple, interrupted):
-    """The refit on all training rows (none when the search was interrupted) and, with at least
-    ``AVERAGED_FROM_FOLDS`` folds, the weight average of it and the best trial's fold networks,
-    unless the average fails ``average_or_fallback``'s test; without the refit (interrupted),
-    the best fold network stands in for it."""
+def _refit_and_keep(make_network, recipe: Recipe, best, data: tuple, interrupted, keep: str):
+    """The refit on all training rows (none when the search was interrupted), and the model
+    ``keep`` makes of it and the best trial's fold networks."""
     train_data, validation = data
     k = len(best.fold_params)
     history, outcome, refit = best.history, best.outcome, None
@@ -148,17 +155,23 @@ def _refit_and_average(make_network, recipe: Recipe, best, data: tuple, interrup
         except KeyboardInterrupt:
             interrupted, refit = True, None
     if refit is None:
-        net, kept = make_network(recipe, best.params), f"the best of the {k} fold networks"
+        fallback, kept = make_network(recipe, best.params), f"the best of the {k} fold networks"
     else:
-        net, kept = refit, "the refit"
-    if k < AVERAGED_FROM_FOLDS:
-        return net, history, outcome, kept, interrupted
-    members = [make_network(recipe, params) for params in best.fold_params]
+        fallback, kept = refit, "the refit"
+    members = (
+        [make_network(recipe, params) for params in best.fold_params] if keep != "refit" else []
+    )
     members += [refit] if refit is not None else []
-    net, averaged = average_or_fallback(make_network(recipe), members, validation, net)
-    if averaged:
-        kept = f"the weight average of the {k} fold networks"
-        kept += " and the refit" if refit is not None else ""
+    and_refit = " and the refit" if refit is not None else ""
+    if keep == "ensemble":
+        net = ensemble(members)
+        kept = f"the ensemble of the {k} fold networks{and_refit}, their outputs averaged"
+    elif keep == "average":
+        net, averaged = average_or_fallback(make_network(recipe), members, validation, fallback)
+        if averaged:
+            kept = f"the weight average of the {k} fold networks{and_refit}"
+        else:
+            kept += " (the weight average's held-out loss was above each network's in it)"
     else:
-        kept += " (the weight average's held-out loss was above each network's in it)"
+        net = fallback
     return net, history, outcome, kept, interrupted
