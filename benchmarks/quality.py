@@ -113,8 +113,8 @@ def run_backprop(data, folder: str, search: str | None, seed: int = 0) -> dict:
         "hidden": training["hidden"],
         "stopped": training["outcome"]["stopped"],
         "trials": training.get("search", {}).get("trials"),
-        "folds": training.get("search", {}).get("folds"),
-        "kept": training.get("search", {}).get("kept"),
+        "folds": training.get("search", {}).get("folds", training.get("folds", 0)),
+        "kept": training.get("search", {}).get("kept", training.get("kept")),
     }
 
 

@@ -118,11 +118,13 @@ def iris(data):
 def test_iris_train_info_evaluate_predict(iris, tmp_path, reader):
     csv_path, model, output = iris
     assert "classification" in output and f"model saved to {model}" in output
-    assert number(r"validation accuracy (\S+)%", output) > 90
-    assert "15 validation rows held out of 150" in output
+    assert number(r"cross-validated accuracy (\S+)%", output) > 90  # a small table: 5 folds
+    assert "over the 150 training rows, each predicted by the fold network" in output
+    assert "trained Network(4 → 64 relu dropout 0.2 → 3 softmax" in output  # the recipe's
 
     info = ok("info", model)
-    assert "Network(4 → 64 relu dropout 0.2 → 3 softmax" in info  # the recipe's, from the data
+    assert "kept: the ensemble of the 5 fold networks, their outputs averaged" in info
+    assert "Network(4 → 64 relu dropout 0.2 → 64 relu (concat of a0) dropout 0.2 → " in info
     assert "task: classification" in info and "target: species" in info
     assert "sepal length, sepal width, petal length, petal width" in info
     assert "setosa, versicolor, virginica" in info
@@ -147,7 +149,7 @@ def test_iris_train_info_evaluate_predict(iris, tmp_path, reader):
 
 def test_text_labels_are_predicted_as_text(data, tmp_path, reader):
     root, outputs = data
-    assert number(r"validation accuracy (\S+)%", outputs["moons"]) > 90
+    assert number(r"cross-validated accuracy (\S+)%", outputs["moons"]) > 90
     evaluation = ok("evaluate", root / "moons.st", root / "moons.csv")  # --target from the model
     assert number(r"accuracy (\S+)%", evaluation) > 90
     out = tmp_path / "pred.csv"
@@ -184,7 +186,7 @@ def test_integer_labels_come_back_as_integers(data, tmp_path, reader):
 def test_regression_on_sin(data, tmp_path):
     root, outputs = data
     assert "regression" in outputs["sin"]
-    assert number(r"validation R² (\S+),", outputs["sin"]) > 0.9
+    assert number(r"cross-validated R² (\S+),", outputs["sin"]) > 0.9
     evaluation = ok("evaluate", root / "sin.st", root / "sin.csv", "--target", "y")
     assert number(r"R² (\S+),", evaluation) > 0.9 and "MAE" in evaluation
     out = tmp_path / "pred.csv"
@@ -228,7 +230,7 @@ def test_same_seed_gives_identical_model_files(data, tmp_path):
 def test_validation_zero_reports_on_training_data(data, tmp_path):
     root, _ = data
     output = ok("train", root / "sin.csv", "--target", "y", "--out", tmp_path / "m.st",
-                "--validation", "0", "--epochs", "3", "--quiet")  # fmt: skip
+                "--validation", "0", "--folds", "0", "--epochs", "3", "--quiet")  # fmt: skip
     assert "training R²" in output and "nothing held out" in output
 
 
@@ -437,6 +439,7 @@ def test_train_checkpoint_and_resume(tmp_path):
     data = tmp_path / "d.csv"
     data.write_text("\n".join(rows) + "\n")
     common = ["train", str(data), "--target", "label", "--epochs", "4", "--quiet", "--seed", "1"]
+    common += ["--folds", "0"]  # the one network a checkpoint holds, also in the run without one
     whole = run(*common, "--out", str(tmp_path / "whole.safetensors"))
     assert whole.returncode == 0, whole.stderr
     ckpt = tmp_path / "run.ckpt"
@@ -492,6 +495,8 @@ def test_ctrl_c_during_train_then_resume_is_bitwise_identical(tmp_path):
         "--hidden",
         "64,64",
         "--quiet",
+        "--folds",
+        "0",  # the one network a checkpoint holds, also in the run without one
     ]
     whole = run(*common, "--out", str(tmp_path / "whole.safetensors"))
     assert whole.returncode == 0, whole.stderr

@@ -14,8 +14,9 @@ import pytest
 from processes import interruptible
 
 from backprop.cli.reports import confusion_counts, per_class_scores, wilson_interval
-from backprop.cli.search import TRIAL_COLUMNS, _trial_row, stratified_folds
+from backprop.cli.search import TRIAL_COLUMNS, _trial_row
 from backprop.io import load_with_metadata
+from backprop.training.cross_validation import stratified_folds
 
 pytest.importorskip("safetensors")
 
@@ -84,8 +85,11 @@ def test_default_train_reports_and_stores_every_choice(blobs):
     recipe = training["recipe"]
     assert set(recipe) >= {"hidden", "lr", "weight_decay", "dropout", "batch_size", "patience"}
     assert recipe["max_epochs"] == training["epochs"] and recipe["time_limit"] == 600.0
-    assert training["outcome"]["stopped"] in ("early stopping", "time limit", "max epochs")
-    assert 1 <= training["outcome"]["best_epoch"] <= training["outcome"]["epochs_run"]
+    outcome = training["outcome"]  # each of the 5 fold networks' (300 rows: an ensemble)
+    assert set(outcome["stopped"]) <= {"early stopping", "time limit", "max epochs"}
+    assert len(outcome["stopped"]) == len(outcome["best_epoch"]) == training["folds"] == 5
+    for best, run in zip(outcome["best_epoch"], outcome["epochs_run"], strict=True):
+        assert 1 <= best <= run
     low, high = training["scores"]["accuracy_ci95"]
     assert low <= training["scores"]["accuracy"] <= high
     info = ok("info", model)
@@ -96,9 +100,9 @@ def test_summary_names_the_recipe_and_the_interval(blobs, tmp_path):
     _, path, _, _ = blobs
     out = ok("train", path, "--target", "label", "--out", tmp_path / "m.safetensors", "--quiet")
     assert "recipe: hidden 64 relu dropout 0.2, adam lr 0.002" in out
-    assert "weights of epoch" in out and "95% CI" in out
+    assert "weights of epochs" in out and "95% CI" in out
     _, meta, _ = load_with_metadata(str(tmp_path / "m.safetensors"))
-    correct, n = meta["training"]["scores"]["accuracy"] * 30, 30
+    correct, n = meta["training"]["scores"]["accuracy"] * 300, 300  # every row, out of fold
     assert meta["training"]["scores"]["accuracy_ci95"] == pytest.approx(
         list(wilson_interval(round(correct), n))
     )
@@ -137,9 +141,8 @@ def test_learning_curves_picture(blobs):
         (["--search", "2s", "--validation", "0"], "--validation must be > 0"),
         (["--dropout", "1"], "--dropout must be in [0, 1)"),
         (["--class-weight", "even"], "invalid choice"),
-        (["--folds", "3"], "--folds scores --search's trials: give --search BUDGET too"),
-        (["--search", "2s", "--folds", "1"], "--folds must be 0 (the held-out rows) or >= 2"),
-        (["--search", "2s", "--folds", "-3"], "--folds must be 0 (the held-out rows) or >= 2"),
+        (["--search", "2s", "--folds", "1"], "--folds must be 0 (no folds) or >= 2"),
+        (["--search", "2s", "--folds", "-3"], "--folds must be 0 (no folds) or >= 2"),
         (["--search", "2s", "--folds", "500"], "--folds 500 needs at least 500 training rows"),
         (["--keep", "average"], "--keep chooses what --search keeps: give --search BUDGET too"),
         (["--search", "2s", "--keep", "soup"], "invalid choice"),

@@ -105,8 +105,10 @@ def _add_csv_commands(commands) -> None:
         type=int,
         default=None,
         metavar="K",
-        help="score --search's trials by K-fold cross-validation over the training rows, 0 for "
-        "the held-out rows (default: 5 below 1,000 training rows, 3 below 10,000, else 0)",
+        help="K-fold cross-validation over the training rows, 0 for none. Without --search: "
+        "train K networks, each stopped by the fold it leaves out, and keep their ensemble "
+        "(default 5 below 10,000 rows, else 0: one network). With --search: score the trials "
+        "(default 5 below 1,000 training rows, 3 below 10,000, else 0: the held-out rows)",
     )
     train.add_argument(
         "--keep",
@@ -119,7 +121,11 @@ def _add_csv_commands(commands) -> None:
     )
     train.add_argument("--plot", default=None, help="save the learning curves (.png or .svg)")
     train.add_argument(
-        "--validation", type=float, default=0.1, help="fraction held out at random (default 0.1)"
+        "--validation",
+        type=float,
+        default=None,
+        help="fraction held out at random (default 0.1; none for a cross-validated ensemble, "
+        "whose folds hold each row out in turn)",
     )
     train.add_argument("--seed", type=int, default=0, help="seed for the split and the network")
     train.add_argument(

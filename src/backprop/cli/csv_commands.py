@@ -170,6 +170,10 @@ def _trained_model_lines(model: TrainedModel) -> list[str]:
         )
     training = meta.get("training")
     if isinstance(training, dict):
+        search = training.get("search")
+        kept = training.get("kept", search.get("kept") if isinstance(search, dict) else None)
+        if isinstance(kept, str):
+            lines.append(f"kept: {kept}")
         shown = " ".join(
             f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in training.items()
         )

@@ -32,6 +32,7 @@ from .files import Output, check_train_outputs
 from .lock import checkpoint_lock
 from .recipe_options import build_recipe, recipe_settings
 from .reports import classification_report, regression_report, training_line
+from .train_search import held_out_fraction
 from .trained_model import METADATA_VERSION, save_trained_model
 
 CHUNK = 1 << 20
@@ -55,9 +56,12 @@ def train(args: argparse.Namespace) -> str:
     try:
         with session.guard():
             overrides = single._check_train_options(args)
-            if args.search is not None or args.plot is not None:
-                message = "--search and --plot are for one process; run them without mpiexec"
+            if args.search is not None or args.plot is not None or args.folds:
+                message = (
+                    "--search, --folds and --plot are for one process; run them without mpiexec"
+                )
                 raise session.refuse(UsageError(message))
+            args.validation = held_out_fraction(args, 0)
             out, checkpoint = check_train_outputs(args)
             with _rank_0_lock(session, checkpoint):
                 return _train(args, session, overrides, out, checkpoint)

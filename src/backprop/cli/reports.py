@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -106,6 +107,47 @@ def held_out_report(predicted: np.ndarray, truth: np.ndarray, classification: bo
     return shown, scores
 
 
+def outputs_report(outputs: np.ndarray, truth: np.ndarray, encoding: dict) -> tuple[str, dict]:
+    """The report on a network's ``outputs`` for rows whose ``truth`` is given: class indices,
+    or targets in their own units (``encoding`` holds the classes or the target's scaling)."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if "classes" in encoding:
+        return held_out_report(outputs.argmax(axis=1), truth, classification=True)
+    with np.errstate(over="ignore"):
+        predicted = outputs[:, 0] * encoding["target_scale"] + encoding["target_mean"]
+    return held_out_report(predicted, truth, classification=False)
+
+
+def trained_scores(net, cross_validated, encoding: dict, truth, rows, X, n_rows: int) -> tuple:
+    """``(part, shown, scores, where)``: the held-out rows' report when there are any, else the
+    out-of-fold predictions' (a cross-validated ensemble), else the training rows'."""
+    (train_rows, val_rows), (X_train, X_val) = rows, X
+
+    def report(Xs, truth):
+        return outputs_report(net.xp.to_host(net.predict(Xs)), truth, encoding)
+
+    if len(val_rows):
+        shown, scores = report(X_val, truth[val_rows])
+        where = f"on the {len(val_rows)} validation rows held out of {n_rows}"
+        if cross_validated is not None:
+            return "validation", shown, scores, where + " (no network trained or stopped on them)"
+        return "validation", shown, scores, where + " (they also chose when to stop)"
+    if cross_validated is not None:
+        shown, scores = outputs_report(cross_validated.out_of_fold, truth[train_rows], encoding)
+        where = (
+            f"over the {len(train_rows)} training rows, each predicted by the fold network that "
+            "did not train on it (its fold chose when that network stopped)"
+        )
+        return "cross-validated", shown, scores, where
+    shown, scores = report(X_train, truth[train_rows])
+    return (
+        "training",
+        shown,
+        scores,
+        f"on the {n_rows} training rows (--validation 0: nothing held out)",
+    )
+
+
 def training_line(outcome: dict) -> str:
     """How training ended, from a recipe's outcome.
 
@@ -117,6 +159,32 @@ def training_line(outcome: dict) -> str:
         f"training: {outcome['epochs_run']} epochs, ended by {outcome['stopped']}; "
         f"the weights of epoch {outcome['best_epoch']} kept ({outcome['seconds']:.1f} s)"
     )
+
+
+def folds_training_line(outcome: dict) -> str:
+    """How the fold networks' training ended, from their outcomes gathered in lists.
+
+    >>> outcome = {"epochs_run": [60, 41], "best_epoch": [30, 11],
+    ...            "stopped": ["early stopping"] * 2, "seconds": 3.2}
+    >>> print(folds_training_line(outcome).replace("; ", ";\\n"))
+    training: 2 fold networks, 41-60 epochs, each ended by early stopping;
+    the weights of epochs 11-30 kept (3.2 s)
+    """
+    reasons = Counter(outcome["stopped"])
+    if len(reasons) == 1:
+        ended = f"each ended by {next(iter(reasons))}"
+    else:
+        ended = "ended by " + ", ".join(f"{reason} ({n})" for reason, n in reasons.items())
+    return (
+        f"training: {len(outcome['stopped'])} fold networks, {_span(outcome['epochs_run'])} "
+        f"epochs, {ended}; the weights of epochs {_span(outcome['best_epoch'])} kept "
+        f"({outcome['seconds']:.1f} s)"
+    )
+
+
+def _span(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}-{high}"
 
 
 def search_line(search: dict) -> str:

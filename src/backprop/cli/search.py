@@ -126,30 +126,6 @@ def _first_trial(base: Recipe) -> dict:
     }
 
 
-def stratified_folds(targets, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``k`` (training rows, scoring rows) pairs that split the rows into ``k`` parts.
-
-    For class codes each class is dealt round the parts in a seeded random order, so every part
-    holds its share of each class; numeric targets (float) are dealt in one random order.
-
-    >>> folds = stratified_folds(np.array([0, 0, 0, 1, 1, 1]), 3, seed=0)
-    >>> [sorted(np.array([0, 0, 0, 1, 1, 1])[scored].tolist()) for _, scored in folds]
-    [[0, 1], [0, 1], [0, 1]]
-    """
-    targets = np.asarray(targets)
-    rng = np.random.default_rng(seed)
-    groups = [np.arange(len(targets))]
-    if targets.dtype.kind in "iub":
-        groups = [np.flatnonzero(targets == code) for code in np.unique(targets)]
-    part = np.empty(len(targets), dtype=np.int64)
-    offset = 0
-    for rows in groups:
-        part[rng.permutation(rows)] = (offset + np.arange(len(rows))) % k
-        offset += len(rows)
-    every = np.arange(len(targets))
-    return [(every[part != fold], every[part == fold]) for fold in range(k)]
-
-
 def default_folds(n_train: int) -> int:
     """Folds for scoring trials: 5 below 1,000 training rows, 3 below 10,000, else none (the
     held-out rows score them, and are plenty).

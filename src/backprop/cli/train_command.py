@@ -29,15 +29,27 @@ from .lock import checkpoint_lock
 from .memory import check_training_memory
 from .pictures import check_picture_out, save_figures
 from .recipe_options import build_recipe, parse_duration, recipe_overrides, recipe_settings
-from .reports import held_out_report, require_numeric, search_line, training_line
+from .reports import (
+    folds_training_line,
+    require_numeric,
+    search_line,
+    trained_scores,
+    training_line,
+)
 from .search import check_trials_out, write_trials
-from .train_search import Trained, run_search
+from .train_search import (
+    Trained,
+    ensemble_folds,
+    held_out_fraction,
+    run_cross_validated,
+    run_search,
+)
 from .trained_model import METADATA_VERSION, save_trained_model
 
 
 def _check_train_options(args: argparse.Namespace) -> dict:
     """Every option checked before any data is read; returns the recipe fields they set."""
-    if not 0 <= args.validation < 1:
+    if args.validation is not None and not 0 <= args.validation < 1:
         raise UsageError(f"--validation must be in [0, 1), got {args.validation:g}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
@@ -59,10 +71,13 @@ def _check_train_options(args: argparse.Namespace) -> dict:
             )
         args.search_seconds = parse_duration("--search", args.search)
     if args.folds is not None:
-        if args.search is None:
-            raise UsageError("--folds scores --search's trials: give --search BUDGET too")
         if args.folds == 1 or args.folds < 0:
-            raise UsageError(f"--folds must be 0 (the held-out rows) or >= 2, got {args.folds}")
+            raise UsageError(f"--folds must be 0 (no folds) or >= 2, got {args.folds}")
+        if args.folds and args.checkpoint is not None:
+            raise UsageError(
+                f"--checkpoint holds one network's training: it cannot be combined with "
+                f"--folds {args.folds} (--folds 0 trains one network)"
+            )
     if args.keep is not None and args.search is None:
         raise UsageError("--keep chooses what --search keeps: give --search BUDGET too")
     return overrides
@@ -206,16 +221,6 @@ def _labels_read(target: tabular.Target, encoding: dict) -> str:
     return f"{classes}, labels read as text: {example!r} would print as {number} as a number"
 
 
-def _score(net: Network, Xs: np.ndarray, truth: np.ndarray, encoding: dict) -> tuple[str, dict]:
-    """The report on rows ``Xs``: ``truth`` is class indices, or targets in their own units."""
-    outputs = net.xp.to_host(net.predict(Xs)).astype(np.float64)
-    if "classes" in encoding:
-        return held_out_report(outputs.argmax(axis=1), truth, classification=True)
-    with np.errstate(over="ignore"):
-        predicted = outputs[:, 0] * encoding["target_scale"] + encoding["target_mean"]
-    return held_out_report(predicted, truth, classification=False)
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -267,7 +272,9 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
     task = args.task or tabular.infer_task(target)
     if task == REGRESSION:
         require_numeric(table, args.target, target)
-    train_rows, val_rows = _split(len(table), args.validation, args.seed, table.path)
+    folds = ensemble_folds(args, len(table))
+    fraction = held_out_fraction(args, folds)
+    train_rows, val_rows = _split(len(table), fraction, args.seed, table.path)
     feature_mean, feature_scale = scaling.standardization_of_rows(X, train_rows)
     X_train = _scaled_rows(X, train_rows, feature_mean, feature_scale, table, features)
     X_val = _scaled_rows(X, val_rows, feature_mean, feature_scale, table, features)
@@ -281,12 +288,16 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
     recipe = build_recipe(overrides, len(train_rows), len(features), n_out, task)
     settings = recipe_settings(recipe)
     sizes = [len(features), *recipe.hidden, n_out]
-    check_training_memory(sizes, settings, len(train_rows), len(val_rows), checkpoint is not None)
+    check_training_memory(
+        sizes, settings, len(train_rows), len(val_rows), checkpoint is not None, max(folds, 1)
+    )
     validation = (X_val, Y[val_rows]) if len(val_rows) else None
     data = ((X_train, Y[train_rows]), validation)
     trained = Trained(recipe)
     if args.search is not None:
         trained = run_search(args, recipe, len(features), n_out, task, data)
+    elif folds:
+        trained = run_cross_validated(args, recipe, n_out, task, data[0], folds)
     else:
         trained.net = recipe.network(len(features), n_out, task, seed=args.seed).to(args.backend)
         if checkpoint is not None and args.resume:
@@ -298,18 +309,19 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
             )
         except KeyboardInterrupt:
             raise _interrupted(checkpoint, before, args.resume) from None
-    net = trained.net
-    report_rows = val_rows if len(val_rows) else train_rows
-    report_X = X_val if len(val_rows) else X_train
-    shown, scores = _score(net, report_X, truth[report_rows], encoding)
-    part = "validation" if len(val_rows) else "training"
+    net, cv = trained.net, trained.cross_validated
+    part, shown, scores, where = trained_scores(
+        net, cv, encoding, truth, (train_rows, val_rows), (X_train, X_val), len(table)
+    )
     settings = recipe_settings(trained.recipe)
-    settings.update(validation=args.validation, seed=args.seed, dtype="float32")
+    settings.update(validation=fraction, seed=args.seed, dtype="float32")
     settings.update(
         _training_record(table, train_rows, val_rows, trained.history),
         outcome={key: value for key, value in trained.outcome.items() if key != "seconds"},
         scores={"part": part, **scores},
     )
+    if cv is not None:
+        settings.update(folds=folds, kept=_ENSEMBLE_KEPT.format(k=folds))
     if trained.search is not None:
         settings["search"] = trained.search
     metadata = {"metadata_version": METADATA_VERSION, "task": task, "target": args.target}
@@ -320,34 +332,30 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
         write_trials(outputs["trials"], trained.trials)
         written.append(f"trials written to {outputs['trials'].shown}")
     if outputs["curves"] is not None:
-        save_figures(
-            {
-                outputs["curves"]: (
-                    "history",
-                    (trained.history,),
-                    {"title": f"learning curves: {args.target}"},
-                )
-            }
-        )
+        curves = ("fold_histories" if cv else "history", (trained.history,))
+        save_figures({outputs["curves"]: (*curves, {"title": f"learning curves: {args.target}"})})
         written.append(f"learning curves saved to {args.plot}")
     if trained.interrupted:
         raise Interrupted(
             f"the search stopped after {trained.search['trials']} trials; the best model so far "
             f"was saved to {args.out}, the trials to {outputs['trials'].shown}"
         )
-    if len(val_rows):
-        where = f"on the {len(val_rows)} validation rows held out of {len(table)}"
-        where += " (they also chose when to stop)"
-    else:
-        where = f"on the {len(table)} training rows (--validation 0: nothing held out)"
     what = _labels_read(target, encoding) if task == CLASSIFICATION else "numeric target"
+    if cv is None:
+        lines = [f"trained {net!r}", training_line(trained.outcome)]
+    else:
+        lines = [
+            f"trained {cv.members[0]!r} on each of {folds} folds; kept "
+            + _ENSEMBLE_KEPT.format(k=folds),
+            folds_training_line(trained.outcome),
+        ]
     return "\n".join(
         [
-            f"trained {net!r}",
+            lines[0],
             f"task: {task} of {args.target!r} ({what}), {_count(len(features), 'feature')}, "
             f"{_count(len(train_rows), 'training row')}",
             f"recipe: {trained.recipe.describe()}",
-            training_line(trained.outcome),
+            lines[1],
             *([search_line(trained.search)] if trained.search is not None else []),
             f"{part} {shown} {where}",
             *written,
@@ -355,11 +363,18 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
     )
 
 
-def _training_record(table: tabular.Table, train_rows, val_rows, history: History) -> dict:
+_ENSEMBLE_KEPT = "the ensemble of the {k} fold networks, their outputs averaged (one network)"
+
+
+def _training_record(table: tabular.Table, train_rows, val_rows, history) -> dict:
+    """The rows, and the last epoch's training loss (each fold network's, for an ensemble)."""
+    histories = history if isinstance(history, list) else None
     return {
         "data": os.path.basename(table.path),
         "n_samples": len(table),
         "n_train": int(len(train_rows)),
         "n_validation": int(len(val_rows)),
-        "final_loss": float(history.loss[-1]),
+        "final_loss": (
+            [float(h.loss[-1]) for h in histories] if histories else float(history.loss[-1])
+        ),
     }

@@ -1,4 +1,9 @@
-"""What ``backprop train`` trained: one recipe's network, or the best of a ``--search``.
+"""What ``backprop train`` trained: one recipe's network, a cross-validated ensemble of them,
+or the best of a ``--search``.
+
+Without ``--search``, below ``ENSEMBLE_BELOW_ROWS`` rows the recipe trains ``ENSEMBLE_FOLDS``
+networks by k-fold cross-validation over the training rows and keeps their ensemble
+(``backprop.training.cross_validation``); from there on, or with ``--folds 0``, one network.
 
 With folds, the search leaves the best trial's k networks, each trained on (k − 1)/k of the
 training rows, all from the same initial weights. The best settings are then trained once more
@@ -34,15 +39,18 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..engine.ensemble import ensemble
+from ..training import TrainingDiverged
+from ..training.cross_validation import fit_cross_validated, stratified_folds
 from ..training.evaluation import evaluate
 from ..training.recipes import Recipe
 from .errors import Interrupted, UsageError
-from .search import default_folds, search, stratified_folds
+from .search import default_folds, search
 
 
 @dataclass
 class Trained:
-    """The network kept, with its recipe, history and outcome, and the search's record."""
+    """The network kept, with its recipe, history and outcome, and the search's record; for a
+    cross-validated ensemble its members' histories and outcomes and the out-of-fold outputs."""
 
     recipe: Recipe
     net: object = None
@@ -51,6 +59,67 @@ class Trained:
     search: dict | None = None
     trials: list = field(default_factory=list)
     interrupted: bool = False
+    cross_validated: object = None
+
+
+ENSEMBLE_FOLDS = 5
+"""Folds of the cross-validated ensemble the recipe trains on a smaller table: each network
+trains on 4/5 of the rows and stops on the other fifth, 5 times the work of one network."""
+ENSEMBLE_BELOW_ROWS = 10_000
+"""From this many rows on, one network: there the held-out rows are plenty to stop on, and a
+tenth of them training no network costs little. BENCHMARKS.md has the figures either side."""
+
+
+def ensemble_folds(args: argparse.Namespace, n_rows: int) -> int:
+    """The folds of the recipe's cross-validated ensemble for a table of ``n_rows``: ``--folds``
+    when given, else ``ENSEMBLE_FOLDS`` below ``ENSEMBLE_BELOW_ROWS`` rows unless a checkpoint
+    (which holds one network's training) is asked for; 0 for one network, and with --search
+    (whose folds score trials)."""
+    if args.search is not None:
+        return 0
+    if args.folds is not None:
+        return args.folds
+    if args.checkpoint is not None or n_rows >= ENSEMBLE_BELOW_ROWS:
+        return 0
+    return ENSEMBLE_FOLDS
+
+
+HELD_OUT = 0.1
+"""The share of rows held out when ``--validation`` is not given and no folds take its place."""
+
+
+def held_out_fraction(args: argparse.Namespace, folds: int) -> float:
+    """``--validation`` when given; else none for a cross-validated ensemble, whose folds hold
+    every row out in turn, and ``HELD_OUT`` otherwise."""
+    if args.validation is not None:
+        return args.validation
+    return 0.0 if folds else HELD_OUT
+
+
+def run_cross_validated(
+    args: argparse.Namespace, recipe: Recipe, n_out: int, task: str, train_data: tuple, folds: int
+) -> Trained:
+    """The recipe's cross-validated ensemble of ``folds`` networks over the training rows."""
+    X, Y = train_data
+    if folds > len(Y):
+        raise UsageError(f"--folds {folds} needs at least {folds} training rows, not {len(Y)}")
+    try:
+        result = fit_cross_validated(
+            recipe, X, Y, n_out, task, folds, args.seed, args.backend, verbose=not args.quiet
+        )
+    except TrainingDiverged as error:
+        raise UsageError(f"{args.data}: {error} Try a smaller --lr.") from None
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"before the {folds} fold networks were trained; nothing was saved"
+        ) from None
+    outcome = {
+        "epochs_run": [o["epochs_run"] for o in result.outcomes],
+        "best_epoch": [o["best_epoch"] for o in result.outcomes],
+        "stopped": [o["stopped"] for o in result.outcomes],
+        "seconds": round(sum(o["seconds"] for o in result.outcomes), 3),
+    }
+    return Trained(recipe, result.net, result.histories, outcome, cross_validated=result)
 
 
 KEEP_CHOICES = ("ensemble", "average", "refit")

@@ -7,7 +7,8 @@
 * ``decision_regions(model, X, y)``: the class a network, perceptron or delta-rule unit
   predicts over the plane, each class in its own colour with a key; a single unit's line.
 * ``history(history)``: training and validation loss and metrics per epoch, early stopping's
-  best epoch marked.
+  best epoch marked; ``fold_histories(histories)`` the same for each network of a
+  cross-validated ensemble.
 * ``gradient_norms(history)``: each layer's mean |δ| per epoch on a log scale, where vanishing
   gradients show as early layers lying decades below the output layer.
 * ``layer_deltas(traces)``: each layer's mean |δ| in one backward pass, as bars, for one
@@ -26,7 +27,7 @@ writes it.
 
 from __future__ import annotations
 
-from .curves import gradient_norms, history, layer_deltas
+from .curves import fold_histories, gradient_norms, history, layer_deltas
 from .evaluation import confusion_matrix
 from .network_figure import network
 from .regions import decision_regions
@@ -35,6 +36,7 @@ __all__ = [
     "network",
     "decision_regions",
     "history",
+    "fold_histories",
     "gradient_norms",
     "layer_deltas",
     "confusion_matrix",

@@ -2,6 +2,8 @@
 
 * ``history``: training and validation loss per epoch (validation metrics on a second axis),
   every curve in its own colour, and the best epoch early stopping found marked on them.
+* ``fold_histories``: the same for each network of a cross-validated ensemble, one colour per
+  fold, the validation loss on the fold it left out.
 * ``gradient_norms``: each layer's mean |δ| (or ‖∂E/∂W‖) per epoch on a log scale.
 * ``layer_deltas``: each layer's mean |δ| in one backward pass, as bars, one group of bars per
   network, so a deep sigmoid network's vanishing deltas stand beside a ReLU network's.
@@ -76,6 +78,59 @@ def history(history, title: str | None = None):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     stopped = ", stopped early" if history.stopped_early else ""
     ax.set_title(title or f"Training history: {len(history)} epochs{stopped}")
+    return fig
+
+
+def fold_histories(histories, title: str | None = None):
+    """Each fold network's training loss (solid) and validation loss on its own left-out fold
+    (dashed), one colour per fold, the epoch whose weights it kept marked on the dashed curve.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import backprop as bp
+    >>> from backprop.training.cross_validation import fit_cross_validated
+    >>> from backprop.training.recipes import default_recipe
+    >>> X, y = bp.datasets.two_moons(100, seed=0)[:2]
+    >>> result = fit_cross_validated(default_recipe(100, 2, 2, max_epochs=5), X, y, 2, folds=3)
+    >>> fold_histories(result.histories).axes[0].get_title()
+    'Learning curves of the 3 fold networks'
+    """
+    histories = list(histories)
+    if not histories or any(len(h) == 0 for h in histories):
+        raise ValueError("fold_histories needs at least one history, each with epochs to draw")
+    fig, ax = figure()
+    colours = iter(CURVE_COLOURS * (len(histories) // len(CURVE_COLOURS) + 1))
+    positive = True
+    for k, history in enumerate(histories, start=1):
+        colour = next(colours)
+        epochs = np.arange(1, len(history) + 1)
+        ax.plot(epochs, history["loss"], color=colour, linestyle="-", label=f"fold {k}")
+        positive &= min(history["loss"]) > 0
+        if "val_loss" not in history:
+            continue
+        ax.plot(epochs, history["val_loss"], color=colour, linestyle="--", label="_val")
+        positive &= min(history["val_loss"]) > 0
+        best = history.best_epoch
+        if best is not None and 0 <= best < len(history):
+            ax.plot(
+                [best + 1],
+                [history["val_loss"][best]],
+                marker="o",
+                color=colour,
+                markeredgecolor="black",
+                linestyle="",
+                label="_best",
+            )
+    ax.plot([], [], color="grey", linestyle="-", label="training loss")
+    ax.plot([], [], color="grey", linestyle="--", label="validation loss (its own fold)")
+    ax.plot(
+        [], [], color="grey", marker="o", markeredgecolor="black", linestyle="", label="epoch kept"
+    )
+    ax.set_yscale("log" if positive else "linear")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss" + (" (log scale)" if positive else ""))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    ax.legend(loc="upper center", fontsize=8, bbox_to_anchor=(0.5, -0.14), ncol=4)
+    ax.set_title(title or f"Learning curves of the {len(histories)} fold networks")
     return fig
 
 
