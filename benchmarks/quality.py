@@ -10,9 +10,11 @@ the package's own generator ``make_dataset(get_dataset_args())``, as its downloa
 GitHub), and ``classification100k`` (``make_classification`` with 100,000 rows, 20 features,
 10 informative, random_state 0). ``--rows`` keeps at most that many training rows (a subset for
 a quick run on a loaded machine). The scores are test accuracy, or R² for diabetes.
-``--seeds N`` runs both sets of defaults with seeds 0..N-1 (backprop's ``--seed``, which also
-chooses its validation rows; scikit-learn's ``random_state``) and reports the mean and range;
-the searches run with seed 0 (``--search-seed``), or with ``--search-seeds N`` seeds from there.
+``--one-network`` adds backprop's defaults with ``--folds 0`` (one network where the defaults
+train a cross-validated ensemble, below 10,000 rows). ``--seeds N`` runs both sets of defaults
+with seeds 0..N-1 (backprop's ``--seed``, which also chooses its validation rows;
+scikit-learn's ``random_state``) and reports the mean and range; the searches run with seed 0
+(``--search-seed``), or with ``--search-seeds N`` seeds from there.
 
 backprop is run as a user runs it: the training rows are written to a CSV file and
 ``backprop train DATA.csv --target y`` is called (in this process, through ``backprop.cli.main``);
@@ -85,13 +87,13 @@ def _score(task: str, y_true, y_pred) -> float:
     )
 
 
-def run_backprop(data, folder: str, search: str | None, seed: int = 0) -> dict:
+def run_backprop(data, folder: str, search: str | None, seed: int = 0, options=()) -> dict:
     X_train, X_test, y_train, y_test, task = data
     train_csv = os.path.join(folder, "train.csv")
     _write_csv(train_csv, X_train, y_train)
     model_path = os.path.join(folder, "search.st" if search else "defaults.st")
     argv = ["train", train_csv, "--target", "y", "--out", model_path, "--quiet"]
-    argv += ["--seed", str(seed)]
+    argv += ["--seed", str(seed), *options]
     if search:
         argv += ["--search", search]
     started = time.perf_counter()
@@ -116,6 +118,12 @@ def run_backprop(data, folder: str, search: str | None, seed: int = 0) -> dict:
         "folds": training.get("search", {}).get("folds", training.get("folds", 0)),
         "kept": training.get("search", {}).get("kept", training.get("kept")),
     }
+
+
+def run_one_network(data, folder: str, search: str | None, seed: int = 0) -> dict:
+    """The defaults with ``--folds 0``: one network stopped by 10% held-out rows, as the
+    recipe trains from 10,000 rows on, where below it trains a cross-validated ensemble."""
+    return run_backprop(data, folder, search, seed, options=("--folds", "0"))
 
 
 def _sklearn_model(task: str, seed: int = 0, **params):
@@ -185,6 +193,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--search-seeds", type=int, default=1, help="run the searches with N seeds (mean, range)"
     )
+    parser.add_argument(
+        "--one-network",
+        action="store_true",
+        help="also run backprop's defaults with --folds 0 (one network, not the ensemble)",
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     budget = None if args.no_search else parse_duration("--search", args.search)
@@ -200,6 +213,10 @@ def main(argv=None) -> int:
             if not args.no_defaults:
                 seeds = range(args.seeds)
                 row["backprop defaults"] = _seeds(run_backprop, data, folder, None, n=seeds)
+                if args.one_network:
+                    row["backprop one network"] = _seeds(
+                        run_one_network, data, folder, None, n=seeds
+                    )
                 row["sklearn defaults"] = _seeds(run_sklearn, data, None, n=seeds)
             if budget:
                 seeds = range(args.search_seed, args.search_seed + args.search_seeds)
@@ -230,7 +247,8 @@ def _seeds(run, *args, n: range) -> dict:
 def _line(name: str, row: dict) -> str:
     metric = "accuracy" if row["task"] == "classification" else "R²"
     cells = [f"{name} ({row['n_train']} train / {row['n_test']} test, {metric})"]
-    for method in ("backprop defaults", "sklearn defaults", "backprop --search", "sklearn search"):
+    methods = ("backprop defaults", "backprop one network", "sklearn defaults")
+    for method in (*methods, "backprop --search", "sklearn search"):
         if method in row:
             result = row[method]
             scores = result.get("seed_scores", [result["score"]])

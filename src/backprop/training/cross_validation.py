@@ -88,7 +88,8 @@ def fit_cross_validated(
     verbose: bool = False,
 ) -> CrossValidated:
     """Train ``folds`` networks with ``recipe``, network m on every fold but the m-th and stopped
-    by the m-th, all from the same initial weights (``seed``), and keep their ensemble.
+    by the m-th, and keep their ensemble. Network m's initial weights are drawn with ``seed`` + m
+    (m from 0): different starts add to what the folds vary, and the ensemble gains from both.
 
     ``Y`` holds class codes (classification, the folds then keep each class's share) or
     targets. ``verbose`` shows each network's progress under a line naming its fold. The
@@ -114,7 +115,7 @@ def fit_cross_validated(
                 f"fold {m + 1} of {folds}: {len(trained)} rows to train on, {len(scored)} to stop",
                 file=sys.stderr,
             )
-        net = recipe.network(X.shape[1], n_outputs, task, seed=seed)
+        net = recipe.network(X.shape[1], n_outputs, task, seed=None if seed is None else seed + m)
         net = net.to(backend) if backend is not None else net
         history, outcome = share.fit(
             net,
