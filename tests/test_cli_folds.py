@@ -4,11 +4,10 @@ its record in the model file, and the options that choose one network instead.""
 import argparse
 import csv
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_runs import ok, refused, run, write_blobs, write_curve
 
 import backprop.cli.train_search as train_search
 from backprop.cli import main
@@ -19,46 +18,22 @@ from backprop.io import load_with_metadata
 pytest.importorskip("safetensors")
 
 
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "backprop", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def refused(result, expected):
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("backprop: error:"), result.stderr
-    assert expected in lines[0]
+def train(table, model, *options) -> str:
+    """``backprop train`` on one of the ``tables`` fixture's files, its output once it exits 0."""
+    target = "label" if table.name == "blobs.csv" else "y"
+    return ok("train", table, "--target", target, "--out", model, *options)
 
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
     """200 rows of three classes in four features, and 120 rows of a noisy line."""
     folder = tmp_path_factory.mktemp("folds")
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, 200)
-    X = rng.normal(size=(200, 4)) + np.eye(3, 4)[y] * 2.5
     blobs = folder / "blobs.csv"
-    with open(blobs, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["a", "b", "c", "d", "label"])
-        writer.writerows([*row, ["red", "green", "blue"][k]] for row, k in zip(X, y, strict=True))
+    write_blobs(blobs, 200, 2.5)
+    rng = np.random.default_rng(1)
     x = rng.uniform(-2, 2, 120)
     line = folder / "line.csv"
-    with open(line, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["x", "y"])
-        writer.writerows([v, 2 * v + rng.normal(0, 0.1)] for v in x)
+    write_curve(line, x, 2 * x + rng.normal(0, 0.1, 120))
     return blobs, line
 
 
@@ -69,7 +44,7 @@ def training(model):
 
 def test_a_small_table_trains_a_cross_validated_ensemble(tables, tmp_path):
     model, picture = tmp_path / "m.safetensors", tmp_path / "curves.png"
-    out = ok("train", tables[0], "--target", "label", "--out", model, "--plot", picture)
+    out = train(tables[0], model, "--plot", picture)
     net, record = training(model)
     assert record["folds"] == 5 and record["validation"] == 0.0
     assert record["n_train"] == 200 and record["n_validation"] == 0
@@ -97,7 +72,7 @@ def test_a_small_table_trains_a_cross_validated_ensemble(tables, tmp_path):
 
 def test_the_ensemble_predicts_as_its_accuracy_says(tables, tmp_path):
     model, predictions = tmp_path / "m.safetensors", tmp_path / "p.csv"
-    ok("train", tables[0], "--target", "label", "--out", model, "--quiet")
+    train(tables[0], model, "--quiet")
     ok("predict", model, tables[0], "--out", predictions)
     with open(predictions, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -106,7 +81,7 @@ def test_the_ensemble_predicts_as_its_accuracy_says(tables, tmp_path):
 
 def test_a_regression_table_reports_the_cross_validated_r2(tables, tmp_path):
     model = tmp_path / "m.safetensors"
-    out = ok("train", tables[1], "--target", "y", "--out", model, "--quiet")
+    out = train(tables[1], model, "--quiet")
     _, record = training(model)
     assert record["folds"] == 5 and record["scores"]["part"] == "cross-validated"
     assert record["scores"]["r2"] > 0.9
@@ -115,7 +90,7 @@ def test_a_regression_table_reports_the_cross_validated_r2(tables, tmp_path):
 
 def test_folds_0_trains_one_network_stopped_by_held_out_rows(tables, tmp_path):
     model = tmp_path / "m.safetensors"
-    out = ok("train", tables[0], "--target", "label", "--out", model, "--folds", "0", "--quiet")
+    out = train(tables[0], model, "--folds", "0", "--quiet")
     net, record = training(model)
     assert net.n_layers == len(record["hidden"]) + 1 and "folds" not in record
     assert record["validation"] == 0.1 and record["n_validation"] == 20
@@ -125,19 +100,7 @@ def test_folds_0_trains_one_network_stopped_by_held_out_rows(tables, tmp_path):
 
 def test_held_out_rows_asked_for_are_scored_by_the_ensemble(tables, tmp_path):
     model = tmp_path / "m.safetensors"
-    out = ok(
-        "train",
-        tables[0],
-        "--target",
-        "label",
-        "--out",
-        model,
-        "--validation",
-        "0.2",
-        "--folds",
-        "3",
-        "--quiet",
-    )
+    out = train(tables[0], model, "--validation", "0.2", "--folds", "3", "--quiet")
     net, record = training(model)
     assert record["folds"] == 3 and net.sizes == [4, *record["hidden"] * 3, 3]
     assert record["n_train"] == 160 and record["n_validation"] == 40
@@ -149,17 +112,7 @@ def test_held_out_rows_asked_for_are_scored_by_the_ensemble(tables, tmp_path):
 
 def test_a_checkpoint_trains_one_network(tables, tmp_path):
     model, checkpoint = tmp_path / "m.safetensors", tmp_path / "ckpt"
-    ok(
-        "train",
-        tables[0],
-        "--target",
-        "label",
-        "--out",
-        model,
-        "--checkpoint",
-        checkpoint,
-        "--quiet",
-    )
+    train(tables[0], model, "--checkpoint", checkpoint, "--quiet")
     net, record = training(model)
     assert net.n_layers == len(record["hidden"]) + 1 and record["n_validation"] == 20
 

@@ -2,15 +2,14 @@
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import environment, ok, refused, run, write_blobs, write_curve
 from processes import interruptible
 
 from backprop.cli.reports import confusion_counts, per_class_scores, wilson_interval
@@ -20,59 +19,17 @@ from backprop.training.cross_validation import stratified_folds
 
 pytest.importorskip("safetensors")
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    return env
-
-
-def run(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "backprop", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=_env(),
-        cwd=cwd,
-    )
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def refused(result, expected):
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("backprop: error:"), result.stderr
-    assert expected in lines[0]
-
 
 @pytest.fixture(scope="module")
 def blobs(tmp_path_factory):
     """300 rows, 3 classes, 4 features; and a regression table."""
     folder = tmp_path_factory.mktemp("search")
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, 300)
-    X = rng.normal(size=(300, 4)) + np.eye(3, 4)[y] * 2.0
     path = folder / "blobs.csv"
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["a", "b", "c", "d", "label"])
-        writer.writerows(
-            [*map(float, row), ["red", "green", "blue"][k]] for row, k in zip(X, y, strict=True)
-        )
+    write_blobs(path, 300, 2.0)
+    rng = np.random.default_rng(0)
     x = rng.uniform(-2, 2, 200)
     curve = folder / "curve.csv"
-    with open(curve, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["x", "y"])
-        writer.writerows([v, np.sin(v)] for v in x)
+    write_curve(curve, x, np.sin(x))
     model = folder / "blobs.safetensors"
     ok("train", path, "--target", "label", "--out", model, "--quiet", "--plot", folder / "c.png")
     return folder, path, curve, model
@@ -88,8 +45,8 @@ def test_default_train_reports_and_stores_every_choice(blobs):
     outcome = training["outcome"]  # each of the 5 fold networks' (300 rows: an ensemble)
     assert set(outcome["stopped"]) <= {"early stopping", "time limit", "max epochs"}
     assert len(outcome["stopped"]) == len(outcome["best_epoch"]) == training["folds"] == 5
-    for best, run in zip(outcome["best_epoch"], outcome["epochs_run"], strict=True):
-        assert 1 <= best <= run
+    for best, epochs in zip(outcome["best_epoch"], outcome["epochs_run"], strict=True):
+        assert 1 <= best <= epochs
     low, high = training["scores"]["accuracy_ci95"]
     assert low <= training["scores"]["accuracy"] <= high
     info = ok("info", model)
@@ -251,7 +208,7 @@ def test_interrupted_search_keeps_the_best_so_far(blobs, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=environment(),
         preexec_fn=interruptible,
     )
     try:
