@@ -99,3 +99,13 @@ def test_folds_keep_each_classes_share():
     y = np.repeat([0, 1], [40, 10])
     for _, rows in stratified_folds(y, 5, seed=3):
         assert np.bincount(y[rows]).tolist() == [8, 2]
+
+
+def test_one_hot_rows_are_dealt_as_their_classes(blobs):
+    X, y = blobs
+    coded = fit_cross_validated(replace(RECIPE, max_epochs=1), X, y, 3, folds=3, seed=2)
+    one_hot = fit_cross_validated(
+        replace(RECIPE, max_epochs=1), X, np.eye(3)[y], 3, folds=3, seed=2
+    )
+    for (_, a), (_, b) in zip(coded.folds, one_hot.folds, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -91,8 +91,8 @@ def fit_cross_validated(
     by the m-th, and keep their ensemble. Network m's initial weights are drawn with ``seed`` + m
     (m from 0): different starts add to what the folds vary, and the ensemble gains from both.
 
-    ``Y`` holds class codes (classification, the folds then keep each class's share) or
-    targets. ``verbose`` shows each network's progress under a line naming its fold. The
+    ``Y`` holds class codes or one-hot rows (classification: the folds then keep each class's
+    share) or targets. ``verbose`` shows each network's progress under a line naming its fold. The
     recipe's time limit is shared: each network gets an equal part of what is
     left when it starts.
     """
@@ -102,7 +102,11 @@ def fit_cross_validated(
         raise ValueError(f"{folds} folds need at least {folds} rows, got {len(Y)}")
     X, Y = np.asarray(X), np.asarray(Y)
     started = time.perf_counter()
-    pairs = stratified_folds(Y if task == "classification" else Y.astype(np.float64), folds, seed)
+    if task == "classification":
+        strata = Y.argmax(axis=1) if Y.ndim == 2 else Y  # one-hot rows: their classes
+    else:
+        strata = np.zeros(len(Y), dtype=np.float64)  # targets: one random order
+    pairs = stratified_folds(strata, folds, seed)
     members, histories, outcomes = [], [], []
     out_of_fold = np.empty((len(Y), n_outputs))
     for m, (trained, scored) in enumerate(pairs):
