@@ -56,8 +56,9 @@ def training_bytes(
     during = 4 + slots + (4 * (2 + slots) if checkpoint else 0)
     copies = max(during, 3 + slots + 5)
     if networks > 1:
-        kept = networks * (2 + slots)
-        copies = max(kept - (2 + slots) + during, kept + 2 * networks + 6 * networks)
+        kept = networks * (2 + slots)  # each trained network's weights, gradients and slots
+        ensemble_and_read_back = networks * (2 + 6)
+        copies = max(kept - (2 + slots) + during, kept + ensemble_and_read_back)
     units = sum(sizes[1:])
     batch = min(batch_size, max(n_train, 1))
     work = batch * (6 * units + 2 * max(sizes)) + max(n_validation, batch) * units

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..engine.ensemble import ensemble
 from ..training import TrainingDiverged
-from ..training.cross_validation import fit_cross_validated, stratified_folds
+from ..training.cross_validation import CrossValidated, fit_cross_validated, stratified_folds
 from ..training.evaluation import evaluate
 from ..training.recipes import Recipe
 from .errors import Interrupted, UsageError
@@ -59,7 +59,7 @@ class Trained:
     search: dict | None = None
     trials: list = field(default_factory=list)
     interrupted: bool = False
-    cross_validated: object = None
+    cross_validated: CrossValidated | None = None
 
 
 ENSEMBLE_FOLDS = 5
@@ -227,20 +227,18 @@ def _refit_and_keep(make_network, recipe: Recipe, best, data: tuple, interrupted
         fallback, kept = make_network(recipe, best.params), f"the best of the {k} fold networks"
     else:
         fallback, kept = refit, "the refit"
-    members = (
-        [make_network(recipe, params) for params in best.fold_params] if keep != "refit" else []
-    )
+    if keep == "refit":
+        return fallback, history, outcome, kept, interrupted
+    members = [make_network(recipe, params) for params in best.fold_params]
     members += [refit] if refit is not None else []
     and_refit = " and the refit" if refit is not None else ""
     if keep == "ensemble":
         net = ensemble(members)
         kept = f"the ensemble of the {k} fold networks{and_refit}, their outputs averaged"
-    elif keep == "average":
+    else:
         net, averaged = average_or_fallback(make_network(recipe), members, validation, fallback)
         if averaged:
             kept = f"the weight average of the {k} fold networks{and_refit}"
         else:
             kept += " (the weight average's held-out loss was above each network's in it)"
-    else:
-        net = fallback
     return net, history, outcome, kept, interrupted

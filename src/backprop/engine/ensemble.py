@@ -24,7 +24,6 @@ True
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 from .layer import Layer
@@ -40,36 +39,37 @@ def ensemble(networks: Sequence[Network]) -> Network:
     """
     members = _checked_members(networks)
     first = members[0]
-    layers: list[Layer] = []
+    hidden: list[tuple[Layer, Layer]] = []  # (a member's hidden layer, its copy)
     output_parts: list[tuple[int, object]] = []  # (new source index, block of W / K)
     for member in members:
         renumber = {0: 0}
         for layer in member.layers[1:-1]:
-            renumber[layer.index] = len(layers) + 1
-            layers.append(_renumbered(layer, renumber))
+            renumber[layer.index] = len(hidden) + 1
+            inputs = [renumber[source] for source, _ in layer.sources]
+            hidden.append((layer, _layer_like(layer, inputs, layer.combine)))
         output = member.layers[-1]
         for source, columns in output.sources:
             output_parts.append((renumber[source], output.W[:, columns] / len(members)))
     sources = sorted({source for source, _ in output_parts})
-    last = first.layers[-1]
-    layers.append(
-        Layer(
-            last.size,
-            last.activation,
-            inputs=sources,
-            init=last.init,
-            train_weights=last.trains("W"),
-            train_bias=last.trains("b"),
-        )
-    )
     combined = Network(
-        [first.n_inputs, *layers],
+        [
+            first.n_inputs,
+            *(copy for _, copy in hidden),
+            _layer_like(first.layers[-1], sources, "concat"),
+        ],
         loss=first.loss,
         dtype=first.dtype.name,
         seed=first.seed,
         backend=first.backend,
     )
-    _copy_weights(members, combined, output_parts)
+    for (layer, _), target in zip(hidden, combined.layers[1:-1], strict=True):
+        target.W[...], target.b[...] = layer.W, layer.b
+    output = combined.layers[-1]
+    columns = dict(output.sources)
+    output.W[...] = 0
+    for source, block in output_parts:
+        output.W[:, columns[source]] += block
+    output.b[...] = sum(member.layers[-1].b for member in members) / len(members)
     return combined
 
 
@@ -97,24 +97,16 @@ def _checked_members(networks: Sequence[Network]) -> list[Network]:
     return members
 
 
-def _renumbered(layer: Layer, renumber: dict[int, int]) -> Layer:
-    """A copy of a member's hidden layer, reading from the new indices of its sources."""
-    clone = copy.copy(layer)
-    clone.inputs = tuple(renumber[source] for source, _ in layer.sources)
-    clone.index, clone.n_in, clone.sources, clone._views = None, None, (), None
-    return clone
-
-
-def _copy_weights(members, combined: Network, output_parts) -> None:
-    hidden = iter(combined.layers[1:-1])
-    for member in members:
-        for layer in member.layers[1:-1]:
-            target = next(hidden)
-            target.W[...] = layer.W
-            target.b[...] = layer.b
-    output = combined.layers[-1]
-    columns = dict(output.sources)
-    output.W[...] = 0
-    for source, block in output_parts:
-        output.W[:, columns[source]] += block
-    output.b[...] = sum(member.layers[-1].b for member in members) / len(members)
+def _layer_like(layer: Layer, inputs: list[int], combine: str) -> Layer:
+    """A new layer like ``layer`` (its size, activation, dropout, initialiser and frozen parts)
+    reading the layers ``inputs``, combined by ``combine``."""
+    return Layer(
+        layer.size,
+        layer.activation,
+        inputs=inputs,
+        combine=combine,
+        dropout=layer.dropout,
+        init=layer.init,
+        train_weights=layer.trains("W"),
+        train_bias=layer.trains("b"),
+    )
