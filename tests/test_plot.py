@@ -327,3 +327,27 @@ def test_every_picture_of_a_trained_run_renders(tmp_path):
     render(plot.history(history), tmp_path, "history")
     render(plot.gradient_norms(history), tmp_path, "gradients")
     assert len(plot.gradient_norms(history).axes[0].get_lines()) == 3
+
+
+def test_fold_histories_give_each_fold_its_colour_and_mark_its_kept_epoch(tmp_path):
+    folds = [recorded_history(best_epoch=2), recorded_history(best_epoch=1)]
+    folds[1].records["val_loss"] = [1.1, 0.45, 0.5, 0.55]
+    fig = plot.fold_histories(folds)
+    ax = fig.axes[0]
+    solid = [line for line in ax.lines if line.get_label() in ("fold 1", "fold 2")]
+    dashed = [line for line in ax.lines if line.get_label() == "_val"]
+    assert len(solid) == len(dashed) == 2
+    assert [line.get_color() for line in solid] == [line.get_color() for line in dashed]
+    assert solid[0].get_color() != solid[1].get_color()
+    assert {line.get_linestyle() for line in dashed} == {"--"}
+    markers = [line for line in ax.lines if line.get_gid() == "epoch kept"]
+    assert [(line.get_xdata()[0], line.get_ydata()[0], line.get_color()) for line in markers] == [
+        (3, 0.4, solid[0].get_color()),
+        (2, 0.45, solid[1].get_color()),
+    ]
+    key = legend_texts(ax)
+    assert {"fold 1", "fold 2", "training loss", "validation loss (its own fold)"} <= set(key)
+    assert "epoch kept" in key and ax.get_title() == "Learning curves of the 2 fold networks"
+    render(fig, tmp_path, "fold_histories")
+    with pytest.raises(ValueError, match="at least one history"):
+        plot.fold_histories([])

@@ -119,6 +119,7 @@ def fold_histories(histories, title: str | None = None):
                 markeredgecolor="black",
                 linestyle="",
                 label="_best",
+                gid="epoch kept",
             )
     ax.plot([], [], color="grey", linestyle="-", label="training loss")
     ax.plot([], [], color="grey", linestyle="--", label="validation loss (its own fold)")
