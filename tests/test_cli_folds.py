@@ -147,8 +147,8 @@ def test_which_tables_get_an_ensemble_and_what_they_hold_out():
     assert ensemble_folds(_args(folds=3), ENSEMBLE_BELOW_ROWS * 10) == 3
     assert ensemble_folds(_args(checkpoint="c"), 100) == 0
     assert ensemble_folds(_args(search="2m", folds=5), 100) == 0  # the search's own folds
-    assert held_out_fraction(_args(), 5) == 0.0 and held_out_fraction(_args(), 0) == 0.1
-    assert held_out_fraction(_args(validation=0.25), 5) == 0.25
+    assert held_out_fraction(_args(), 5, 100) == 0.0 and held_out_fraction(_args(), 0, 100) == 0.1
+    assert held_out_fraction(_args(validation=0.25), 5, 100) == 0.25
 
 
 def test_an_interrupted_ensemble_saves_nothing(tables, tmp_path, monkeypatch, capsys):

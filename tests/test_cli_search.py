@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -95,7 +96,8 @@ def test_learning_curves_picture(blobs):
         (["--search", "soon"], "--search must be a duration"),
         (["--search", "0s"], "--search must be a duration"),
         (["--time-limit=-1m"], "--time-limit must be a duration"),
-        (["--search", "2s", "--validation", "0"], "--validation must be > 0"),
+        (["--search", "2s", "--validation", "0", "--folds", "0"], "--validation must be > 0"),
+        (["--search", "2s", "--validation", "0", "--keep", "refit"], "--validation must be > 0"),
         (["--dropout", "1"], "--dropout must be in [0, 1)"),
         (["--class-weight", "even"], "invalid choice"),
         (["--search", "2s", "--folds", "1"], "--folds must be 0 (no folds) or >= 2"),
@@ -146,10 +148,18 @@ def test_search_scores_by_folds_on_small_sets_or_by_the_held_out_rows(
     assert search["folds"] == (5 if folds is None else 0)
     assert search["score"] == f"{score} accuracy"
     assert f"{score} accuracy {search['best_score']:.4f}" in out
-    kept = (
-        "the ensemble of the 5 fold networks and the refit" if folds is None else "the best trial"
-    )
-    assert search["kept"].startswith(kept) and f"kept {search['kept']}" in out
+    ensemble = r"the ensemble of (the best trial|the ([23]) best trials)' 5 fold networks each "
+    ensemble += r"\((\d+) networks\), their outputs averaged"
+    if folds is None:
+        kept = re.fullmatch(ensemble, search["kept"])
+        assert kept and int(kept[3]) == 5 * int(kept[2] or 1)
+    else:
+        assert search["kept"] == "the best trial's network"
+    assert f"kept {search['kept']}" in out
+    n_validation = load_with_metadata(str(model))[1]["training"]["n_validation"]
+    assert n_validation == (0 if folds is None else 30)  # folds cover every row
+    part = "cross-validated accuracy" if folds is None else "validation accuracy"
+    assert part in out
     with open(tmp_path / "m.trials.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert float(rows[search["best_trial"]]["score"]) == pytest.approx(search["best_score"])
@@ -162,8 +172,9 @@ def test_a_kept_ensemble_predicts_and_exports_as_one_network(blobs, tmp_path):
     model, onnx_file = tmp_path / "m.safetensors", tmp_path / "m.onnx"
     ok("train", blobs[1], "--target", "label", "--out", model, "--search", "3s", "--quiet")
     net, meta, _ = load_with_metadata(str(model))
-    hidden = len(meta["training"]["recipe"]["hidden"])
-    assert net.n_layers == 6 * hidden + 1  # 5 fold networks and the refit, side by side
+    members = int(re.search(r"\((\d+) networks\)", meta["training"]["search"]["kept"])[1])
+    assert members in (5, 10, 15)  # the best trials' 5 fold networks, side by side
+    assert net.n_layers >= members + 1
     assert "Network(4 → " in ok("info", model)
     ok("predict", model, blobs[1], "--out", tmp_path / "p.csv", "--proba")
     with open(tmp_path / "p.csv", newline="") as handle:

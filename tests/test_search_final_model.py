@@ -1,6 +1,7 @@
-"""The model ``--search`` keeps with folds (``--keep``): the ensemble of the best trial's fold
-networks and a refit (the default), their weight average (set aside when it does worse on the
-held-out rows than each network in it), or the refit."""
+"""The model ``--search`` keeps with folds (``--keep``): the ensemble of the best trials' fold
+networks (the default), or, from the best trial's fold networks and a refit, their weight
+average (set aside when it does worse on the held-out rows than each network in it) or the
+refit."""
 
 import argparse
 
@@ -10,7 +11,9 @@ import pytest
 import backprop.cli.train_search as train_search
 from backprop import ensemble
 from backprop.cli.errors import UsageError
+from backprop.cli.search import TOP_TRIALS
 from backprop.cli.train_search import average_or_fallback, run_search
+from backprop.training.cross_validation import stratified_folds
 from backprop.training.evaluation import evaluate
 from backprop.training.recipes import Recipe, default_recipe
 
@@ -94,26 +97,82 @@ def _fold_networks(result, best):
     return networks
 
 
+def _top_trials_networks(result, best, fold=None):
+    """The best trials' fold networks, trial by trial (only fold ``fold``'s, when given)."""
+    networks = []
+    for ranked in best.top:
+        for m, params in enumerate(ranked.fold_params):
+            if fold is None or m == fold:
+                net = ranked.recipe.network(4, 3)
+                net.params[...] = params
+                networks.append(net)
+    return networks
+
+
 @pytest.mark.parametrize("folds", [5, 3])
-def test_the_default_keeps_the_ensemble_of_the_fold_networks_and_the_refit(
-    blobs, monkeypatch, folds
-):
+def test_the_default_keeps_the_ensemble_of_the_best_trials_fold_networks(blobs, monkeypatch, folds):
+    seeds = []
+    real_network = Recipe.network
+
+    def network(recipe, *args, seed=None, **kwargs):
+        seeds.append(seed)
+        return real_network(recipe, *args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(Recipe, "network", network)
     result, best = _run(blobs, monkeypatch, folds=folds)
-    assert len(best.fold_params) == folds and result.search["folds"] == folds
-    assert result.search["kept"] == (
-        f"the ensemble of the {folds} fold networks and the refit, their outputs averaged"
+    top = len(best.top)
+    assert top == min(TOP_TRIALS, result.search["complete"]) and top >= 2
+    assert [ranked.rank for ranked in best.top] == sorted(
+        (ranked.rank for ranked in best.top), reverse=True
     )
-    expected = ensemble(_fold_networks(result, best) + [_refit(result, blobs)])
-    assert result.net.sizes == expected.sizes == [4, *list(result.recipe.hidden) * (folds + 1), 3]
+    assert best.top[0].trial == best.trial and best.top[0].fold_params is best.fold_params
+    assert result.search["folds"] == folds and all(
+        len(ranked.fold_params) == folds for ranked in best.top
+    )
+    assert result.search["kept"] == (
+        f"the ensemble of the {top} best trials' {folds} fold networks each "
+        f"({top * folds} networks), their outputs averaged"
+    )
+    assert set(seeds) == set(range(folds))  # fold network m of every trial starts from seed m
+    expected = ensemble(_top_trials_networks(result, best))
+    assert result.net.sizes == expected.sizes
     np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
     assert not result.interrupted
 
 
-def test_an_interrupted_refit_keeps_the_ensemble_of_the_fold_networks(blobs, monkeypatch):
-    result, best = _run(blobs, monkeypatch, refit_interrupted=True)
+def test_the_default_scores_each_row_by_the_kept_networks_that_did_not_train_on_it(
+    blobs, monkeypatch
+):
+    result, best = _run(blobs, monkeypatch, folds=3)
+    (X, y), _ = blobs
+    scored_rows = stratified_folds(y, 3, seed=0)
+    assert result.out_of_fold.shape == (len(y), 3)
+    for fold, (_, rows) in enumerate(scored_rows):
+        fold_networks = ensemble(_top_trials_networks(result, best, fold))
+        np.testing.assert_allclose(
+            result.out_of_fold[rows], fold_networks.predict(X[rows]), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_an_interrupted_search_keeps_the_best_trials_so_far(blobs, monkeypatch):
+    fits = []
+    real_fit = Recipe.fit
+
+    def fit(recipe, *args, **kwargs):
+        fits.append(1)
+        if len(fits) > 10:  # two trials of 5 folds, then Ctrl-C
+            raise KeyboardInterrupt
+        return real_fit(recipe, *args, **kwargs)
+
+    monkeypatch.setattr(Recipe, "fit", fit)
+    result, best = _run(blobs, monkeypatch)
     assert result.interrupted and result.search["interrupted"]
-    assert result.search["kept"] == "the ensemble of the 5 fold networks, their outputs averaged"
-    expected = ensemble(_fold_networks(result, best))
+    assert [ranked.trial for ranked in best.top] in ([0, 1], [1, 0])
+    assert result.search["kept"] == (
+        "the ensemble of the 2 best trials' 5 fold networks each (10 networks), their outputs "
+        "averaged"
+    )
+    expected = ensemble(_top_trials_networks(result, best))
     np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
 
 

@@ -32,7 +32,7 @@ from .files import Output, check_train_outputs
 from .lock import checkpoint_lock
 from .recipe_options import build_recipe, recipe_settings
 from .reports import classification_report, regression_report, training_line
-from .train_search import held_out_fraction
+from .train_search import HELD_OUT
 from .trained_model import METADATA_VERSION, save_trained_model
 
 CHUNK = 1 << 20
@@ -61,7 +61,7 @@ def train(args: argparse.Namespace) -> str:
                     "--search, --folds and --plot are for one process; run them without mpiexec"
                 )
                 raise session.refuse(UsageError(message))
-            args.validation = held_out_fraction(args, 0)
+            args.validation = HELD_OUT if args.validation is None else args.validation
             out, checkpoint = check_train_outputs(args)
             with _rank_0_lock(session, checkpoint):
                 return _train(args, session, overrides, out, checkpoint)

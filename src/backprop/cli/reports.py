@@ -118,9 +118,12 @@ def outputs_report(outputs: np.ndarray, truth: np.ndarray, encoding: dict) -> tu
     return held_out_report(predicted, truth, classification=False)
 
 
-def trained_scores(net, cross_validated, encoding: dict, truth, rows, X, n_rows: int) -> tuple:
+def trained_scores(
+    net, out_of_fold, searched: bool, encoding: dict, truth, rows, X, n_rows: int
+) -> tuple:
     """``(part, shown, scores, where)``: the held-out rows' report when there are any, else the
-    out-of-fold predictions' (a cross-validated ensemble), else the training rows'."""
+    out-of-fold outputs' (a cross-validated ensemble, or a search's fold networks: ``searched``),
+    else the training rows'."""
     (train_rows, val_rows), (X_train, X_val) = rows, X
 
     def report(Xs, truth):
@@ -129,15 +132,22 @@ def trained_scores(net, cross_validated, encoding: dict, truth, rows, X, n_rows:
     if len(val_rows):
         shown, scores = report(X_val, truth[val_rows])
         where = f"on the {len(val_rows)} validation rows held out of {n_rows}"
-        if cross_validated is not None:
+        if out_of_fold is not None:
             return "validation", shown, scores, where + " (no network trained or stopped on them)"
         return "validation", shown, scores, where + " (they also chose when to stop)"
-    if cross_validated is not None:
-        shown, scores = outputs_report(cross_validated.out_of_fold, truth[train_rows], encoding)
-        where = (
-            f"over the {len(train_rows)} training rows, each predicted by the fold network that "
-            "did not train on it (its fold chose when that network stopped)"
-        )
+    if out_of_fold is not None:
+        shown, scores = outputs_report(out_of_fold, truth[train_rows], encoding)
+        if searched:
+            where = (
+                f"over the {len(train_rows)} training rows, each predicted by the kept fold "
+                "networks that did not train on it (the search chose its settings by these "
+                "rows, so the figure flatters it a little)"
+            )
+        else:
+            where = (
+                f"over the {len(train_rows)} training rows, each predicted by the fold network "
+                "that did not train on it (its fold chose when that network stopped)"
+            )
         return "cross-validated", shown, scores, where
     shown, scores = report(X_train, truth[train_rows])
     return (

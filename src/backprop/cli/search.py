@@ -5,14 +5,13 @@ learning rate, decoupled weight decay, dropout and batch size drawn by Optuna's 
 and is scored by accuracy for classification, or minus the mean squared error of the
 standardised target for regression. On a small training set (below 10,000 rows,
 ``default_folds``) a trial is scored by k-fold cross-validation over the training rows, as a
-few hundred held-out rows cannot tell good settings from lucky ones; every fold's network
-starts from the same initial weights, and the best trial's fold networks are kept (what
-``train_search`` makes of them is described there). On a larger set each trial trains on the
-training rows and is scored on the held-out rows. The first trial is the default recipe;
-trials that fall behind the median of earlier ones at the same epoch (or fold) are pruned.
-The best trial's networks are kept in memory as trials finish, so stopping the search
-(Ctrl-C) keeps the best model found so far, and every trial is written to a CSV table beside
-the model file.
+few hundred held-out rows cannot tell good settings from lucky ones; the best trials' fold
+networks are kept (what ``train_search`` makes of them is described there). On a larger set
+each trial trains on the training rows and is scored on the held-out rows. The first trial is
+the default recipe; trials that fall behind the median of earlier ones at the same epoch (or
+fold) are pruned. The best trials' networks are kept in memory as trials finish, so stopping
+the search (Ctrl-C) keeps the best model found so far, and every trial is written to a CSV
+table beside the model file.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -99,6 +98,22 @@ class Best:
     history: object = None
     trial: int | None = None
     fold_params: list | None = None
+    top: list = field(default_factory=list)
+    """With folds, the best ``TOP_TRIALS`` trials so far, best first: ``Ranked`` entries."""
+
+
+@dataclass
+class Ranked:
+    """A trial with folds: its rank, number, recipe and each fold network's weights."""
+
+    rank: tuple
+    trial: int
+    recipe: Recipe
+    fold_params: list
+
+
+TOP_TRIALS = 3
+"""How many of the best trials' fold networks a search with folds keeps (``Best.top``)."""
 
 
 def _suggest(trial, base: Recipe) -> Recipe:
@@ -152,8 +167,9 @@ def search(
     """Run trials for ``budget`` seconds; returns the best, the study's trials and whether the
     search was interrupted.
 
-    ``make_network(recipe)`` builds a fresh network (seeded: the same initial weights every
-    time for the same recipe), ``score(net, X, Y)`` rates it on rows (greater is better).
+    ``make_network(recipe, fold=m)`` builds a fresh network (seeded: the same initial weights
+    every time for the same recipe and fold; ``fold`` is 0 without folds), ``score(net, X, Y)``
+    rates it on rows (greater is better).
     Without ``folds`` each trial trains on ``train_data`` and is scored on ``validation_data``;
     with ``folds`` (pairs of row indices into ``train_data``, from ``stratified_folds``) it
     trains once per fold and is scored on every training row, each predicted by the network
@@ -200,7 +216,7 @@ def search(
         started = time.perf_counter()
         for fold, (trained_rows, scored_rows) in enumerate(folds):
             recipe = limited(chosen)
-            net = make_network(recipe)
+            net = make_network(recipe, fold=fold)
             scored = (X[scored_rows], Y[scored_rows])
             history, outcome = recipe.fit(
                 net, X[trained_rows], Y[trained_rows], validation_data=scored
@@ -219,6 +235,11 @@ def search(
         outcome = {**outcome, "seconds": round(time.perf_counter() - started, 3)}
         rank = (value, -float(np.mean(losses)))
         keep(trial, recipe, rank, net, history, outcome, fold_params)
+        best.top = sorted(
+            [*best.top, Ranked(rank, trial.number, recipe, fold_params)],
+            key=lambda ranked: ranked.rank,
+            reverse=True,
+        )[:TOP_TRIALS]
         return value
 
     def keep(trial, recipe, rank, net, history, outcome, fold_params=None) -> None:

@@ -61,10 +61,9 @@ def _check_train_options(args: argparse.Namespace) -> dict:
     args.activation = activation.name
     overrides = recipe_overrides(args)
     if args.search is not None:
-        if args.validation == 0:
-            raise UsageError(
-                "--search scores its trials on held-out rows: --validation must be > 0"
-            )
+        if args.validation == 0 and (args.folds == 0 or args.keep in ("average", "refit")):
+            needs = "--folds 0 scores trials" if args.folds == 0 else f"--keep {args.keep} stops"
+            raise UsageError(f"--search {needs} on held-out rows: --validation must be > 0")
         if args.checkpoint is not None:
             raise UsageError(
                 "--search trains many networks: it cannot be combined with --checkpoint"
@@ -273,7 +272,7 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
     if task == REGRESSION:
         require_numeric(table, args.target, target)
     folds = ensemble_folds(args, len(table))
-    fraction = held_out_fraction(args, folds)
+    fraction = held_out_fraction(args, folds, len(table))
     train_rows, val_rows = _split(len(table), fraction, args.seed, table.path)
     feature_mean, feature_scale = scaling.standardization_of_rows(X, train_rows)
     X_train = _scaled_rows(X, train_rows, feature_mean, feature_scale, table, features)
@@ -310,8 +309,11 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
         except KeyboardInterrupt:
             raise _interrupted(checkpoint, before, args.resume) from None
     net, cv = trained.net, trained.cross_validated
+    out_of_fold = cv.out_of_fold if cv is not None else trained.out_of_fold
+    rows, scaled = (train_rows, val_rows), (X_train, X_val)
+    searched = trained.search is not None
     part, shown, scores, where = trained_scores(
-        net, cv, encoding, truth, (train_rows, val_rows), (X_train, X_val), len(table)
+        net, out_of_fold, searched, encoding, truth, rows, scaled, len(table)
     )
     settings = recipe_settings(trained.recipe)
     settings.update(validation=fraction, seed=args.seed, dtype="float32")

@@ -5,30 +5,35 @@ Without ``--search``, below ``ENSEMBLE_BELOW_ROWS`` rows the recipe trains ``ENS
 networks by k-fold cross-validation over the training rows and keeps their ensemble
 (``backprop.training.cross_validation``); from there on, or with ``--folds 0``, one network.
 
-With folds, the search leaves the best trial's k networks, each trained on (k − 1)/k of the
-training rows, all from the same initial weights. The best settings are then trained once more
-on all the training rows, stopped by the held-out rows (the refit). What is kept (``--keep``):
+With folds (below 10,000 training rows, unless ``--folds`` says otherwise) what is kept is
+chosen by ``--keep``:
 
 ``ensemble`` (the default)
-    the k fold networks and the refit side by side as one network (``backprop.ensemble``) whose
-    output layer averages theirs: zᴸ = (z₁ᴸ + … + zₖᴸ + z_refitᴸ) / (k + 1). Each member's
-    errors are partly its own, so their mean is steadier than any one of them: on a small set
-    the refit's early stopping listens to a few dozen held-out rows, and one unlucky choice of
-    epoch there costs several test rows; on a larger one the fold networks add what the refit
-    alone misses. It predicts k + 1 networks' worth of work per row. BENCHMARKS.md has the
-    figures.
+    nothing is held out (unless ``--validation`` asks): the folds cover every training row,
+    fold network m of every trial starts from seed s + m, as the recipe's own cross-validated
+    ensemble does, and the fold networks of the best ``search.TOP_TRIALS`` trials are kept side by
+    side as one network (``backprop.ensemble``) whose output layer averages theirs: zᴸ is the
+    mean of their zᴸ. Trials' scores on a few hundred rows differ by less than a row, so which
+    trial comes first is partly chance; averaging the best few hedges that choice, and every
+    row trains k − 1 of each trial's networks where a refit would need rows held out to stop
+    on. The report scores each training row by the kept fold networks that did not train on
+    it (out-of-fold). It predicts with up to ``search.TOP_TRIALS`` · k networks' work per row.
+    BENCHMARKS.md has the figures.
 ``average``
-    the average of their weights, θ = (θ₁ + … + θₖ + θ_refit) / (k + 1): a network of the
-    trial's own size. Networks that start from the same weights and see mostly the same rows
-    stay in one basin of the loss, and their average predicts about as their ensemble would;
-    should it leave that basin, its loss on the held-out rows rises above every network in it,
-    and the refit is kept instead. It suits 5 folds or more, where each fold network sees at
-    least 4/5 of the rows.
+    10% of the rows are held out; every fold network starts from the same initial weights, and
+    the best trial's settings are trained once more on all training rows, stopped by the
+    held-out rows (the refit). Kept: the average of their weights,
+    θ = (θ₁ + … + θₖ + θ_refit) / (k + 1), a network of the trial's own size. Networks that
+    start from the same weights and see mostly the same rows stay in one basin of the loss,
+    and their average predicts about as their ensemble would; should it leave that basin, its
+    loss on the held-out rows rises above every network in it, and the refit is kept instead.
+    It suits 5 folds or more, where each fold network sees at least 4/5 of the rows.
 ``refit``
-    the refit alone.
+    as for ``average``, the refit alone.
 
-Interrupting the refit keeps the same choice made from the fold networks alone (for ``refit``,
-the best fold's network).
+Interrupting the search keeps what ``--keep`` makes of the trials finished so far;
+interrupting the refit keeps the same choice made from the fold networks alone (for
+``refit``, the best fold's network).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class Trained:
     trials: list = field(default_factory=list)
     interrupted: bool = False
     cross_validated: CrossValidated | None = None
+    out_of_fold: np.ndarray | None = None
 
 
 ENSEMBLE_FOLDS = 5
@@ -88,12 +94,22 @@ HELD_OUT = 0.1
 """The share of rows held out when ``--validation`` is not given and no folds take its place."""
 
 
-def held_out_fraction(args: argparse.Namespace, folds: int) -> float:
-    """``--validation`` when given; else none for a cross-validated ensemble, whose folds hold
-    every row out in turn, and ``HELD_OUT`` otherwise."""
+def held_out_fraction(args: argparse.Namespace, folds: int, n_rows: int) -> float:
+    """``--validation`` when given; else none for a cross-validated ensemble (``folds``, or a
+    search keeping its fold networks), whose folds hold every row out in turn, and
+    ``HELD_OUT`` otherwise."""
     if args.validation is not None:
         return args.validation
-    return 0.0 if folds else HELD_OUT
+    return 0.0 if folds or search_keeps_fold_networks(args, n_rows) else HELD_OUT
+
+
+def search_keeps_fold_networks(args: argparse.Namespace, n_rows: int) -> bool:
+    """Whether ``--search`` keeps its fold networks (``--keep ensemble``, the default) on a
+    table of ``n_rows``: with ``--folds K``, or by default below ``ENSEMBLE_BELOW_ROWS`` rows,
+    where ``default_folds`` scores trials by folds."""
+    if args.search is None or (args.keep or KEEP_CHOICES[0]) != "ensemble":
+        return False
+    return bool(args.folds) if args.folds is not None else n_rows < ENSEMBLE_BELOW_ROWS
 
 
 def run_cross_validated(
@@ -163,10 +179,17 @@ def run_search(
             f"--keep {args.keep} chooses among fold networks: the search scores on the held-out "
             "rows here (give --folds K, K >= 2)"
         )
+    if not n_folds and validation is None:
+        raise UsageError(
+            "--search without folds scores its trials on held-out rows: --validation must be > 0"
+        )
     folds = stratified_folds(train_data[1], n_folds, args.seed) if n_folds else None
+    keep = args.keep or KEEP_CHOICES[0]
+    distinct_starts = keep == "ensemble"
 
-    def make_network(recipe: Recipe, params=None):
-        net = recipe.network(n_features, n_out, task, seed=args.seed)
+    def make_network(recipe: Recipe, params=None, fold: int = 0):
+        seed = args.seed + fold if distinct_starts else args.seed
+        net = recipe.network(n_features, n_out, task, seed=seed)
         if params is not None:
             net.params[...] = params
         return net
@@ -185,9 +208,13 @@ def run_search(
     if best.recipe is None:
         raise Interrupted("before the first trial finished; nothing was saved")
     recipe = replace(best.recipe, time_limit=base.time_limit)
-    if folds:
+    out_of_fold = None
+    if folds and keep == "ensemble":
+        net, out_of_fold, kept = _top_trials_ensemble(make_network, best.top, train_data, folds)
+        history, outcome = best.history, best.outcome
+    elif folds:
         net, history, outcome, kept, interrupted = _refit_and_keep(
-            make_network, recipe, best, data, interrupted, args.keep or KEEP_CHOICES[0]
+            make_network, recipe, best, data, interrupted, keep
         )
     else:
         net, history, outcome = make_network(recipe, best.params), best.history, best.outcome
@@ -208,7 +235,32 @@ def run_search(
         "library": "optuna",
         "interrupted": interrupted,
     }
-    return Trained(recipe, net, history, outcome, record, trials, interrupted)
+    return Trained(
+        recipe, net, history, outcome, record, trials, interrupted, out_of_fold=out_of_fold
+    )
+
+
+def _top_trials_ensemble(make_network, top: list, train_data: tuple, folds: list) -> tuple:
+    """The ensemble of the ``top`` trials' fold networks, each training row's outputs from the
+    ensemble of those that did not train on it (float64), and the words for what was kept."""
+    X = train_data[0]
+    by_fold = [
+        [make_network(ranked.recipe, ranked.fold_params[m]) for ranked in top]
+        for m in range(len(folds))
+    ]
+    out_of_fold = None
+    for networks, (_, scored_rows) in zip(by_fold, folds, strict=True):
+        outputs = ensemble(networks).predict(X[scored_rows]).astype(np.float64)
+        if out_of_fold is None:
+            out_of_fold = np.empty((len(X), outputs.shape[1]))
+        out_of_fold[scored_rows] = outputs
+    net = ensemble([by_fold[m][t] for t in range(len(top)) for m in range(len(folds))])
+    trials = "the best trial" if len(top) == 1 else f"the {len(top)} best trials"
+    kept = (
+        f"the ensemble of {trials}' {len(folds)} fold networks each "
+        f"({len(top) * len(folds)} networks), their outputs averaged"
+    )
+    return net, out_of_fold, kept
 
 
 def _refit_and_keep(make_network, recipe: Recipe, best, data: tuple, interrupted, keep: str):
