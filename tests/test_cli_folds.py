@@ -137,7 +137,7 @@ def test_bad_fold_options_are_refused(tables, tmp_path, options, expected):
 
 
 def _args(**given):
-    options = {"search": None, "folds": None, "checkpoint": None, "validation": None}
+    options = {"search": None, "folds": None, "checkpoint": None, "validation": None, "keep": None}
     return argparse.Namespace(**{**options, **given})
 
 
@@ -149,6 +149,20 @@ def test_which_tables_get_an_ensemble_and_what_they_hold_out():
     assert ensemble_folds(_args(search="2m", folds=5), 100) == 0  # the search's own folds
     assert held_out_fraction(_args(), 5, 100) == 0.0 and held_out_fraction(_args(), 0, 100) == 0.1
     assert held_out_fraction(_args(validation=0.25), 5, 100) == 0.25
+
+
+def test_what_a_search_holds_out():
+    """A search keeping its fold networks (``--keep ensemble``) holds nothing out; one that
+    refits, or scores its trials on held-out rows, holds out 10%."""
+    below, above = ENSEMBLE_BELOW_ROWS - 1, ENSEMBLE_BELOW_ROWS
+    assert held_out_fraction(_args(search="2m"), 0, below) == 0.0
+    assert held_out_fraction(_args(search="2m", keep="ensemble"), 0, below) == 0.0
+    assert held_out_fraction(_args(search="2m"), 0, above) == 0.1
+    assert held_out_fraction(_args(search="2m", folds=3), 0, above * 10) == 0.0
+    assert held_out_fraction(_args(search="2m", folds=0), 0, below) == 0.1
+    for keep in ("average", "refit"):
+        assert held_out_fraction(_args(search="2m", keep=keep), 0, below) == 0.1
+    assert held_out_fraction(_args(search="2m", validation=0.2), 0, below) == 0.2
 
 
 def test_an_interrupted_ensemble_saves_nothing(tables, tmp_path, monkeypatch, capsys):

@@ -223,3 +223,16 @@ def test_keep_without_folds_is_refused_before_searching(blobs, monkeypatch):
     base = default_recipe(240, 4, 3, hidden=(16,))
     with pytest.raises(UsageError, match="--keep ensemble chooses among fold networks"):
         run_search(args, base, 4, 3, "classification", blobs)
+
+
+def test_a_search_without_folds_or_held_out_rows_is_refused(monkeypatch):
+    def no_search(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(train_search, "search", no_search)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10_000, 4)).astype(np.float32), rng.integers(0, 3, 10_000)
+    args = argparse.Namespace(folds=None, seed=0, search_seconds=2.0, quiet=True, keep=None)
+    base = default_recipe(10_000, 4, 3)
+    with pytest.raises(UsageError, match="--search without folds .* --validation must be > 0"):
+        run_search(args, base, 4, 3, "classification", ((X, y), None))

@@ -114,18 +114,19 @@ def _add_csv_commands(commands) -> None:
         "--keep",
         choices=KEEP_CHOICES,
         default=None,
-        help="with folds, the model --search keeps: 'ensemble' (default) the fold networks and "
-        "the refit on all training rows side by side, their outputs averaged; 'average' the "
-        "average of their weights, a network of the trial's size (refit kept if it does "
-        "worse); 'refit' the refit alone",
+        help="with folds, the model --search keeps: 'ensemble' (default) the 3 best trials' "
+        "fold networks side by side, their outputs averaged (folds over every training row, "
+        "nothing held out); 'average' the average of the best trial's fold networks' and a "
+        "refit's weights, a network of the trial's size (the refit kept if it does worse); "
+        "'refit' the best settings trained on all training rows, stopped by 10%% held out",
     )
     train.add_argument("--plot", default=None, help="save the learning curves (.png or .svg)")
     train.add_argument(
         "--validation",
         type=float,
         default=None,
-        help="fraction held out at random (default 0.1; none for a cross-validated ensemble, "
-        "whose folds hold each row out in turn)",
+        help="fraction held out at random (default 0.1; none when a cross-validated ensemble is "
+        "kept, by the defaults or --search, whose folds hold each row out in turn)",
     )
     train.add_argument("--seed", type=int, default=0, help="seed for the split and the network")
     train.add_argument(
