@@ -148,7 +148,7 @@ def test_search_scores_by_folds_on_small_sets_or_by_the_held_out_rows(
     assert search["folds"] == (5 if folds is None else 0)
     assert search["score"] == f"{score} accuracy"
     assert f"{score} accuracy {search['best_score']:.4f}" in out
-    ensemble = r"the ensemble of (the best trial|the ([23]) best trials)' 5 fold networks each "
+    ensemble = r"the ensemble of (the best trial's|the ([23]) best trials') 5 fold networks each "
     ensemble += r"\((\d+) networks\), their outputs averaged"
     if folds is None:
         kept = re.fullmatch(ensemble, search["kept"])

@@ -87,8 +87,8 @@ def check_trials_out(model_path: str, inputs: dict[str, str]) -> Output:
 class Best:
     """The best trial so far: its score (greater is better), recipe, weights and outcome; ties
     in the score (accuracy on a few rows often ties) go to the lower held-out loss. With folds,
-    ``params`` are those of the fold network with the lowest loss on its scoring rows, and
-    ``fold_params`` those of every fold's network."""
+    ``params`` are those of the fold network with the lowest loss on its scoring rows,
+    ``fold_params`` those of every fold's network, and ``top`` the best few trials'."""
 
     score: float = -math.inf
     rank: tuple = (-math.inf, -math.inf)

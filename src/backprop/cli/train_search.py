@@ -166,8 +166,8 @@ def run_search(
     """``--search``: the best network found in ``args.search_seconds``.
 
     With folds (``--folds``, or ``default_folds`` of the training rows) the model kept is made
-    from the best trial's fold networks and a refit as ``args.keep`` says (see the module's
-    documentation); without, the best trial's network.
+    as ``args.keep`` says (see the module's documentation): from the best trials' fold networks,
+    or from the best trial's and a refit; without, the best trial's network.
     """
     train_data, validation = data
     n_train = len(train_data[1])
@@ -255,9 +255,9 @@ def _top_trials_ensemble(make_network, top: list, train_data: tuple, folds: list
             out_of_fold = np.empty((len(X), outputs.shape[1]))
         out_of_fold[scored_rows] = outputs
     net = ensemble([by_fold[m][t] for t in range(len(top)) for m in range(len(folds))])
-    trials = "the best trial" if len(top) == 1 else f"the {len(top)} best trials"
+    trials = "the best trial's" if len(top) == 1 else f"the {len(top)} best trials'"
     kept = (
-        f"the ensemble of {trials}' {len(folds)} fold networks each "
+        f"the ensemble of {trials} {len(folds)} fold networks each "
         f"({len(top) * len(folds)} networks), their outputs averaged"
     )
     return net, out_of_fold, kept
