@@ -5,16 +5,16 @@
     python benchmarks/quality.py --sets wine,digits --search 20s --rows 20000
 
 Data sets: scikit-learn's digits, breast_cancer, wine and diabetes (a stratified 75/25 split,
-random_state 0), MNIST-1D from the ``mnist1d`` package (its standard 4,000/1,000 split, made with
-the package's own generator ``make_dataset(get_dataset_args())``, as its downloader needs
-GitHub), and ``classification100k`` (``make_classification`` with 100,000 rows, 20 features,
-10 informative, random_state 0). ``--rows`` keeps at most that many training rows (a subset for
-a quick run on a loaded machine). The scores are test accuracy, or R² for diabetes.
-``--one-network`` adds backprop's defaults with ``--folds 0`` (one network where the defaults
-train a cross-validated ensemble, below 10,000 rows). ``--seeds N`` runs both sets of defaults
-with seeds 0..N-1 (backprop's ``--seed``, which also chooses its validation rows;
-scikit-learn's ``random_state``) and reports the mean and range; the searches run with seed 0
-(``--search-seed``), or with ``--search-seeds N`` seeds from there.
+random_state 0, or K with ``--split K``), MNIST-1D from the ``mnist1d`` package (its standard
+4,000/1,000 split, made with the package's own generator ``make_dataset(get_dataset_args())``,
+as its downloader needs GitHub), and ``classification100k`` (``make_classification`` with
+100,000 rows, 20 features, 10 informative, random_state 0). ``--rows`` keeps at most that many
+training rows (a subset for a quick run on a loaded machine). The scores are test accuracy, or
+R² for diabetes. ``--one-network`` adds backprop's defaults with ``--folds 0`` (one network
+where the defaults train a cross-validated ensemble, below 10,000 rows). ``--seeds N`` runs both
+sets of defaults with seeds 0..N-1 (backprop's ``--seed``, which also chooses its validation
+rows; scikit-learn's ``random_state``) and reports the mean and range; the searches run with
+seed 0 (``--search-seed``), or with ``--search-seeds N`` seeds from there.
 
 backprop is run as a user runs it: the training rows are written to a CSV file and
 ``backprop train DATA.csv --target y`` is called (in this process, through ``backprop.cli.main``);
@@ -47,8 +47,9 @@ from backprop.cli.trained_model import load_trained_model
 SETS = ("digits", "breast_cancer", "wine", "diabetes", "mnist1d", "classification100k")
 
 
-def load(name: str):
-    """(X_train, X_test, y_train, y_test, task) of a data set."""
+def load(name: str, split: int = 0):
+    """(X_train, X_test, y_train, y_test, task) of a data set; ``split`` is the
+    ``random_state`` of the 75/25 split of scikit-learn's data sets."""
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 
@@ -65,8 +66,8 @@ def load(name: str):
         X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
     task = "regression" if name == "diabetes" else "classification"
     stratify = y if task == "classification" else None
-    split = train_test_split(X, y, test_size=0.25, random_state=0, stratify=stratify)
-    return (*split, task)
+    parts = train_test_split(X, y, test_size=0.25, random_state=split, stratify=stratify)
+    return (*parts, task)
 
 
 def _write_csv(path: str, X: np.ndarray, y: np.ndarray) -> None:
@@ -187,6 +188,12 @@ def main(argv=None) -> int:
     parser.add_argument("--no-defaults", action="store_true", help="the searches only")
     parser.add_argument("--rows", type=int, default=None, help="at most this many training rows")
     parser.add_argument(
+        "--split",
+        type=int,
+        default=0,
+        help="the random_state of the 75/25 split of scikit-learn's data sets (default 0)",
+    )
+    parser.add_argument(
         "--seeds", type=int, default=1, help="run the defaults with seeds 0..N-1 (mean, range)"
     )
     parser.add_argument("--search-seed", type=int, default=0, help="the searches' first seed")
@@ -204,11 +211,11 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")  # scikit-learn's ConvergenceWarning at its defaults
     results = {}
     for name in args.sets.split(","):
-        X_train, X_test, y_train, y_test, task = load(name)
+        X_train, X_test, y_train, y_test, task = load(name, args.split)
         if args.rows is not None and len(X_train) > args.rows:
             X_train, y_train = X_train[: args.rows], y_train[: args.rows]
         data = (X_train, X_test, y_train, y_test, task)
-        row = {"task": task, "n_train": len(X_train), "n_test": len(X_test)}
+        row = {"task": task, "n_train": len(X_train), "n_test": len(X_test), "split": args.split}
         with tempfile.TemporaryDirectory() as folder:
             if not args.no_defaults:
                 seeds = range(args.seeds)
