@@ -97,9 +97,13 @@ class Best:
     outcome: dict | None = None
     history: object = None
     trial: int | None = None
-    fold_params: list | None = None
     top: list = field(default_factory=list)
     """With folds, the best ``TOP_TRIALS`` trials so far, best first: ``Ranked`` entries."""
+
+    @property
+    def fold_params(self) -> list | None:
+        """With folds, the best trial's fold networks' weights (``top[0]``'s)."""
+        return self.top[0].fold_params if self.top else None
 
 
 @dataclass
@@ -235,20 +239,17 @@ def search(
         outcome = {**outcome, "seconds": round(time.perf_counter() - started, 3)}
         rank = (value, -float(np.mean(losses)))
         keep(trial, recipe, rank, net, history, outcome, fold_params)
-        best.top = sorted(
-            [*best.top, Ranked(rank, trial.number, recipe, fold_params)],
-            key=lambda ranked: ranked.rank,
-            reverse=True,
-        )[:TOP_TRIALS]
         return value
 
     def keep(trial, recipe, rank, net, history, outcome, fold_params=None) -> None:
         trial.set_user_attr("outcome", outcome)
         trial.set_user_attr("hidden", list(recipe.hidden))
+        if fold_params is not None:  # ranked among the best few; sorted() keeps earlier first
+            ranked = [*best.top, Ranked(rank, trial.number, recipe, fold_params)]
+            best.top = sorted(ranked, key=lambda entry: entry.rank, reverse=True)[:TOP_TRIALS]
         if rank > best.rank:
             best.score, best.rank, best.recipe, best.outcome = rank[0], rank, recipe, outcome
             best.params, best.history, best.trial = net.params.copy(), history, trial.number
-            best.fold_params = fold_params
 
     def show(study, trial) -> None:
         if verbose:

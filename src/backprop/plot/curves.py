@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+from itertools import cycle
+
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
@@ -43,10 +45,7 @@ def history(history, title: str | None = None):
     curves += [(right, key, f"validation {key[4:]}", next(colours), "--") for key in metrics]
     for axes, key, name, colour, style in curves:
         axes.plot(epochs, history[key], color=colour, linestyle=style, label=name)
-    positive = all(min(history[key]) > 0 for key, _ in losses)
-    ax.set_yscale("log" if positive else "linear")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss" + (" (log scale)" if positive else ""))
+    _loss_axes(ax, all(min(history[key]) > 0 for key, _ in losses))
     if right is not None:
         right.set_ylabel(", ".join(key[4:] for key in metrics))
     best = history.best_epoch
@@ -75,7 +74,6 @@ def history(history, title: str | None = None):
         bbox_to_anchor=(0.5, -0.14),
         ncol=min(len(handles), 3),
     )
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     stopped = ", stopped early" if history.stopped_early else ""
     ax.set_title(title or f"Training history: {len(history)} epochs{stopped}")
     return fig
@@ -98,10 +96,8 @@ def fold_histories(histories, title: str | None = None):
     if not histories or any(len(h) == 0 for h in histories):
         raise ValueError("fold_histories needs at least one history, each with epochs to draw")
     fig, ax = figure()
-    colours = iter(CURVE_COLOURS * (len(histories) // len(CURVE_COLOURS) + 1))
     positive = True
-    for k, history in enumerate(histories, start=1):
-        colour = next(colours)
+    for k, (history, colour) in enumerate(zip(histories, cycle(CURVE_COLOURS)), start=1):
         epochs = np.arange(1, len(history) + 1)
         ax.plot(epochs, history["loss"], color=colour, linestyle="-", label=f"fold {k}")
         positive &= min(history["loss"]) > 0
@@ -126,13 +122,18 @@ def fold_histories(histories, title: str | None = None):
     ax.plot(
         [], [], color="grey", marker="o", markeredgecolor="black", linestyle="", label="epoch kept"
     )
+    _loss_axes(ax, positive)
+    ax.legend(loc="upper center", fontsize=8, bbox_to_anchor=(0.5, -0.14), ncol=4)
+    ax.set_title(title or f"Learning curves of the {len(histories)} fold networks")
+    return fig
+
+
+def _loss_axes(ax, positive: bool) -> None:
+    """Epochs along, loss up: on a log scale when every loss drawn is positive."""
     ax.set_yscale("log" if positive else "linear")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss" + (" (log scale)" if positive else ""))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
-    ax.legend(loc="upper center", fontsize=8, bbox_to_anchor=(0.5, -0.14), ncol=4)
-    ax.set_title(title or f"Learning curves of the {len(histories)} fold networks")
-    return fig
 
 
 def gradient_norms(history, which: str = "mean_abs_delta", title: str | None = None):
