@@ -149,12 +149,15 @@ def test_search_scores_by_folds_on_small_sets_or_by_the_held_out_rows(
     assert search["score"] == f"{score} accuracy"
     assert f"{score} accuracy {search['best_score']:.4f}" in out
     ensemble = r"the ensemble of (the best trial's|the ([23]) best trials') 5 fold networks each "
-    ensemble += r"\((\d+) networks\), their outputs averaged"
+    ensemble += r"\((\d+) networks\), their outputs averaged( \(trials? [\d, ]+ left out: .*\))?"
     if folds is None:
         kept = re.fullmatch(ensemble, search["kept"])
         assert kept and int(kept[3]) == 5 * int(kept[2] or 1)
+        assert len(search["kept_trials"]) == int(kept[2] or 1)
+        assert search["kept_trials"][0] == search["best_trial"]
     else:
         assert search["kept"] == "the best trial's network"
+        assert search["kept_trials"] == [search["best_trial"]]
     assert f"kept {search['kept']}" in out
     n_validation = load_with_metadata(str(model))[1]["training"]["n_validation"]
     assert n_validation == (0 if folds is None else 30)  # folds cover every row

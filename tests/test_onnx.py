@@ -91,6 +91,16 @@ def test_skip_connections_summed_and_concatenated(dtype):
     close(run(to_onnx(net), X)["output"], net.predict(X), dtype)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_ensemble_with_a_member_without_hidden_layers_reads_the_inputs_directly(dtype):
+    linear = bp.Network([3, 2], "relu", "softmax", "cross_entropy", dtype=dtype, seed=3)
+    hidden = bp.Network([3, 5, 5, 2], "relu", "softmax", "cross_entropy", dtype=dtype, seed=4)
+    net = bp.ensemble([linear, hidden])
+    assert net.layers[-1].sources[0][0] == 0  # the output layer reads the inputs too
+    X = inputs(3, dtype)
+    close(run(to_onnx(net), X)["output"], net.predict(X), dtype)
+
+
 def test_an_activation_without_an_onnx_operator_is_refused_naming_the_layer():
     cube = register_activation("cube_for_onnx", lambda z: z**3, lambda z: 3 * z**2, overwrite=True)
     try:

@@ -103,6 +103,16 @@ def test_settings_hold_every_field():
     assert "class weights balanced" in recipe.describe()
 
 
+def test_the_description_names_the_hidden_layers_or_their_absence():
+    assert (
+        Recipe(hidden=(64, 32), dropout=0.2)
+        .describe()
+        .startswith("hidden 64-32 relu dropout 0.2, adam")
+    )
+    assert Recipe(hidden=(64,)).describe().startswith("hidden 64 relu, adam")
+    assert Recipe(hidden=(), dropout=0.2).describe().startswith("no hidden layer, adam")
+
+
 @pytest.mark.parametrize(
     "field, value, message",
     [("class_weight", "even", "class_weight"), ("time_limit", 0, "time_limit")],

@@ -11,15 +11,17 @@ import pytest
 import backprop.cli.train_search as train_search
 from backprop import ensemble
 from backprop.cli.errors import UsageError
-from backprop.cli.search import TOP_TRIALS
-from backprop.cli.train_search import average_or_fallback, run_search
-from backprop.training.cross_validation import stratified_folds
+from backprop.cli.search import TOP_TRIALS, Ranked
+from backprop.cli.train_search import _top_trials_ensemble, average_or_fallback, run_search
+from backprop.training.cross_validation import fit_cross_validated, stratified_folds
 from backprop.training.evaluation import evaluate
 from backprop.training.recipes import Recipe, default_recipe
 
 pytest.importorskip("optuna")
 
 RECIPE = Recipe(hidden=(16,), lr=1e-2, batch_size=16, patience=5, max_epochs=40)
+BASE = default_recipe(240, 4, 3, hidden=(32,), max_epochs=40, patience=5)
+"""The recipe ``_run``'s searches start from (their first trial), inside the search space."""
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +62,9 @@ def test_an_average_that_leaves_the_basin_gives_way_to_the_fallback(blobs):
     assert not averaged and kept is first
 
 
-def _run(blobs, monkeypatch, folds=5, refit_interrupted=False, keep=None):
-    """``run_search`` on the blobs with ``folds`` folds for 2 s, and the search's best trial."""
+def _run(blobs, monkeypatch, folds=5, refit_interrupted=False, keep=None, seconds=2.0):
+    """``run_search`` on the blobs with ``folds`` folds for ``seconds``, and the search's best
+    trial."""
     captured = {}
     real_search = train_search.search
 
@@ -79,8 +82,8 @@ def _run(blobs, monkeypatch, folds=5, refit_interrupted=False, keep=None):
             return real_fit(recipe, net, X, *args, **kwargs)
 
         monkeypatch.setattr(Recipe, "fit", fit)
-    args = argparse.Namespace(folds=folds, seed=0, search_seconds=2.0, quiet=True, keep=keep)
-    base = default_recipe(240, 4, 3, hidden=(16,), max_epochs=40, patience=5)
+    args = argparse.Namespace(folds=folds, seed=0, search_seconds=seconds, quiet=True, keep=keep)
+    base = BASE
     return run_search(args, base, 4, 3, "classification", blobs), captured["best"]
 
 
@@ -97,10 +100,22 @@ def _fold_networks(result, best):
     return networks
 
 
+def _kept_words(trials: int, folds: int) -> str:
+    """What the record says the search kept: the ensemble of ``trials`` trials' fold networks
+    (followed by the trials left out, if any)."""
+    which = "the best trial's" if trials == 1 else f"the {trials} best trials'"
+    return (
+        f"the ensemble of {which} {folds} fold networks each ({trials * folds} networks), "
+        "their outputs averaged"
+    )
+
+
 def _top_trials_networks(result, best, fold=None):
-    """The best trials' fold networks, trial by trial (only fold ``fold``'s, when given)."""
+    """The kept trials' fold networks, trial by trial (only fold ``fold``'s, when given)."""
     networks = []
-    for ranked in best.top:
+    kept = [ranked for ranked in best.top if ranked.trial in result.search["kept_trials"]]
+    assert kept and kept[0] is best.top[0]  # the best trial is always kept
+    for ranked in kept:
         for m, params in enumerate(ranked.fold_params):
             if fold is None or m == fold:
                 net = ranked.recipe.network(4, 3)
@@ -129,10 +144,9 @@ def test_the_default_keeps_the_ensemble_of_the_best_trials_fold_networks(blobs, 
     assert result.search["folds"] == folds and all(
         len(ranked.fold_params) == folds for ranked in best.top
     )
-    assert result.search["kept"] == (
-        f"the ensemble of the {top} best trials' {folds} fold networks each "
-        f"({top * folds} networks), their outputs averaged"
-    )
+    kept = len(result.search["kept_trials"])
+    assert result.search["kept"].startswith(_kept_words(kept, folds))
+    assert (kept < top) == ("left out" in result.search["kept"])
     assert set(seeds) == set(range(folds))  # fold network m of every trial starts from seed m
     expected = ensemble(_top_trials_networks(result, best))
     assert result.net.sizes == expected.sizes
@@ -168,12 +182,64 @@ def test_an_interrupted_search_keeps_the_best_trials_so_far(blobs, monkeypatch):
     result, best = _run(blobs, monkeypatch)
     assert result.interrupted and result.search["interrupted"]
     assert [ranked.trial for ranked in best.top] in ([0, 1], [1, 0])
-    assert result.search["kept"] == (
-        "the ensemble of the 2 best trials' 5 fold networks each (10 networks), their outputs "
-        "averaged"
-    )
+    kept = len(result.search["kept_trials"])
+    assert result.search["kept"].startswith(_kept_words(kept, 5))
     expected = ensemble(_top_trials_networks(result, best))
     np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
+
+
+def test_a_trial_clearly_behind_the_best_is_left_out_of_the_ensemble(blobs):
+    (X, y), _ = blobs
+    folds = stratified_folds(y, 3, seed=0)
+    trained_params = [
+        trained(blobs, rows, seed=m).params.copy() for m, (rows, _) in enumerate(folds)
+    ]
+    untrained = [RECIPE.network(4, 3, seed=9).params.copy() for _ in folds]  # near chance
+
+    def make_network(recipe, params=None, fold=0):
+        net = recipe.network(4, 3, seed=fold)
+        if params is not None:
+            net.params[...] = params
+        return net
+
+    top = [
+        Ranked((0.9, 0.0), 7, RECIPE, trained_params),
+        Ranked((0.9, -0.1), 2, RECIPE, [params.copy() for params in trained_params]),
+        Ranked((0.3, -1.0), 5, RECIPE, untrained),
+    ]
+    net, out_of_fold, kept, trials = _top_trials_ensemble(
+        make_network, top, (X, y), folds, "classification"
+    )
+    assert trials == [7, 2]
+    assert kept == _kept_words(2, 3) + (
+        " (trial 5 left out: out-of-fold errors more than 4 standard errors above the best trial's)"
+    )
+    members = [make_network(RECIPE, top[t].fold_params[m]) for t in (0, 1) for m in range(3)]
+    np.testing.assert_allclose(net.params, ensemble(members).params, rtol=1e-6, atol=1e-7)
+    for m, (_, rows) in enumerate(folds):
+        expected = make_network(RECIPE, trained_params[m]).predict(X[rows])
+        np.testing.assert_allclose(out_of_fold[rows], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_first_trial_is_the_defaults_cross_validated_ensemble(blobs, monkeypatch):
+    (X, y), _ = blobs
+    defaults = fit_cross_validated(BASE, X, y, 3, folds=5, seed=0)
+    fits = []
+    real_fit = Recipe.fit
+
+    def fit(recipe, *args, **kwargs):
+        fits.append(1)
+        if len(fits) > 5:  # the first trial's 5 fold networks, then Ctrl-C
+            raise KeyboardInterrupt
+        return real_fit(recipe, *args, **kwargs)
+
+    monkeypatch.setattr(Recipe, "fit", fit)
+    result, best = _run(blobs, monkeypatch, seconds=60.0)
+    assert [ranked.trial for ranked in best.top] == [0] and result.interrupted
+    for member, params in zip(defaults.members, best.top[0].fold_params, strict=True):
+        np.testing.assert_array_equal(params, member.params)
+    np.testing.assert_array_equal(result.out_of_fold, defaults.out_of_fold)
+    np.testing.assert_array_equal(result.net.predict(X), defaults.net.predict(X))
 
 
 def test_keep_average_keeps_the_weight_average_of_the_fold_networks_and_the_refit(

@@ -108,14 +108,15 @@ def _add_csv_commands(commands) -> None:
         help="K-fold cross-validation over the training rows, 0 for none. Without --search: "
         "train K networks, each stopped by the fold it leaves out, and keep their ensemble "
         "(default 5 below 10,000 rows, else 0: one network). With --search: score the trials "
-        "(default 5 below 1,000 training rows, 3 below 10,000, else 0: the held-out rows)",
+        "(default 5 below 10,000 training rows, else 0: the held-out rows)",
     )
     train.add_argument(
         "--keep",
         choices=KEEP_CHOICES,
         default=None,
         help="with folds, the model --search keeps: 'ensemble' (default) the 3 best trials' "
-        "fold networks side by side, their outputs averaged (folds over every training row, "
+        "fold networks side by side, their outputs averaged, less any trial clearly behind "
+        "the best (folds over every training row, "
         "nothing held out); 'average' the average of the best trial's fold networks' and a "
         "refit's weights, a network of the trial's size (the refit kept if it does worse); "
         "'refit' the best settings trained on all training rows, stopped by 10%% held out",

@@ -16,9 +16,10 @@ chosen by ``--keep``:
     mean of their zᴸ. Trials' scores on a few hundred rows differ by less than a row, so which
     trial comes first is partly chance; averaging the best few hedges that choice, and every
     row trains k − 1 of each trial's networks where a refit would need rows held out to stop
-    on. The report scores each training row by the kept fold networks that did not train on
-    it (out-of-fold). It predicts with up to ``search.TOP_TRIALS`` · k networks' work per row.
-    BENCHMARKS.md has the figures.
+    on. A trial clearly behind the best (``tied_with_best``) is left out. The report scores
+    each training row by the kept fold networks that did not train on it (out-of-fold). It
+    predicts with up to ``search.TOP_TRIALS`` · k networks' work per row. BENCHMARKS.md has
+    the figures.
 ``average``
     10% of the rows are held out; every fold network starts from the same initial weights, and
     the best trial's settings are trained once more on all training rows, stopped by the
@@ -105,11 +106,11 @@ def held_out_fraction(args: argparse.Namespace, folds: int, n_rows: int) -> floa
 
 def search_keeps_fold_networks(args: argparse.Namespace, n_rows: int) -> bool:
     """Whether ``--search`` keeps its fold networks (``--keep ensemble``, the default) on a
-    table of ``n_rows``: with ``--folds K``, or by default below ``ENSEMBLE_BELOW_ROWS`` rows,
-    where ``default_folds`` scores trials by folds."""
+    table of ``n_rows``: with ``--folds K``, or where ``default_folds`` scores trials by
+    folds."""
     if args.search is None or (args.keep or KEEP_CHOICES[0]) != "ensemble":
         return False
-    return bool(args.folds) if args.folds is not None else n_rows < ENSEMBLE_BELOW_ROWS
+    return bool(args.folds if args.folds is not None else default_folds(n_rows))
 
 
 def run_cross_validated(
@@ -208,9 +209,11 @@ def run_search(
     if best.recipe is None:
         raise Interrupted("before the first trial finished; nothing was saved")
     recipe = replace(best.recipe, time_limit=base.time_limit)
-    out_of_fold = None
+    out_of_fold, ensemble_trials = None, [best.trial]
     if folds and keep == "ensemble":
-        net, out_of_fold, kept = _top_trials_ensemble(make_network, best.top, train_data, folds)
+        net, out_of_fold, kept, ensemble_trials = _top_trials_ensemble(
+            make_network, best.top, train_data, folds, task
+        )
         history, outcome = best.history, best.outcome
     elif folds:
         net, history, outcome, kept, interrupted = _refit_and_keep(
@@ -232,6 +235,7 @@ def run_search(
         "folds": n_folds,
         "score": f"{n_folds}-fold cross-validated {metric}" if folds else f"validation {metric}",
         "kept": kept,
+        "kept_trials": ensemble_trials,
         "library": "optuna",
         "interrupted": interrupted,
     }
@@ -240,27 +244,73 @@ def run_search(
     )
 
 
-def _top_trials_ensemble(make_network, top: list, train_data: tuple, folds: list) -> tuple:
-    """The ensemble of the ``top`` trials' fold networks, each training row's outputs from the
-    ensemble of those that did not train on it (float64), and the words for what was kept."""
-    X = train_data[0]
+TIED_WITHIN = 4.0
+"""A trial among the best few joins the kept ensemble unless its out-of-fold errors are more than
+this many standard errors (paired over the rows) above the best trial's: with few trials
+finished, the third best can be far behind, and averaging it in costs more than it hedges."""
+
+
+def tied_with_best(row_errors: list) -> list[bool]:
+    """For each trial's error on every row (the best trial's first; 0/1 for classification, the
+    squared error for regression): whether its mean error is within ``TIED_WITHIN`` standard
+    errors of the best's, d̄ ≤ TIED_WITHIN · s_d / √n for the differences d = e − e_best.
+
+    >>> best = np.array([0.0, 0.0, 1.0, 0.0] * 25)
+    >>> tied_with_best([best, np.roll(best, 1), np.ones(100)])
+    [True, True, False]
+    """
+    best = np.asarray(row_errors[0], dtype=np.float64)
+    tied = []
+    for errors in row_errors:
+        difference = np.asarray(errors, dtype=np.float64) - best
+        margin = TIED_WITHIN * difference.std() / np.sqrt(len(difference))
+        tied.append(bool(difference.mean() <= margin))
+    return tied
+
+
+def _row_errors(outputs: np.ndarray, Y: np.ndarray, task: str) -> np.ndarray:
+    """Each row's error: 1 where the class is wrong, or the squared (standardised) error."""
+    if task == "classification":
+        return (outputs.argmax(axis=1) != Y).astype(np.float64)
+    return (outputs[:, 0] - Y) ** 2
+
+
+def _top_trials_ensemble(
+    make_network, top: list, train_data: tuple, folds: list, task: str
+) -> tuple:
+    """The ensemble of the fold networks of the ``top`` trials tied with the best
+    (``tied_with_best``), each training row's outputs from the ensemble of those that did not
+    train on it (float64), the words for what was kept and the kept trials' numbers."""
+    X, Y = train_data
     by_fold = [
         [make_network(ranked.recipe, ranked.fold_params[m]) for ranked in top]
         for m in range(len(folds))
     ]
-    out_of_fold = None
+    trial_outputs = np.empty((len(top), len(X), by_fold[0][0].n_outputs))
     for networks, (_, scored_rows) in zip(by_fold, folds, strict=True):
-        outputs = ensemble(networks).predict(X[scored_rows]).astype(np.float64)
-        if out_of_fold is None:
-            out_of_fold = np.empty((len(X), outputs.shape[1]))
-        out_of_fold[scored_rows] = outputs
-    net = ensemble([by_fold[m][t] for t in range(len(top)) for m in range(len(folds))])
-    trials = "the best trial's" if len(top) == 1 else f"the {len(top)} best trials'"
+        for t, net in enumerate(networks):
+            trial_outputs[t, scored_rows] = net.predict(X[scored_rows])
+    tied = tied_with_best([_row_errors(outputs, Y, task) for outputs in trial_outputs])
+    kept_indices = [t for t in range(len(top)) if tied[t]]
+    out_of_fold = np.empty_like(trial_outputs[0])
+    for networks, (_, scored_rows) in zip(by_fold, folds, strict=True):
+        members = [networks[t] for t in kept_indices]
+        out_of_fold[scored_rows] = ensemble(members).predict(X[scored_rows])
+    net = ensemble([by_fold[m][t] for t in kept_indices for m in range(len(folds))])
+    n = len(kept_indices)
+    trials = "the best trial's" if n == 1 else f"the {n} best trials'"
     kept = (
         f"the ensemble of {trials} {len(folds)} fold networks each "
-        f"({len(top) * len(folds)} networks), their outputs averaged"
+        f"({n * len(folds)} networks), their outputs averaged"
     )
-    return net, out_of_fold, kept
+    left_out = [top[t].trial for t in range(len(top)) if not tied[t]]
+    if left_out:
+        which = ", ".join(map(str, left_out))
+        kept += (
+            f" (trial{'s' if len(left_out) > 1 else ''} {which} left out: out-of-fold errors more "
+            f"than {TIED_WITHIN:g} standard errors above the best trial's)"
+        )
+    return net, out_of_fold, kept, [top[t].trial for t in kept_indices]
 
 
 def _refit_and_keep(make_network, recipe: Recipe, best, data: tuple, interrupted, keep: str):

@@ -119,11 +119,9 @@ class Recipe:
         >>> Recipe(hidden=(8,)).describe()[:60]
         'hidden 8 relu, adam lr 0.002 (x0.3 after 10 stalled epochs),'
         """
-        hidden = "-".join(map(str, self.hidden)) or "none"
         limit = "none" if self.time_limit is None else f"{self.time_limit:g}s"
         parts = [
-            f"hidden {hidden} {self.activation}"
-            + (f" dropout {self.dropout:g}" if self.dropout else ""),
+            _describe_hidden(self.hidden, self.activation, self.dropout),
             f"{self.optimizer} lr {self.lr:g} (x{self.plateau_factor:g} after "
             f"{self.plateau_patience} stalled epochs)",
             f"weight decay {self.weight_decay:g} (decoupled)",
@@ -205,6 +203,15 @@ class Recipe:
             "seconds": round(time.perf_counter() - started, 3),
         }
         return history, outcome
+
+
+def _describe_hidden(hidden: tuple[int, ...], activation: str, dropout: float) -> str:
+    """``hidden 64-64 relu dropout 0.2``, or ``no hidden layer`` (the output layer reads the
+    inputs: softmax or linear regression)."""
+    if not hidden:
+        return "no hidden layer"
+    text = f"hidden {'-'.join(map(str, hidden))} {activation}"
+    return text + (f" dropout {dropout:g}" if dropout else "")
 
 
 def default_recipe(
