@@ -143,18 +143,24 @@ def test_search_scores_by_folds_on_small_sets_or_by_the_held_out_rows(
 ):
     model = tmp_path / "m.safetensors"
     options = [] if folds is None else ["--folds", folds]
-    out = ok("train", blobs[1], "--target", "label", "--out", model, "--search", "3s", *options)
+    argv = ("train", blobs[1], "--target", "label", "--out", model, "--search", "3s", *options)
+    result = run(*argv)
+    assert result.returncode == 0, result.stderr
+    out, err = result.stdout, result.stderr
     search = load_with_metadata(str(model))[1]["training"]["search"]
     assert search["folds"] == (5 if folds is None else 0)
     assert search["score"] == f"{score} accuracy"
     assert f"{score} accuracy {search['best_score']:.4f}" in out
     ensemble = r"the ensemble of (the best trial's|the ([23]) best trials') 5 fold networks each "
-    ensemble += r"\((\d+) networks\), their outputs averaged( \(trials? [\d, ]+ left out: .*\))?"
+    ensemble += r"and (its refit|their refits) on every training row \((\d+) networks\), their "
+    ensemble += r"outputs averaged( \(trials? [\d, ]+ left out: .*\))?"
     if folds is None:
         kept = re.fullmatch(ensemble, search["kept"])
-        assert kept and int(kept[3]) == 5 * int(kept[2] or 1)
+        assert kept and int(kept[4]) == 6 * int(kept[2] or 1)
         assert len(search["kept_trials"]) == int(kept[2] or 1)
         assert search["kept_trials"][0] == search["best_trial"]
+        assert len(search["refit_epochs"]) == len(search["kept_trials"])
+        assert "settings trained on all 300 training rows for" in err
     else:
         assert search["kept"] == "the best trial's network"
         assert search["kept_trials"] == [search["best_trial"]]
@@ -176,7 +182,7 @@ def test_a_kept_ensemble_predicts_and_exports_as_one_network(blobs, tmp_path):
     ok("train", blobs[1], "--target", "label", "--out", model, "--search", "3s", "--quiet")
     net, meta, _ = load_with_metadata(str(model))
     members = int(re.search(r"\((\d+) networks\)", meta["training"]["search"]["kept"])[1])
-    assert members in (5, 10, 15)  # the best trials' 5 fold networks, side by side
+    assert members in (6, 12, 18)  # the best trials' 5 fold networks and refits, side by side
     assert net.n_layers >= members + 1
     assert "Network(4 → " in ok("info", model)
     ok("predict", model, blobs[1], "--out", tmp_path / "p.csv", "--proba")

@@ -144,6 +144,35 @@ def test_time_limit_and_max_epochs_end_training():
     assert (outcome["stopped"], outcome["epochs_run"]) == (MAX_EPOCHS, 3)
 
 
+def test_a_fixed_number_of_epochs_runs_them_all_and_keeps_the_last_weights():
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(80, 4)), rng.integers(0, 3, 80)  # labels without signal: overfits
+    recipe = default_recipe(40, 4, 3, patience=1, plateau_patience=2, lr=1e-2)
+    train, held_out = (X[:40], y[:40]), (X[40:], y[40:])
+    net = recipe.network(4, 3, seed=0)
+    history, outcome = recipe.fit(net, *train, validation_data=held_out, epochs=7)
+    assert (outcome["epochs_run"], outcome["best_epoch"], outcome["stopped"]) == (7, 7, MAX_EPOCHS)
+    assert len(history) == 7 and history.best_epoch is None
+    assert history["val_loss"][-1] > min(history["val_loss"][:-1])  # patience 1 would stop
+    last = bp.evaluate(net, *held_out)["val_loss"]
+    assert last == pytest.approx(history["val_loss"][-1], rel=1e-5)  # not the best epoch's
+    assert min(history["lr"]) < recipe.lr  # the plateau schedule still runs
+    stopped = recipe.network(4, 3, seed=0)
+    _, outcome = recipe.fit(stopped, *train, validation_data=held_out)
+    assert outcome["stopped"] == STOPPED_EARLY and outcome["epochs_run"] < 7
+
+
+@pytest.mark.parametrize("epochs", [0, -3, 2.5, "10", True])
+def test_a_bad_number_of_epochs_is_refused_before_training(epochs):
+    X, y = _blobs(40)
+    recipe = Recipe(hidden=(4,))
+    net = recipe.network(4, 3, seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="epochs must be a whole number >= 1"):
+        recipe.fit(net, X, y, epochs=epochs)
+    np.testing.assert_array_equal(net.params, before)
+
+
 def test_class_weights_lift_the_rare_class():
     rng = np.random.default_rng(1)
     y = (rng.random(600) < 0.08).astype(int)

@@ -1,9 +1,10 @@
 """The model ``--search`` keeps with folds (``--keep``): the ensemble of the best trials' fold
-networks (the default), or, from the best trial's fold networks and a refit, their weight
-average (set aside when it does worse on the held-out rows than each network in it) or the
-refit."""
+networks and their refits on every training row (the default), or, from the best trial's fold
+networks and a refit, their weight average (set aside when it does worse on the held-out rows
+than each network in it) or the refit."""
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,12 @@ import backprop.cli.train_search as train_search
 from backprop import ensemble
 from backprop.cli.errors import UsageError
 from backprop.cli.search import TOP_TRIALS, Ranked
-from backprop.cli.train_search import _top_trials_ensemble, average_or_fallback, run_search
+from backprop.cli.train_search import (
+    _ensemble_words,
+    _top_trials_fold_networks,
+    average_or_fallback,
+    run_search,
+)
 from backprop.training.cross_validation import fit_cross_validated, stratified_folds
 from backprop.training.evaluation import evaluate
 from backprop.training.recipes import Recipe, default_recipe
@@ -100,21 +106,61 @@ def _fold_networks(result, best):
     return networks
 
 
-def _kept_words(trials: int, folds: int) -> str:
-    """What the record says the search kept: the ensemble of ``trials`` trials' fold networks
-    (followed by the trials left out, if any)."""
-    which = "the best trial's" if trials == 1 else f"the {trials} best trials'"
-    return (
-        f"the ensemble of {which} {folds} fold networks each ({trials * folds} networks), "
-        "their outputs averaged"
-    )
+def _kept_words(trials: int, folds: int, refits: bool = True) -> str:
+    """What the record says the search kept (followed by the trials left out, if any)."""
+    return _ensemble_words(trials, folds, refits, left_out="")
+
+
+@pytest.mark.parametrize(
+    "trials, refits, words",
+    [
+        (
+            3,
+            True,
+            "the ensemble of the 3 best trials' 5 fold networks each and their refits on every "
+            "training row (18 networks), their outputs averaged",
+        ),
+        (
+            1,
+            True,
+            "the ensemble of the best trial's 5 fold networks each and its refit on every "
+            "training row (6 networks), their outputs averaged",
+        ),
+        (
+            2,
+            False,
+            "the ensemble of the 2 best trials' 5 fold networks each (10 networks), their outputs "
+            "averaged",
+        ),
+    ],
+)
+def test_the_kept_ensemble_is_described_in_words(trials, refits, words):
+    assert _ensemble_words(trials, 5, refits, left_out="") == words
+    assert _ensemble_words(trials, 5, refits, left_out=" (x)") == words + " (x)"
+
+
+def _kept_top(result, best):
+    kept = [ranked for ranked in best.top if ranked.trial in result.search["kept_trials"]]
+    assert kept and kept[0] is best.top[0]  # the best trial is always kept
+    return kept
+
+
+def _refits(result, best, blobs):
+    """Each kept trial's settings trained on every training row, from seed 0, for the median
+    of its fold networks' best epochs (with the base recipe's time limit, not the search's)."""
+    refits = []
+    for ranked in _kept_top(result, best):
+        recipe = replace(ranked.recipe, time_limit=BASE.time_limit)
+        refit = recipe.network(4, 3, seed=0)
+        recipe.fit(refit, *blobs[0], epochs=int(np.median(ranked.fold_best_epochs)))
+        refits.append(refit)
+    return refits
 
 
 def _top_trials_networks(result, best, fold=None):
     """The kept trials' fold networks, trial by trial (only fold ``fold``'s, when given)."""
     networks = []
-    kept = [ranked for ranked in best.top if ranked.trial in result.search["kept_trials"]]
-    assert kept and kept[0] is best.top[0]  # the best trial is always kept
+    kept = _kept_top(result, best)
     for ranked in kept:
         for m, params in enumerate(ranked.fold_params):
             if fold is None or m == fold:
@@ -148,7 +194,12 @@ def test_the_default_keeps_the_ensemble_of_the_best_trials_fold_networks(blobs, 
     assert result.search["kept"].startswith(_kept_words(kept, folds))
     assert (kept < top) == ("left out" in result.search["kept"])
     assert set(seeds) == set(range(folds))  # fold network m of every trial starts from seed m
-    expected = ensemble(_top_trials_networks(result, best))
+    kept_top = _kept_top(result, best)
+    assert all(len(ranked.fold_best_epochs) == folds for ranked in kept_top)
+    assert result.search["refit_epochs"] == [
+        int(np.median(ranked.fold_best_epochs)) for ranked in kept_top
+    ]
+    expected = ensemble(_top_trials_networks(result, best) + _refits(result, best, blobs))
     assert result.net.sizes == expected.sizes
     np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
     assert not result.interrupted
@@ -183,7 +234,20 @@ def test_an_interrupted_search_keeps_the_best_trials_so_far(blobs, monkeypatch):
     assert result.interrupted and result.search["interrupted"]
     assert [ranked.trial for ranked in best.top] in ([0, 1], [1, 0])
     kept = len(result.search["kept_trials"])
-    assert result.search["kept"].startswith(_kept_words(kept, 5))
+    assert result.search["kept"].startswith(_kept_words(kept, 5, refits=False))
+    assert result.search["kept"].endswith(" (no refits: the search was interrupted)")
+    assert result.search["refit_epochs"] == []
+    expected = ensemble(_top_trials_networks(result, best))
+    np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
+
+
+def test_interrupted_refits_leave_the_ensemble_of_the_fold_networks(blobs, monkeypatch):
+    result, best = _run(blobs, monkeypatch, refit_interrupted=True)
+    assert result.interrupted and result.search["interrupted"]
+    kept = len(result.search["kept_trials"])
+    assert result.search["kept"].startswith(_kept_words(kept, 5, refits=False))
+    assert result.search["kept"].endswith(" (no refits: they were interrupted)")
+    assert result.search["refit_epochs"] == []
     expected = ensemble(_top_trials_networks(result, best))
     np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
 
@@ -207,15 +271,17 @@ def test_a_trial_clearly_behind_the_best_is_left_out_of_the_ensemble(blobs):
         Ranked((0.9, -0.1), 2, RECIPE, [params.copy() for params in trained_params]),
         Ranked((0.3, -1.0), 5, RECIPE, untrained),
     ]
-    net, out_of_fold, kept, trials = _top_trials_ensemble(
+    networks, out_of_fold, left_out, kept = _top_trials_fold_networks(
         make_network, top, (X, y), folds, "classification"
     )
-    assert trials == [7, 2]
-    assert kept == _kept_words(2, 3) + (
+    assert kept == top[:2]
+    assert left_out == (
         " (trial 5 left out: out-of-fold errors more than 4 standard errors above the best trial's)"
     )
     members = [make_network(RECIPE, top[t].fold_params[m]) for t in (0, 1) for m in range(3)]
-    np.testing.assert_allclose(net.params, ensemble(members).params, rtol=1e-6, atol=1e-7)
+    assert len(networks) == len(members)
+    for net, member in zip(networks, members, strict=True):
+        np.testing.assert_array_equal(net.params, member.params)
     for m, (_, rows) in enumerate(folds):
         expected = make_network(RECIPE, trained_params[m]).predict(X[rows])
         np.testing.assert_allclose(out_of_fold[rows], expected, rtol=1e-5, atol=1e-6)
@@ -238,6 +304,7 @@ def test_the_first_trial_is_the_defaults_cross_validated_ensemble(blobs, monkeyp
     assert [ranked.trial for ranked in best.top] == [0] and result.interrupted
     for member, params in zip(defaults.members, best.top[0].fold_params, strict=True):
         np.testing.assert_array_equal(params, member.params)
+    assert best.top[0].fold_best_epochs == [outcome["best_epoch"] for outcome in defaults.outcomes]
     np.testing.assert_array_equal(result.out_of_fold, defaults.out_of_fold)
     np.testing.assert_array_equal(result.net.predict(X), defaults.net.predict(X))
 

@@ -140,8 +140,9 @@ def trained_scores(
         if searched:
             where = (
                 f"over the {len(train_rows)} training rows, each predicted by the kept fold "
-                "networks that did not train on it (the search chose its settings by these "
-                "rows, so the figure flatters it a little)"
+                "networks that did not train on it (not by any refit, which trained on every "
+                "row; the search chose its settings by these rows, so the figure flatters it "
+                "a little)"
             )
         else:
             where = (

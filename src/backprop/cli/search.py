@@ -108,12 +108,24 @@ class Best:
 
 @dataclass
 class Ranked:
-    """A trial with folds: its rank, number, recipe and each fold network's weights."""
+    """A trial with folds: its rank, number, recipe, each fold network's weights and the epoch
+    whose weights each fold network kept (from 1)."""
 
     rank: tuple
     trial: int
     recipe: Recipe
     fold_params: list
+    fold_best_epochs: list = field(default_factory=list)
+
+    @property
+    def refit_epochs(self) -> int:
+        """The epochs for a refit on every training row: the median of the fold networks'
+        best epochs (rounded down; at least 1).
+
+        >>> Ranked((1.0, 0.0), 0, Recipe(hidden=(8,)), [], [12, 30, 9, 15, 11]).refit_epochs
+        12
+        """
+        return max(int(np.median(self.fold_best_epochs)), 1)
 
 
 TOP_TRIALS = 3
@@ -221,7 +233,7 @@ def search(
     def cross_validated(trial) -> float:
         X, Y = train_data
         chosen = _suggest(trial, base)
-        total, losses, kept, fold_params = 0.0, [], None, []
+        total, losses, kept, fold_params, best_epochs = 0.0, [], None, [], []
         started = time.perf_counter()
         for fold, (trained_rows, scored_rows) in enumerate(folds):
             recipe = limited(chosen)
@@ -233,6 +245,7 @@ def search(
             total += float(score(net, *scored)) * len(scored_rows)
             losses.append(min(history["val_loss"]))
             fold_params.append(net.params)
+            best_epochs.append(outcome["best_epoch"])
             if kept is None or losses[-1] <= min(losses):
                 kept = (net, history, outcome)
             done = sum(len(rows) for _, rows in folds[: fold + 1])
@@ -243,14 +256,14 @@ def search(
         net, history, outcome = kept
         outcome = {**outcome, "seconds": round(time.perf_counter() - started, 3)}
         rank = (value, -float(np.mean(losses)))
-        keep(trial, recipe, rank, net, history, outcome, fold_params)
+        keep(trial, recipe, rank, net, history, outcome, (fold_params, best_epochs))
         return value
 
-    def keep(trial, recipe, rank, net, history, outcome, fold_params=None) -> None:
+    def keep(trial, recipe, rank, net, history, outcome, folded=None) -> None:
         trial.set_user_attr("outcome", outcome)
         trial.set_user_attr("hidden", list(recipe.hidden))
-        if fold_params is not None:  # ranked among the best few; sorted() keeps earlier first
-            ranked = [*best.top, Ranked(rank, trial.number, recipe, fold_params)]
+        if folded is not None:  # ranked among the best few; sorted() keeps earlier first
+            ranked = [*best.top, Ranked(rank, trial.number, recipe, *folded)]
             best.top = sorted(ranked, key=lambda entry: entry.rank, reverse=True)[:TOP_TRIALS]
         if rank > best.rank:
             best.score, best.rank, best.recipe, best.outcome = rank[0], rank, recipe, outcome

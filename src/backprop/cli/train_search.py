@@ -14,12 +14,15 @@ chosen by ``--keep``:
     ensemble does, and the fold networks of the best ``search.TOP_TRIALS`` trials are kept side by
     side as one network (``backprop.ensemble``) whose output layer averages theirs: zᴸ is the
     mean of their zᴸ. Trials' scores on a few hundred rows differ by less than a row, so which
-    trial comes first is partly chance; averaging the best few hedges that choice, and every
-    row trains k − 1 of each trial's networks where a refit would need rows held out to stop
-    on. A trial clearly behind the best (``tied_with_best``) is left out. The report scores
-    each training row by the kept fold networks that did not train on it (out-of-fold). It
-    predicts with up to ``search.TOP_TRIALS`` · k networks' work per row. BENCHMARKS.md has
-    the figures.
+    trial comes first is partly chance; averaging the best few hedges that choice. A trial
+    clearly behind the best (``tied_with_best``) is left out. After the budget, each kept
+    trial's settings train once more, from seed s, on every training row (the refit), for the
+    median of its fold networks' best epochs (``Ranked.refit_epochs``): no rows are left to
+    stop on, and each fold network saw only (k − 1)/k of them. The refits join the ensemble,
+    one beside each trial's k fold networks. The report scores each training row by the kept
+    fold networks that did not train on it (out-of-fold; the refits trained on every row). It
+    predicts with up to ``search.TOP_TRIALS`` · (k + 1) networks' work per row. BENCHMARKS.md
+    has the figures.
 ``average``
     10% of the rows are held out; every fold network starts from the same initial weights, and
     the best trial's settings are trained once more on all training rows, stopped by the
@@ -32,14 +35,15 @@ chosen by ``--keep``:
 ``refit``
     as for ``average``, the refit alone.
 
-Interrupting the search keeps what ``--keep`` makes of the trials finished so far;
-interrupting the refit keeps the same choice made from the fold networks alone (for
+Interrupting the search keeps what ``--keep`` makes of the trials finished so far, without
+refits; interrupting a refit keeps the same choice made from the fold networks alone (for
 ``refit``, the best fold's network).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -209,11 +213,18 @@ def run_search(
     if best.recipe is None:
         raise Interrupted("before the first trial finished; nothing was saved")
     recipe = replace(best.recipe, time_limit=base.time_limit)
-    out_of_fold, ensemble_trials = None, [best.trial]
+    out_of_fold, ensemble_trials, refit_epochs = None, [best.trial], []
     if folds and keep == "ensemble":
-        net, out_of_fold, kept, ensemble_trials = _top_trials_ensemble(
+        fold_networks, out_of_fold, kept, kept_top = _top_trials_fold_networks(
             make_network, best.top, train_data, folds, task
         )
+        ensemble_trials = [ranked.trial for ranked in kept_top]
+        refits, interrupted, no_refits = _refits_on_every_row(
+            make_network, kept_top, train_data, base, interrupted, verbose=not args.quiet
+        )
+        net = ensemble(fold_networks + refits)
+        refit_epochs = [ranked.refit_epochs for ranked in kept_top] if refits else []
+        kept = _ensemble_words(len(kept_top), len(folds), bool(refits), kept) + no_refits
         history, outcome = best.history, best.outcome
     elif folds:
         net, history, outcome, kept, interrupted = _refit_and_keep(
@@ -236,6 +247,7 @@ def run_search(
         "score": f"{n_folds}-fold cross-validated {metric}" if folds else f"validation {metric}",
         "kept": kept,
         "kept_trials": ensemble_trials,
+        "refit_epochs": refit_epochs,
         "library": "optuna",
         "interrupted": interrupted,
     }
@@ -275,12 +287,12 @@ def _row_errors(outputs: np.ndarray, Y: np.ndarray, task: str) -> np.ndarray:
     return (outputs[:, 0] - Y) ** 2
 
 
-def _top_trials_ensemble(
+def _top_trials_fold_networks(
     make_network, top: list, train_data: tuple, folds: list, task: str
 ) -> tuple:
-    """The ensemble of the fold networks of the ``top`` trials tied with the best
-    (``tied_with_best``), each training row's outputs from the ensemble of those that did not
-    train on it (float64), the words for what was kept and the kept trials' numbers."""
+    """The fold networks of the ``top`` trials tied with the best (``tied_with_best``), trial by
+    trial; each training row's outputs from the ensemble of those that did not train on it
+    (float64); the words for any trial left out; and the kept trials (``Ranked``)."""
     X, Y = train_data
     by_fold = [
         [make_network(ranked.recipe, ranked.fold_params[m]) for ranked in top]
@@ -296,26 +308,65 @@ def _top_trials_ensemble(
     for networks, (_, scored_rows) in zip(by_fold, folds, strict=True):
         members = [networks[t] for t in kept_indices]
         out_of_fold[scored_rows] = ensemble(members).predict(X[scored_rows])
-    net = ensemble([by_fold[m][t] for t in kept_indices for m in range(len(folds))])
-    n = len(kept_indices)
-    trials = "the best trial's" if n == 1 else f"the {n} best trials'"
-    kept = (
-        f"the ensemble of {trials} {len(folds)} fold networks each "
-        f"({n * len(folds)} networks), their outputs averaged"
-    )
+    fold_networks = [by_fold[m][t] for t in kept_indices for m in range(len(folds))]
     left_out = [top[t].trial for t in range(len(top)) if not tied[t]]
+    words = ""
     if left_out:
         which = ", ".join(map(str, left_out))
-        kept += (
+        words = (
             f" (trial{'s' if len(left_out) > 1 else ''} {which} left out: out-of-fold errors more "
             f"than {TIED_WITHIN:g} standard errors above the best trial's)"
         )
-    return net, out_of_fold, kept, [top[t].trial for t in kept_indices]
+    return fold_networks, out_of_fold, words, [top[t] for t in kept_indices]
+
+
+def _ensemble_words(n_trials: int, n_folds: int, refitted: bool, left_out: str) -> str:
+    """What the ensemble of ``n_trials`` trials' fold networks (and their refits) is."""
+    trials = "the best trial's" if n_trials == 1 else f"the {n_trials} best trials'"
+    networks = n_trials * (n_folds + refitted)
+    refits = ""
+    if refitted:
+        refits = " and its refit" if n_trials == 1 else " and their refits"
+        refits += " on every training row"
+    return (
+        f"the ensemble of {trials} {n_folds} fold networks each{refits} ({networks} networks), "
+        f"their outputs averaged{left_out}"
+    )
+
+
+def _refits_on_every_row(
+    make_network, kept_top: list, train_data: tuple, base: Recipe, interrupted: bool, verbose
+) -> tuple[list, bool]:
+    """Each kept trial's settings trained once more on every training row, for the median of
+    its fold networks' best epochs (``Ranked.refit_epochs``), whether the search or these
+    trainings were interrupted, and why there are no refits (then ``refits`` is empty)."""
+    if interrupted:
+        return [], True, " (no refits: the search was interrupted)"
+    refits = []
+    try:
+        for ranked in kept_top:
+            recipe = replace(ranked.recipe, time_limit=base.time_limit)
+            if verbose:
+                print(
+                    f"search: trial {ranked.trial}'s settings trained on all "
+                    f"{len(train_data[1])} training rows for {ranked.refit_epochs} epochs",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            refit = make_network(recipe)
+            recipe.fit(refit, *train_data, epochs=ranked.refit_epochs)
+            refits.append(refit)
+    except KeyboardInterrupt:
+        return [], True, " (no refits: they were interrupted)"
+    except TrainingDiverged as error:
+        return [], False, f" (no refits: trial {ranked.trial}'s diverged: {error})"
+    return refits, False, ""
 
 
 def _refit_and_keep(make_network, recipe: Recipe, best, data: tuple, interrupted, keep: str):
-    """The refit on all training rows (none when the search was interrupted), and the model
-    ``keep`` makes of it and the best trial's fold networks."""
+    """The refit on all training rows, stopped by the held-out rows (none when the search was
+    interrupted), and the model ``keep`` (``average`` or ``refit``) makes of it and the best
+    trial's fold networks."""
     train_data, validation = data
     k = len(best.fold_params)
     history, outcome, refit = best.history, best.outcome, None
@@ -334,13 +385,9 @@ def _refit_and_keep(make_network, recipe: Recipe, best, data: tuple, interrupted
     members = [make_network(recipe, params) for params in best.fold_params]
     members += [refit] if refit is not None else []
     and_refit = " and the refit" if refit is not None else ""
-    if keep == "ensemble":
-        net = ensemble(members)
-        kept = f"the ensemble of the {k} fold networks{and_refit}, their outputs averaged"
+    net, averaged = average_or_fallback(make_network(recipe), members, validation, fallback)
+    if averaged:
+        kept = f"the weight average of the {k} fold networks{and_refit}"
     else:
-        net, averaged = average_or_fallback(make_network(recipe), members, validation, fallback)
-        if averaged:
-            kept = f"the weight average of the {k} fold networks{and_refit}"
-        else:
-            kept += " (the weight average's held-out loss was above each network's in it)"
+        kept += " (the weight average's held-out loss was above each network's in it)"
     return net, history, outcome, kept, interrupted

@@ -149,16 +149,22 @@ class Recipe:
         Y,
         *,
         validation_data: tuple | None = None,
+        epochs: int | None = None,
         verbose: bool = False,
         callbacks=(),
         **fit_options,
     ) -> tuple[History, dict]:
         """Train ``net`` with this recipe; returns the history and what ended training.
 
+        ``epochs`` trains exactly that many epochs (within the time limit) without early
+        stopping, and keeps the last epoch's weights: a refit on every row, with no rows left
+        to stop on, runs as many epochs as networks stopped on held-out rows chose.
         The outcome dict holds ``epochs_run``, ``best_epoch`` (whose weights were kept, from
         1), ``stopped`` (early stopping, time limit or max epochs) and ``seconds``. Further
         keyword arguments (checkpoint, resume, reduce_gradients, …) go to ``fit``.
         """
+        if epochs is not None and (isinstance(epochs, bool) or not int(epochs) == epochs >= 1):
+            raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
         monitor = "val_loss" if validation_data is not None else "loss"
         started = time.perf_counter()
         timed_out = []
@@ -175,7 +181,7 @@ class Recipe:
             net,
             X,
             Y,
-            epochs=self.max_epochs,
+            epochs=self.max_epochs if epochs is None else int(epochs),
             batch_size=self.batch_size,
             optimizer=self.optimizer,
             lr=self.lr,
@@ -185,7 +191,9 @@ class Recipe:
             schedule=ReduceOnPlateau(
                 monitor=monitor, factor=self.plateau_factor, patience=self.plateau_patience
             ),
-            early_stopping=EarlyStopping(patience=self.patience, monitor=monitor),
+            early_stopping=(
+                EarlyStopping(patience=self.patience, monitor=monitor) if epochs is None else False
+            ),
             callbacks=[*callbacks, time_limit],
             verbose=verbose,
             warn=False,
