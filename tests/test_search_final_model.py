@@ -19,6 +19,7 @@ from backprop.cli.train_search import (
     average_or_fallback,
     run_search,
 )
+from backprop.training import TrainingDiverged
 from backprop.training.cross_validation import fit_cross_validated, stratified_folds
 from backprop.training.evaluation import evaluate
 from backprop.training.recipes import Recipe, default_recipe
@@ -247,6 +248,25 @@ def test_interrupted_refits_leave_the_ensemble_of_the_fold_networks(blobs, monke
     kept = len(result.search["kept_trials"])
     assert result.search["kept"].startswith(_kept_words(kept, 5, refits=False))
     assert result.search["kept"].endswith(" (no refits: they were interrupted)")
+    assert result.search["refit_epochs"] == []
+    expected = ensemble(_top_trials_networks(result, best))
+    np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
+
+
+def test_a_diverging_refit_leaves_the_ensemble_of_the_fold_networks(blobs, monkeypatch):
+    real_fit = Recipe.fit
+
+    def fit(recipe, net, X, *args, epochs=None, **kwargs):
+        if epochs is not None:  # a refit
+            raise TrainingDiverged("the loss became nan in epoch 3, batch 2.")
+        return real_fit(recipe, net, X, *args, **kwargs)
+
+    monkeypatch.setattr(Recipe, "fit", fit)
+    result, best = _run(blobs, monkeypatch)
+    assert not result.interrupted and not result.search["interrupted"]
+    assert result.search["kept"].endswith(
+        f" (no refits: trial {best.trial}'s diverged: the loss became nan in epoch 3, batch 2.)"
+    )
     assert result.search["refit_epochs"] == []
     expected = ensemble(_top_trials_networks(result, best))
     np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)

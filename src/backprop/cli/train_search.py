@@ -336,7 +336,7 @@ def _ensemble_words(n_trials: int, n_folds: int, refitted: bool, left_out: str) 
 
 def _refits_on_every_row(
     make_network, kept_top: list, train_data: tuple, base: Recipe, interrupted: bool, verbose
-) -> tuple[list, bool]:
+) -> tuple[list, bool, str]:
     """Each kept trial's settings trained once more on every training row, for the median of
     its fold networks' best epochs (``Ranked.refit_epochs``), whether the search or these
     trainings were interrupted, and why there are no refits (then ``refits`` is empty)."""
