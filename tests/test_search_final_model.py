@@ -220,6 +220,16 @@ def test_the_default_scores_each_row_by_the_kept_networks_that_did_not_train_on_
         )
 
 
+def _assert_fold_networks_alone(result, best, why: str) -> None:
+    """The kept model is the kept trials' fold networks without refits, and says ``why``."""
+    kept = len(result.search["kept_trials"])
+    assert result.search["kept"].startswith(_kept_words(kept, 5, refits=False))
+    assert result.search["kept"].endswith(f" (no refits: {why})")
+    assert result.search["refit_epochs"] == []
+    expected = ensemble(_top_trials_networks(result, best))
+    np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
+
+
 def test_an_interrupted_search_keeps_the_best_trials_so_far(blobs, monkeypatch):
     fits = []
     real_fit = Recipe.fit
@@ -234,23 +244,13 @@ def test_an_interrupted_search_keeps_the_best_trials_so_far(blobs, monkeypatch):
     result, best = _run(blobs, monkeypatch)
     assert result.interrupted and result.search["interrupted"]
     assert [ranked.trial for ranked in best.top] in ([0, 1], [1, 0])
-    kept = len(result.search["kept_trials"])
-    assert result.search["kept"].startswith(_kept_words(kept, 5, refits=False))
-    assert result.search["kept"].endswith(" (no refits: the search was interrupted)")
-    assert result.search["refit_epochs"] == []
-    expected = ensemble(_top_trials_networks(result, best))
-    np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
+    _assert_fold_networks_alone(result, best, "the search was interrupted")
 
 
 def test_interrupted_refits_leave_the_ensemble_of_the_fold_networks(blobs, monkeypatch):
     result, best = _run(blobs, monkeypatch, refit_interrupted=True)
     assert result.interrupted and result.search["interrupted"]
-    kept = len(result.search["kept_trials"])
-    assert result.search["kept"].startswith(_kept_words(kept, 5, refits=False))
-    assert result.search["kept"].endswith(" (no refits: they were interrupted)")
-    assert result.search["refit_epochs"] == []
-    expected = ensemble(_top_trials_networks(result, best))
-    np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
+    _assert_fold_networks_alone(result, best, "they were interrupted")
 
 
 def test_a_diverging_refit_leaves_the_ensemble_of_the_fold_networks(blobs, monkeypatch):
@@ -264,12 +264,8 @@ def test_a_diverging_refit_leaves_the_ensemble_of_the_fold_networks(blobs, monke
     monkeypatch.setattr(Recipe, "fit", fit)
     result, best = _run(blobs, monkeypatch)
     assert not result.interrupted and not result.search["interrupted"]
-    assert result.search["kept"].endswith(
-        f" (no refits: trial {best.trial}'s diverged: the loss became nan in epoch 3, batch 2.)"
-    )
-    assert result.search["refit_epochs"] == []
-    expected = ensemble(_top_trials_networks(result, best))
-    np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
+    why = f"trial {best.trial}'s diverged: the loss became nan in epoch 3, batch 2."
+    _assert_fold_networks_alone(result, best, why)
 
 
 def test_a_trial_clearly_behind_the_best_is_left_out_of_the_ensemble(blobs):
