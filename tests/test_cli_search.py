@@ -13,8 +13,13 @@ import pytest
 from cli_runs import environment, ok, refused, run, write_blobs, write_curve
 from processes import interruptible
 
-from backprop.cli.reports import confusion_counts, per_class_scores, wilson_interval
-from backprop.cli.search import TRIAL_COLUMNS, _trial_row
+from backprop.cli.reports import (
+    confusion_counts,
+    kept_trials_training_line,
+    per_class_scores,
+    wilson_interval,
+)
+from backprop.cli.search import EARLIER_TRIAL_COLUMNS, TRIAL_COLUMNS, _trial_row
 from backprop.io import load_with_metadata
 from backprop.training.cross_validation import stratified_folds
 
@@ -174,6 +179,18 @@ def test_search_scores_by_folds_on_small_sets_or_by_the_held_out_rows(
     assert float(rows[search["best_trial"]]["score"]) == pytest.approx(search["best_score"])
     for row in rows:
         assert (row["score"] == "") == (row["state"] != "complete")
+        assert (row["scored_epoch"] == "") == (row["state"] != "complete")
+        if row["scored_epoch"] and folds is not None:  # held out: the epoch whose weights it keeps
+            assert row["scored_epoch"] == row["best_epoch"]
+    scored = [int(rows[trial]["scored_epoch"]) for trial in search["kept_trials"]]
+    assert search["scored_epochs"] == scored
+    if folds is None:  # the epoch its fold networks share, which its refit trains for
+        assert scored == search["refit_epochs"]
+        networks = len(search["kept_trials"]) * 6
+        assert f"trained {networks} networks, kept side by side as one network (" in out
+        assert kept_trials_training_line(search) in out
+    else:
+        assert out.startswith("trained Network(") and "kept side by side" not in out
 
 
 def test_a_kept_ensemble_predicts_and_exports_as_one_network(blobs, tmp_path):
@@ -208,6 +225,17 @@ def test_stratified_folds_partition_the_rows_keeping_class_shares(k):
             assert abs((Y[rows] == code).sum() - count / k) < 1
     numeric = stratified_folds(np.linspace(0, 1, 11), 3, seed=0)
     assert sorted(len(rows) for _, rows in numeric) == [3, 4, 4]
+
+
+def test_search_replaces_a_trials_table_written_before_the_scored_epoch_column(blobs, tmp_path):
+    earlier = tmp_path / "m.trials.csv"
+    earlier.write_text(",".join(EARLIER_TRIAL_COLUMNS) + "\n0,complete,0.9\n")
+    result = run(
+        "train", blobs[1], "--target", "label", "--out", tmp_path / "m.st", "--search", "2s"
+    )
+    assert result.returncode == 0, result.stderr
+    with open(earlier, newline="") as handle:
+        assert tuple(next(csv.reader(handle))) == TRIAL_COLUMNS
 
 
 def test_search_leaves_a_foreign_trials_file_alone(blobs, tmp_path):

@@ -12,13 +12,9 @@ import pytest
 import backprop.cli.train_search as train_search
 from backprop import ensemble
 from backprop.cli.errors import UsageError
-from backprop.cli.search import TOP_TRIALS, Ranked
-from backprop.cli.train_search import (
-    _ensemble_words,
-    _top_trials_fold_networks,
-    average_or_fallback,
-    run_search,
-)
+from backprop.cli.search import TOP_TRIALS, Ranked, shared_epoch
+from backprop.cli.search_kept import average_or_fallback, ensemble_words, top_trials_fold_networks
+from backprop.cli.train_search import run_search
 from backprop.training import TrainingDiverged
 from backprop.training.cross_validation import fit_cross_validated, stratified_folds
 from backprop.training.evaluation import evaluate
@@ -109,7 +105,7 @@ def _fold_networks(result, best):
 
 def _kept_words(trials: int, folds: int, refits: bool = True) -> str:
     """What the record says the search kept (followed by the trials left out, if any)."""
-    return _ensemble_words(trials, folds, refits, left_out="")
+    return ensemble_words(trials, folds, refits, left_out="")
 
 
 @pytest.mark.parametrize(
@@ -136,8 +132,8 @@ def _kept_words(trials: int, folds: int, refits: bool = True) -> str:
     ],
 )
 def test_the_kept_ensemble_is_described_in_words(trials, refits, words):
-    assert _ensemble_words(trials, 5, refits, left_out="") == words
-    assert _ensemble_words(trials, 5, refits, left_out=" (x)") == words + " (x)"
+    assert ensemble_words(trials, 5, refits, left_out="") == words
+    assert ensemble_words(trials, 5, refits, left_out=" (x)") == words + " (x)"
 
 
 def _kept_top(result, best):
@@ -147,13 +143,13 @@ def _kept_top(result, best):
 
 
 def _refits(result, best, blobs):
-    """Each kept trial's settings trained on every training row, from seed 0, for the median
-    of its fold networks' best epochs (with the base recipe's time limit, not the search's)."""
+    """Each kept trial's settings trained on every training row, from seed 0, for the epochs
+    it was scored at (with the base recipe's time limit, not the search's)."""
     refits = []
     for ranked in _kept_top(result, best):
         recipe = replace(ranked.recipe, time_limit=BASE.time_limit)
         refit = recipe.network(4, 3, seed=0)
-        recipe.fit(refit, *blobs[0], epochs=int(np.median(ranked.fold_best_epochs)))
+        recipe.fit(refit, *blobs[0], epochs=ranked.shared_epoch)
         refits.append(refit)
     return refits
 
@@ -196,10 +192,8 @@ def test_the_default_keeps_the_ensemble_of_the_best_trials_fold_networks(blobs, 
     assert (kept < top) == ("left out" in result.search["kept"])
     assert set(seeds) == set(range(folds))  # fold network m of every trial starts from seed m
     kept_top = _kept_top(result, best)
-    assert all(len(ranked.fold_best_epochs) == folds for ranked in kept_top)
-    assert result.search["refit_epochs"] == [
-        int(np.median(ranked.fold_best_epochs)) for ranked in kept_top
-    ]
+    assert result.search["refit_epochs"] == [ranked.shared_epoch for ranked in kept_top]
+    assert all(ranked.shared_epoch >= 1 for ranked in kept_top)
     expected = ensemble(_top_trials_networks(result, best) + _refits(result, best, blobs))
     assert result.net.sizes == expected.sizes
     np.testing.assert_allclose(result.net.params, expected.params, rtol=1e-6, atol=1e-7)
@@ -287,7 +281,7 @@ def test_a_trial_clearly_behind_the_best_is_left_out_of_the_ensemble(blobs):
         Ranked((0.9, -0.1), 2, RECIPE, [params.copy() for params in trained_params]),
         Ranked((0.3, -1.0), 5, RECIPE, untrained),
     ]
-    networks, out_of_fold, left_out, kept = _top_trials_fold_networks(
+    networks, out_of_fold, left_out, kept = top_trials_fold_networks(
         make_network, top, (X, y), folds, "classification"
     )
     assert kept == top[:2]
@@ -320,9 +314,33 @@ def test_the_first_trial_is_the_defaults_cross_validated_ensemble(blobs, monkeyp
     assert [ranked.trial for ranked in best.top] == [0] and result.interrupted
     for member, params in zip(defaults.members, best.top[0].fold_params, strict=True):
         np.testing.assert_array_equal(params, member.params)
-    assert best.top[0].fold_best_epochs == [outcome["best_epoch"] for outcome in defaults.outcomes]
     np.testing.assert_array_equal(result.out_of_fold, defaults.out_of_fold)
     np.testing.assert_array_equal(result.net.predict(X), defaults.net.predict(X))
+    monkeypatch.undo()  # the real Recipe.fit, to retrain the fold networks
+    _assert_scored_at_the_shared_epoch(best.top[0], defaults, X, y)
+
+
+def _assert_scored_at_the_shared_epoch(ranked, defaults, X, y) -> None:
+    """The trial's score is its out-of-fold accuracy with each fold network's weights after
+    the epoch where the fold networks' mean held-out loss is lowest (each retrained to it)."""
+    curves = [history["val_loss"] for history in defaults.histories]
+    sizes = [len(rows) for _, rows in defaults.folds]
+    epoch, loss = shared_epoch(curves, sizes)
+    assert ranked.shared_epoch == epoch + 1 and ranked.rank[1] == pytest.approx(-loss)
+    own_best = [outcome["best_epoch"] for outcome in defaults.outcomes]
+    assert any(best != epoch + 1 for best in own_best)  # the shared epoch is not each one's own
+    right = 0
+    for m, (trained_rows, scored_rows) in enumerate(defaults.folds):
+        net = BASE.network(4, 3, seed=m)
+        BASE.fit(
+            net,
+            X[trained_rows],
+            y[trained_rows],
+            validation_data=(X[scored_rows], y[scored_rows]),
+            epochs=epoch + 1,
+        )
+        right += int((net.predict_classes(X[scored_rows]) == y[scored_rows]).sum())
+    assert ranked.rank[0] == right / len(y)
 
 
 def test_keep_average_keeps_the_weight_average_of_the_fold_networks_and_the_refit(

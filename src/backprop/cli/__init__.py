@@ -116,8 +116,8 @@ def _add_csv_commands(commands) -> None:
         default=None,
         help="with folds, the model --search keeps: 'ensemble' (default) the 3 best trials' "
         "fold networks side by side, less any trial clearly behind the best, with each "
-        "trial's settings trained once more on every training row for the median of its "
-        "fold networks' best epochs, their outputs averaged (folds over every training row, "
+        "trial's settings trained once more on every training row for the epochs the trial "
+        "was scored at, their outputs averaged (folds over every training row, "
         "nothing held out); 'average' the average of the best trial's fold networks' and a "
         "refit's weights, a network of the trial's size (the refit kept if it does worse); "
         "'refit' the best settings trained on all training rows, stopped by 10%% held out",

@@ -198,6 +198,41 @@ def _span(values: list[int]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
+def kept_trials_training_line(search: dict) -> str:
+    """How the trials whose networks a search kept side by side trained.
+
+    >>> line = kept_trials_training_line({"folds": 5, "kept_trials": [4, 0],
+    ...                                   "scored_epochs": [78, 122], "refit_epochs": [78, 122]})
+    >>> print(line.replace(", where", ",\\nwhere").replace(" (", "\\n(").replace("; ", ";\\n"))
+    training: trials 4 and 0 scored at epochs 78 and 122,
+    where their 5 fold networks' mean held-out loss was lowest
+    (each fold network keeps its own best epoch's weights);
+    their refits trained that many epochs on every training row
+    >>> line = kept_trials_training_line({"folds": 3, "kept_trials": [2], "scored_epochs": [9],
+    ...                                   "refit_epochs": []})  # interrupted: no refits
+    >>> line.startswith("training: trial 2 scored at epoch 9, where its 3 fold"), "refit" in line
+    (True, False)
+    """
+    trials, epochs = search["kept_trials"], search["scored_epochs"]
+    line = (
+        f"training: {_count_words('trial', trials)} scored at {_count_words('epoch', epochs)}, "
+        "where "
+        f"{'its' if len(trials) == 1 else 'their'} {search['folds']} fold networks' mean "
+        "held-out loss was lowest (each fold network keeps its own best epoch's weights)"
+    )
+    if search["refit_epochs"]:
+        refits = "its refit" if len(trials) == 1 else "their refits"
+        line += f"; {refits} trained that many epochs on every training row"
+    return line
+
+
+def _count_words(noun: str, values: list[int]) -> str:
+    """``trial 4``, ``trials 4 and 0``, ``trials 4, 0 and 2``."""
+    if len(values) == 1:
+        return f"{noun} {values[0]}"
+    return f"{noun}s {', '.join(map(str, values[:-1]))} and {values[-1]}"
+
+
 def search_line(search: dict) -> str:
     """What ``--search`` did."""
     return (

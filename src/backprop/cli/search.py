@@ -5,8 +5,12 @@ Each trial trains a network with the recipe (``backprop.recipes``), with its wid
 Optuna's TPE sampler, and is scored by accuracy for classification, or minus the mean squared
 error of the standardised target for regression. On a small training set (below 10,000 rows,
 ``default_folds``) a trial is scored by 5-fold cross-validation over the training rows, as a
-few hundred held-out rows cannot tell good settings from lucky ones; the best trials' fold
-networks are kept (what ``train_search`` makes of them is described there). On a larger set
+few hundred held-out rows cannot tell good settings from lucky ones. Each fold network stops
+on its scored rows, but the trial is scored at one epoch its fold networks share
+(``shared_epoch``), where their mean loss on the scored rows is lowest: a fold network scored
+at the epoch those same rows chose flatters settings whose held-out curve jumps about, and the
+refit on every row needs one number of epochs anyway. The best trials' fold networks are kept
+(what ``search_kept`` makes of them is described there). On a larger set
 each trial trains on the training rows and is scored on the held-out rows. The first trial is
 the default recipe; trials that fall behind the median of earlier ones at the same epoch (or
 fold) are pruned. The best trials' networks are kept in memory as trials finish, so stopping
@@ -41,9 +45,15 @@ TRIAL_COLUMNS = (
     "batch_size",
     "epochs",
     "best_epoch",
+    "scored_epoch",
     "stopped",
     "seconds",
 )
+"""A trial's row: its settings, its score, the epoch its weights were scored at, and how
+training went (for a trial with folds, that of its fold network with the lowest held-out
+loss)."""
+EARLIER_TRIAL_COLUMNS = tuple(name for name in TRIAL_COLUMNS if name != "scored_epoch")
+"""The columns of a trials table written before ``scored_epoch``: still backprop's own."""
 WIDTHS = (32, 64, 128, 256, 512)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 
@@ -66,9 +76,10 @@ def trials_path(model_path: str) -> str:
 def _is_trials_table(path: str) -> bool:
     try:
         with open(path, encoding="utf-8") as handle:
-            return handle.readline().strip() == ",".join(TRIAL_COLUMNS)
+            header = tuple(handle.readline().strip().split(","))
     except (OSError, UnicodeDecodeError):
         return False
+    return header in (TRIAL_COLUMNS, EARLIER_TRIAL_COLUMNS)
 
 
 def check_trials_out(model_path: str, inputs: dict[str, str]) -> Output:
@@ -108,24 +119,15 @@ class Best:
 
 @dataclass
 class Ranked:
-    """A trial with folds: its rank, number, recipe, each fold network's weights and the epoch
-    whose weights each fold network kept (from 1)."""
+    """A trial with folds: its rank, number, recipe, each fold network's weights, and the epoch
+    (from 1) it was scored at (``shared_epoch``), which a refit on every training row trains
+    for."""
 
     rank: tuple
     trial: int
     recipe: Recipe
     fold_params: list
-    fold_best_epochs: list = field(default_factory=list)
-
-    @property
-    def refit_epochs(self) -> int:
-        """The epochs for a refit on every training row: the median of the fold networks'
-        best epochs (rounded down; at least 1).
-
-        >>> Ranked((1.0, 0.0), 0, Recipe(hidden=(8,)), [], [12, 30, 9, 15, 11]).refit_epochs
-        12
-        """
-        return max(int(np.median(self.fold_best_epochs)), 1)
+    shared_epoch: int = 1
 
 
 TOP_TRIALS = 3
@@ -174,6 +176,24 @@ def default_folds(n_train: int) -> int:
     return FOLDS if n_train < FOLDS_BELOW_ROWS else 0
 
 
+def shared_epoch(val_losses: list, n_rows: list) -> tuple[int, float]:
+    """The epoch (from 0) a trial with folds is scored at, and the loss there: where the fold
+    networks' held-out loss averaged over all their scored rows, J̄ₑ = Σₘ nₘ Jₘ,ₑ / Σₘ nₘ, is
+    lowest, among the epochs every fold network ran. ``val_losses[m]`` is fold network m's loss
+    on its ``n_rows[m]`` scored rows after each epoch.
+
+    >>> shared_epoch([[0.2, 0.9], [0.8, 0.3, 0.1]], [10, 30])  # epoch 2: not run by fold 0
+    (1, 0.45)
+    >>> shared_epoch([[0.2, 0.9], [0.8, 0.3]], [30, 10])
+    (0, 0.35)
+    """
+    epochs = min(len(losses) for losses in val_losses)
+    curves = np.array([losses[:epochs] for losses in val_losses], dtype=np.float64)
+    mean = np.asarray(n_rows, dtype=np.float64) @ curves / sum(n_rows)
+    epoch = int(np.argmin(mean))
+    return epoch, float(mean[epoch])
+
+
 def search(
     make_network,
     base: Recipe,
@@ -194,9 +214,9 @@ def search(
     Without ``folds`` each trial trains on ``train_data`` and is scored on ``validation_data``;
     with ``folds`` (pairs of row indices into ``train_data``, from ``stratified_folds``) it
     trains once per fold and is scored on every training row, each predicted by the network
-    that did not train on it. A KeyboardInterrupt ends the search with
-    what has finished; a trial whose training diverges is recorded as failed and the search
-    goes on.
+    that did not train on it, after the ``shared_epoch``. A KeyboardInterrupt ends the search
+    with what has finished; a trial whose training diverges is recorded as failed and the
+    search goes on.
     """
     optuna = _optuna()
     sampler = optuna.samplers.TPESampler(seed=seed)
@@ -227,36 +247,51 @@ def search(
             net, *train_data, validation_data=validation_data, callbacks=[report]
         )
         value = float(score(net, *validation_data))
+        outcome = {**outcome, "scored_epoch": outcome["best_epoch"]}  # the weights it keeps
         keep(trial, recipe, (value, -min(history["val_loss"])), net, history, outcome)
         return value
 
     def cross_validated(trial) -> float:
         X, Y = train_data
         chosen = _suggest(trial, base)
-        total, losses, kept, fold_params, best_epochs = 0.0, [], None, [], []
+        total, losses, kept, fold_params, curves, epoch_totals = 0.0, [], None, [], [], []
         started = time.perf_counter()
         for fold, (trained_rows, scored_rows) in enumerate(folds):
             recipe = limited(chosen)
             net = make_network(recipe, fold=fold)
             scored = (X[scored_rows], Y[scored_rows])
+            totals = []  # the fold network's score on its scored rows after each epoch, summed
+
+            def score_epoch(net, epoch, logs, scored=scored, totals=totals) -> bool:
+                totals.append(float(score(net, *scored)) * len(scored[1]))
+                return False
+
             history, outcome = recipe.fit(
-                net, X[trained_rows], Y[trained_rows], validation_data=scored
+                net,
+                X[trained_rows],
+                Y[trained_rows],
+                validation_data=scored,
+                callbacks=[score_epoch],
             )
-            total += float(score(net, *scored)) * len(scored_rows)
+            # the pruner hears each fold network scored at its own best epoch (the weights it
+            # keeps, whose score the callback took then), fold by fold
+            total += totals[outcome["best_epoch"] - 1]
+            curves.append(history["val_loss"])
+            epoch_totals.append(totals)
             losses.append(min(history["val_loss"]))
             fold_params.append(net.params)
-            best_epochs.append(outcome["best_epoch"])
             if kept is None or losses[-1] <= min(losses):
                 kept = (net, history, outcome)
             done = sum(len(rows) for _, rows in folds[: fold + 1])
             trial.report(total / done, fold)
             if trial.should_prune():
                 raise optuna.TrialPruned()
-        value = total / len(Y)
+        epoch, loss = shared_epoch(curves, [len(rows) for _, rows in folds])
+        value = sum(totals[epoch] for totals in epoch_totals) / len(Y)
         net, history, outcome = kept
-        outcome = {**outcome, "seconds": round(time.perf_counter() - started, 3)}
-        rank = (value, -float(np.mean(losses)))
-        keep(trial, recipe, rank, net, history, outcome, (fold_params, best_epochs))
+        seconds = round(time.perf_counter() - started, 3)
+        outcome = {**outcome, "scored_epoch": epoch + 1, "seconds": seconds}
+        keep(trial, recipe, (value, -loss), net, history, outcome, (fold_params, epoch + 1))
         return value
 
     def keep(trial, recipe, rank, net, history, outcome, folded=None) -> None:
@@ -325,6 +360,7 @@ def _trial_row(trial) -> list[str]:
         params.get("batch_size", ""),
         outcome.get("epochs_run", ""),
         outcome.get("best_epoch", ""),
+        outcome.get("scored_epoch", ""),
         outcome.get("stopped", ""),
         outcome.get("seconds", ""),
     ]

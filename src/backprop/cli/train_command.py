@@ -31,6 +31,7 @@ from .pictures import check_picture_out, save_figures
 from .recipe_options import build_recipe, parse_duration, recipe_overrides, recipe_settings
 from .reports import (
     folds_training_line,
+    kept_trials_training_line,
     require_numeric,
     search_line,
     trained_scores,
@@ -343,7 +344,13 @@ def _train(args: argparse.Namespace, overrides: dict, outputs: dict, checkpoint)
             f"was saved to {args.out}, the trials to {outputs['trials'].shown}"
         )
     what = _labels_read(target, encoding) if task == CLASSIFICATION else "numeric target"
-    if cv is None:
+    if trained.ensemble_size:
+        lines = [
+            f"trained {trained.ensemble_size} networks, kept side by side as one network "
+            f"({net.params.size:,} parameters; `backprop info` lists its layers)",
+            kept_trials_training_line(trained.search),
+        ]
+    elif cv is None:
         lines = [f"trained {net!r}", training_line(trained.outcome)]
     else:
         lines = [
