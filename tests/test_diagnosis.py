@@ -45,7 +45,9 @@ def test_too_few_epochs():
 
 
 def test_learning_rate_too_high_shows_in_the_curve_and_in_the_update_ratio():
-    history = train(moons_network(), MOONS.X, MOONS.y, epochs=40, optimizer=bp.SGD(40.0))
+    # far above the edge: at 40 the median ratio of seed 0 lands near 0.1 (0.08 with one BLAS
+    # kernel's rounding, above with another); at 200 it is 0.19-0.33 over seeds 0-4
+    history = train(moons_network(), MOONS.X, MOONS.y, epochs=40, optimizer=bp.SGD(200.0))
     assert {"lower_learning_rate", "large_updates"} <= set(codes(history))
     assert np.median(history.update_ratio, axis=0).max() > 0.1  # ~1e-3 is healthy
     assert "‖ΔW‖/‖W‖" in message(history, "large_updates")
