@@ -12,8 +12,13 @@ teacher), already on the GPU, shuffled every epoch, for whole epochs of ``--batc
   captured once in a CUDA graph (``torch.cuda.graphs``) and replayed per batch;
 * ``jax-step``: a jitted step per batch; ``jax-scan``: the whole epoch as one jitted
   ``lax.scan``. Adam is written out in JAX (optax need not be installed); matmuls at
-  ``"highest"`` precision, so float32 is float32 for all (no TF32 anywhere: CuPy and PyTorch
-  do not use it unless asked).
+  ``"highest"`` precision, so float32 is float32 for all (no TF32: CuPy and PyTorch do not use
+  it unless asked).
+
+The configurations named ``*-tf32`` (``TF32_CONFIGS``) ask every framework for TF32 products
+instead: backprop inside ``with backprop.gpu.tf32():``, PyTorch with
+``torch.backends.cuda.matmul.allow_tf32`` and ``set_float32_matmul_precision("high")``, JAX
+with ``jax_default_matmul_precision="tensorfloat32"``, and the GEMM-only bound likewise.
 
 Measured per configuration and framework: samples/s as the median over timed epochs (CUDA
 events for backprop and PyTorch; for JAX the wall clock around ``block_until_ready``, which
@@ -54,7 +59,10 @@ CONFIGS = {
     "tabular-256": ([54, 256, 256, 7], 256),
     "tabular-4096": ([54, 256, 256, 7], 4096),
     "wide-4096": ([1024, 4096, 4096, 10], 4096),
+    "wide-4096-tf32": ([1024, 4096, 4096, 10], 4096),
 }
+TF32_CONFIGS = ("wide-4096-tf32",)
+"""The configurations whose float32 products run as TF32, in every framework."""
 FRAMEWORKS = ["backprop", "torch", "torch-graph", "jax-step", "jax-scan"]
 LR = 1e-3
 
@@ -97,10 +105,11 @@ class Timed:
 # -- backprop ------------------------------------------------------------------------------
 
 
-def run_backprop(sizes, batch, X, y, timed: Timed) -> dict:
+def run_backprop(sizes, batch, X, y, timed: Timed, tf32: bool) -> dict:
     import cupy
 
     import backprop as bp
+    from backprop.gpu import tf32 as tf32_products
 
     net = bp.Network(sizes, hidden="relu", output="softmax", loss="cross_entropy", seed=0)
     for layer, (W, b) in zip(net.layers[1:], initial_weights(sizes), strict=True):
@@ -120,16 +129,24 @@ def run_backprop(sizes, batch, X, y, timed: Timed) -> dict:
             timed.losses.append(float(logs["loss"]))
         return len(events) > 1 and not timed.more()
 
-    net.fit(Xd, yd, epochs=1 + timed.most, batch_size=batch, optimizer=bp.Adam(LR),
-            callbacks=[epoch_end], warn=False)  # fmt: skip
+    with tf32_products(tf32):
+        net.fit(Xd, yd, epochs=1 + timed.most, batch_size=batch, optimizer=bp.Adam(LR),
+                callbacks=[epoch_end], warn=False)  # fmt: skip
     cupy.cuda.Device().synchronize()
     return {"peak_bytes": int(cupy.get_default_memory_pool().total_bytes())}
 
 
-def gemm_bound(sizes, batch, repeats: int = 20) -> float:
+def gemm_bound(sizes, batch, tf32: bool, repeats: int = 20) -> float:
     """Samples/s of backprop's products alone, for one batch (cuBLAS through CuPy)."""
     import cupy
 
+    from backprop.gpu import tf32 as tf32_products
+
+    with tf32_products(tf32):
+        return _gemm_bound(cupy, sizes, batch, repeats)
+
+
+def _gemm_bound(cupy, sizes, batch, repeats: int) -> float:
     rng = np.random.default_rng(0)
     a = [cupy.asarray(rng.standard_normal((batch, n), dtype=np.float32)) for n in sizes]
     shapes = [(n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
@@ -171,11 +188,11 @@ def _torch_model(torch, sizes):
     return torch.nn.Sequential(*layers).cuda()
 
 
-def run_torch(sizes, batch, X, y, timed: Timed, graph: bool) -> dict:
+def run_torch(sizes, batch, X, y, timed: Timed, graph: bool, tf32: bool) -> dict:
     import torch
 
-    torch.backends.cuda.matmul.allow_tf32 = False  # float32 products in float32
-    torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = tf32  # float32 products in float32 unless asked
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
     torch.manual_seed(0)
     model = _torch_model(torch, sizes)
     Xd, yd = torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda()
@@ -235,11 +252,11 @@ def run_torch(sizes, batch, X, y, timed: Timed, graph: bool) -> dict:
 # -- JAX -----------------------------------------------------------------------------------
 
 
-def run_jax(sizes, batch, X, y, timed: Timed, scan: bool) -> dict:
+def run_jax(sizes, batch, X, y, timed: Timed, scan: bool, tf32: bool) -> dict:
     import jax
     import jax.numpy as jnp
 
-    jax.config.update("jax_default_matmul_precision", "highest")
+    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if tf32 else "highest")
     params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in initial_weights(sizes)]
     m, v = (jax.tree_util.tree_map(jnp.zeros_like, params) for _ in range(2))  # two buffers
     state = (params, m, v, jnp.zeros((), jnp.int32))
@@ -306,15 +323,16 @@ def run_jax(sizes, batch, X, y, timed: Timed, scan: bool) -> dict:
 # -- the run -------------------------------------------------------------------------------
 
 
-def measure(framework, sizes, batch, X, y, args) -> dict:
+def measure(framework, sizes, batch, X, y, args, tf32: bool) -> dict:
     timed = Timed(args.budget, least=2, most=args.repeats)
     try:
         if framework == "backprop":
-            extra = run_backprop(sizes, batch, X, y, timed)
+            extra = run_backprop(sizes, batch, X, y, timed, tf32)
         elif framework.startswith("torch"):
-            extra = run_torch(sizes, batch, X, y, timed, graph=framework == "torch-graph")
+            graph = framework == "torch-graph"
+            extra = run_torch(sizes, batch, X, y, timed, graph=graph, tf32=tf32)
         else:
-            extra = run_jax(sizes, batch, X, y, timed, scan=framework == "jax-scan")
+            extra = run_jax(sizes, batch, X, y, timed, scan=framework == "jax-scan", tf32=tf32)
     except ImportError as error:
         return {"skipped": f"{type(error).__name__}: {error}"}
     except Exception as error:  # one framework failing must not lose the others' results
@@ -374,7 +392,8 @@ def table(results: dict) -> str:
         bound_text = f"{bound:,.0f}" if bound else "-"
         lines.append(f"| {name} | {entry['batch']} | " + " | ".join(cells)
                      + f" | {bound_text} | {share} |")  # fmt: skip
-    return "\n".join(lines) + "\n\nsamples/s, median of timed epochs; float32, Adam, no TF32.\n"
+    note = "samples/s, median of timed epochs; float32, Adam; TF32 products in the -tf32 rows only"
+    return "\n".join(lines) + f"\n\n{note}.\n"
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -408,17 +427,20 @@ def main(argv=None) -> int:
     print(json.dumps(results["machine"]), flush=True)
     for name in args.configs:
         sizes, batch = CONFIGS[name]
+        tf32 = name in TF32_CONFIGS
         X, y = make_data(sizes, batch * args.batches)
-        entry = results["configs"][name] = {"sizes": sizes, "batch": batch, "frameworks": {}}
+        entry = results["configs"][name] = {"sizes": sizes, "batch": batch, "tf32": tf32}
+        entry["frameworks"] = {}
         for framework in args.frameworks:
             began = time.perf_counter()
             if began - began_all > args.deadline:
                 entry["frameworks"][framework] = {"skipped": f"past --deadline {args.deadline:g}s"}
                 continue
-            got = entry["frameworks"][framework] = measure(framework, sizes, batch, X, y, args)
+            got = measure(framework, sizes, batch, X, y, args, tf32)
+            entry["frameworks"][framework] = got
             print(f"{name} {framework}: {got} ({time.perf_counter() - began:.1f}s)", flush=True)
         try:
-            entry["gemm_bound"] = gemm_bound(sizes, batch)
+            entry["gemm_bound"] = gemm_bound(sizes, batch, tf32)
         except Exception as error:
             entry["gemm_bound_error"] = f"{type(error).__name__}: {error}"
     out = Path(args.out)

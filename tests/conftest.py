@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from firefox_bidi import Firefox, FirefoxNotStarted
 
-from backprop.engine.backend import fused
+from backprop.engine.backend import base, fused
 
 
 @pytest.fixture(params=["numpy", "numba"])
@@ -70,3 +70,14 @@ def shots(tmp_path_factory) -> Path:
         return tmp_path_factory.mktemp("screenshots")
     Path(folder).mkdir(parents=True, exist_ok=True)
     return Path(folder)
+
+
+def without_gpus() -> dict:
+    """The registered backends less any GPU's (a GPU test may have registered the real one)."""
+    return {name: b for name, b in base._BACKENDS.items() if not name.startswith("cupy")}
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """The backends registered during a test are forgotten after it."""
+    monkeypatch.setattr(base, "_BACKENDS", without_gpus())

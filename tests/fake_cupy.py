@@ -112,8 +112,14 @@ class RandomState:
 
 
 class _Device:
-    def __init__(self, index) -> None:
+    capability = "90"  # CuPy gives major and minor as one string: "90" for an H100 or H200
+
+    def __init__(self, index=0) -> None:
         self.index = index
+
+    @property
+    def compute_capability(self) -> str:
+        return self.capability
 
     def __enter__(self):
         return self
@@ -122,16 +128,46 @@ class _Device:
         return False
 
 
-def make(device_count: int = 1) -> types.ModuleType:
-    """A module that imports as ``cupy``."""
+COMPUTE_TYPE_DEFAULT, COMPUTE_TYPE_TF32 = 1, 7  # CuPy's values (cupy._core._routines_linalg)
+
+
+def to_tf32(array: np.ndarray) -> np.ndarray:
+    """float32 values rounded to TF32's 10-bit mantissa (to nearest, ties away from zero),
+    still stored as float32."""
+    bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(1 << 12)) & np.uint32(0xFFFFE000)
+    return rounded.view(np.float32).reshape(np.shape(array))
+
+
+def _core(compute_types: dict) -> types.SimpleNamespace:
+    """CuPy's compute-type setting: one per dtype for the process, DEFAULT until set."""
+
+    def set_compute_type(dtype, compute_type) -> None:
+        compute_types[np.dtype(dtype)] = compute_type
+
+    return types.SimpleNamespace(
+        get_compute_type=lambda dtype: compute_types.get(np.dtype(dtype), COMPUTE_TYPE_DEFAULT),
+        set_compute_type=set_compute_type,
+        _routines_linalg=types.SimpleNamespace(
+            COMPUTE_TYPE_DEFAULT=COMPUTE_TYPE_DEFAULT, COMPUTE_TYPE_TF32=COMPUTE_TYPE_TF32
+        ),
+    )
+
+
+def make(device_count: int = 1, capability: str = "90") -> types.ModuleType:
+    """A module that imports as ``cupy``, on ``device_count`` GPUs of this compute
+    ``capability``; its float32 products round their inputs to TF32 once that is set."""
 
     module = types.ModuleType("cupy")
     module.__version__ = "0.0-fake"
     module.ndarray = FakeDeviceArray
     module.ElementwiseKernel = ElementwiseKernel
     module.random = types.SimpleNamespace(RandomState=RandomState)
+    device = type("Device", (_Device,), {"capability": capability})
+    compute_types: dict = {}
+    module._core = _core(compute_types)
     module.cuda = types.SimpleNamespace(
-        Device=_Device,
+        Device=device,
         curand=types.SimpleNamespace(CURAND_RNG_PSEUDO_PHILOX4_32_10=4),
         runtime=types.SimpleNamespace(getDeviceCount=lambda: device_count),
     )
@@ -141,6 +177,18 @@ def make(device_count: int = 1) -> types.ModuleType:
         return np.array(np.asarray(value), dtype=dtype, copy=True).view(FakeDeviceArray)
 
     module.asarray = asarray
+
+    def matmul(a, b, out=None):
+        _refuse_host_arrays([a, b, out], "matmul")
+        a, b = _plain(a), _plain(b)
+        if module._core.get_compute_type(np.float32) == COMPUTE_TYPE_TF32:
+            a, b = (to_tf32(x) if x.dtype == np.float32 else x for x in (a, b))
+        if out is None:
+            return _device(np.matmul(a, b))
+        np.matmul(a, b, out=_plain(out))
+        return out
+
+    module.matmul = matmul
 
     def fallback(name):
         value = getattr(np, name)

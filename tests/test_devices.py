@@ -24,17 +24,6 @@ from backprop.gpu import CupyBackend
 INSTALL_LINE = "device='cuda' needs CuPy: pip install \"backprop[gpu]\""
 
 
-def without_gpus() -> dict:
-    """The registered backends less any GPU's (a GPU test may have registered the real one)."""
-    return {name: b for name, b in base._BACKENDS.items() if not name.startswith("cupy")}
-
-
-@pytest.fixture
-def registry(monkeypatch):
-    """The backends registered during a test are forgotten after it."""
-    monkeypatch.setattr(base, "_BACKENDS", without_gpus())
-
-
 @pytest.fixture
 def fake_gpu(monkeypatch, registry):
     """``import cupy`` gives the numpy stand-in with one GPU; returns the "cuda" backend."""

@@ -12,26 +12,18 @@ from sklearn.datasets import make_classification, make_regression
 
 import backprop as bp
 from backprop.cli import main
-from backprop.engine.backend import base
 from backprop.sklearn import MLPClassifier, MLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def without_gpus() -> dict:
-    """The registered backends less any GPU's (a GPU test may have registered the real one)."""
-    return {name: b for name, b in base._BACKENDS.items() if not name.startswith("cupy")}
-
-
 @pytest.fixture
-def fake_gpu(monkeypatch):
-    monkeypatch.setattr(base, "_BACKENDS", without_gpus())
+def fake_gpu(monkeypatch, registry):
     monkeypatch.setitem(sys.modules, "cupy", fake_cupy.make(device_count=1))
 
 
 @pytest.fixture
-def no_cupy(monkeypatch):
-    monkeypatch.setattr(base, "_BACKENDS", without_gpus())
+def no_cupy(monkeypatch, registry):
     monkeypatch.setitem(sys.modules, "cupy", None)
 
 
@@ -122,9 +114,8 @@ def train_args(tmp_path, *extra):
     ],
 )
 def test_train_on_a_device_that_cannot_be_used_exits_2(
-    device, fixture, message, tmp_path, capsys, monkeypatch
+    device, fixture, message, tmp_path, capsys, monkeypatch, registry
 ):
-    monkeypatch.setattr(base, "_BACKENDS", without_gpus())
     if fixture == "no_cupy":
         monkeypatch.setitem(sys.modules, "cupy", None)
     elif fixture == "no_gpu":

@@ -130,13 +130,17 @@ def test_a_gpu_that_is_not_there_is_refused(gpu, cupy):
         bp.Network([2, 1], device=f"cuda:{count}")
 
 
-def test_the_readme_example_trains_on_the_gpu(gpu, capsys):
+def test_the_readme_examples_train_on_the_gpu(gpu, capsys):
     import re
     from pathlib import Path
 
+    from backprop.gpu import tf32_enabled
+
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    (example,) = [e for e in re.findall(r"```python\n(.*?)```", readme, re.S) if "cuda" in e]
-    scope: dict = {}
-    exec(example, scope)
-    assert capsys.readouterr().out == ""  # no DeviceUnavailable line: it ran on the GPU
-    assert scope["net"].device == "cpu" and scope["labels"].shape == (2000,)
+    examples = [e for e in re.findall(r"```python\n(.*?)```", readme, re.S) if "cuda" in e]
+    scopes = [{}, {}]
+    for example, scope in zip(examples, scopes, strict=True):  # moving there, then TF32
+        exec(example, scope)
+        assert capsys.readouterr().out == ""  # no DeviceUnavailable line: it ran on the GPU
+    assert scopes[0]["net"].device == "cpu" and scopes[0]["labels"].shape == (2000,)
+    assert scopes[1]["net"].device == "cuda:0" and not tf32_enabled()

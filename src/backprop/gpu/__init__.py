@@ -4,7 +4,8 @@
 find this package through the engine's table of optional devices
 (``backprop.engine.backend.devices``); it imports CuPy only then. ``device_backend(index)``
 returns the backend of GPU ``index``, made once and registered by name (``"cupy"`` for GPU 0,
-``"cupy:N"`` after), or raises ``DeviceUnavailable`` saying what is missing.
+``"cupy:N"`` after), or raises ``DeviceUnavailable`` saying what is missing. ``set_tf32`` and
+``with tf32():`` opt into TF32 products for float32 networks (``precision``).
 
 >>> from backprop.gpu import KERNELS
 >>> KERNELS["sgd"].operation
@@ -16,8 +17,9 @@ from __future__ import annotations
 from ..engine.backend import DeviceUnavailable, get_backend, register_backend
 from .backend import CupyBackend
 from .kernels import KERNELS
+from .precision import set_tf32, tf32, tf32_enabled
 
-__all__ = ["KERNELS", "CupyBackend", "device_backend"]
+__all__ = ["KERNELS", "CupyBackend", "device_backend", "set_tf32", "tf32", "tf32_enabled"]
 
 INSTALL = 'pip install "backprop[gpu]"'
 

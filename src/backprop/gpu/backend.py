@@ -16,9 +16,9 @@ functions mirror numpy's. What differs from the CPU:
 
 CuPy is imported by ``device_backend``, never when this module is imported.
 
-Precision and launches: float32 products run in float32 (CuPy uses TF32 only when
-``CUPY_TF32=1`` is set in the environment, which changes every result's rounding); there is no
-bfloat16 dtype (``DTYPES``); each step is launched kernel by kernel, not replayed as a CUDA
+Precision and launches: float32 products run in float32 unless TF32 is asked for
+(``precision.set_tf32`` or ``with tf32():``, or ``CUPY_TF32=1`` in the environment); there is
+no bfloat16 dtype (``DTYPES``); each step is launched kernel by kernel, not replayed as a CUDA
 graph, though it reads nothing back to the host (``tests/test_backend_seams.py``).
 """
 
