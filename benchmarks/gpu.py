@@ -6,7 +6,9 @@ teacher), already on the GPU, shuffled every epoch, for whole epochs of ``--batc
 
 * ``backprop``: ``Network(..., device="cuda").fit`` as a user calls it (one call, many epochs;
   a callback records a CUDA event at the end of each epoch; the first epoch, which compiles the
-  kernels and copies the data, is not timed);
+  kernels, captures the step as a CUDA graph and copies the data, is not timed);
+* ``backprop-eager``: the same with CUDA graphs off (``with backprop.gpu.cuda_graphs(False):``),
+  every step launched kernel by kernel;
 * ``torch``: PyTorch eager, ``torch.optim.Adam(fused=True)``;
 * ``torch-graph``: the whole step (gather, forward, backward, Adam with ``capturable=True``)
   captured once in a CUDA graph (``torch.cuda.graphs``) and replayed per batch;
@@ -63,7 +65,7 @@ CONFIGS = {
 }
 TF32_CONFIGS = ("wide-4096-tf32",)
 """The configurations whose float32 products run as TF32, in every framework."""
-FRAMEWORKS = ["backprop", "torch", "torch-graph", "jax-step", "jax-scan"]
+FRAMEWORKS = ["backprop", "backprop-eager", "torch", "torch-graph", "jax-step", "jax-scan"]
 LR = 1e-3
 
 
@@ -105,10 +107,13 @@ class Timed:
 # -- backprop ------------------------------------------------------------------------------
 
 
-def run_backprop(sizes, batch, X, y, timed: Timed, tf32: bool) -> dict:
+def run_backprop(sizes, batch, X, y, timed: Timed, tf32: bool, graphs: bool) -> dict:
+    import warnings
+
     import cupy
 
     import backprop as bp
+    from backprop.gpu import cuda_graphs
     from backprop.gpu import tf32 as tf32_products
 
     net = bp.Network(sizes, hidden="relu", output="softmax", loss="cross_entropy", seed=0)
@@ -129,11 +134,15 @@ def run_backprop(sizes, batch, X, y, timed: Timed, tf32: bool) -> dict:
             timed.losses.append(float(logs["loss"]))
         return len(events) > 1 and not timed.more()
 
-    with tf32_products(tf32):
+    with tf32_products(tf32), cuda_graphs(graphs), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", RuntimeWarning)
         net.fit(Xd, yd, epochs=1 + timed.most, batch_size=batch, optimizer=bp.Adam(LR),
                 callbacks=[epoch_end], warn=False)  # fmt: skip
     cupy.cuda.Device().synchronize()
-    return {"peak_bytes": int(cupy.get_default_memory_pool().total_bytes())}
+    extra = {"peak_bytes": int(cupy.get_default_memory_pool().total_bytes())}
+    if said:  # a capture that failed says so, and the step ran kernel by kernel
+        extra["warnings"] = sorted({str(warning.message) for warning in said})
+    return extra
 
 
 def gemm_bound(sizes, batch, tf32: bool, repeats: int = 20) -> float:
@@ -326,8 +335,9 @@ def run_jax(sizes, batch, X, y, timed: Timed, scan: bool, tf32: bool) -> dict:
 def measure(framework, sizes, batch, X, y, args, tf32: bool) -> dict:
     timed = Timed(args.budget, least=2, most=args.repeats)
     try:
-        if framework == "backprop":
-            extra = run_backprop(sizes, batch, X, y, timed, tf32)
+        if framework.startswith("backprop"):
+            graphs = framework == "backprop"
+            extra = run_backprop(sizes, batch, X, y, timed, tf32, graphs)
         elif framework.startswith("torch"):
             graph = framework == "torch-graph"
             extra = run_torch(sizes, batch, X, y, timed, graph=graph, tf32=tf32)

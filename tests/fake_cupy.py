@@ -10,10 +10,14 @@ numbers, and speed, which ``tests/gpu`` checks on a GPU.
 
 from __future__ import annotations
 
+import ctypes
 import re
+import sys
 import types
 
 import numpy as np
+
+from backprop.gpu import blas, graphs
 
 
 def _refuse_host_arrays(values, what: str) -> None:
@@ -48,6 +52,17 @@ class FakeDeviceArray(np.ndarray):
     def __setitem__(self, key, value):
         _refuse_host_arrays([value], "assignment into a device array")
         np.ndarray.__setitem__(self.view(np.ndarray), key, _plain(value))
+
+    @property
+    def data(self):
+        """CuPy's memory pointer: here the address of the first element in host memory."""
+        return types.SimpleNamespace(ptr=self.__array_interface__["data"][0])
+
+    def set(self, host, stream=None) -> None:
+        """CuPy's copy of a host array into this one (logged in ``Stream.log``)."""
+        assert type(host) is np.ndarray and host.shape == self.shape, "set() takes host arrays"
+        np.ndarray.__setitem__(self.view(np.ndarray), ..., host)
+        Stream.log.append(("copy", host, stream))
 
 
 def _device(value):
@@ -88,6 +103,134 @@ class ElementwiseKernel:
         scope = {"sqrt": np.sqrt, **dict(zip(self.inputs + self.outputs, plain, strict=True))}
         for statement in self.statements:
             exec(statement, {}, scope)
+
+
+class ReductionKernel:
+    """CuPy's reduction kernel, for sums of an element-wise expression of one input."""
+
+    def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity,
+                 name) -> None:  # fmt: skip
+        assert (reduce_expr, post_map_expr, identity) == ("a + b", "y = a", "0"), name
+        (self.input,), self.map_expr = _names(in_params), map_expr
+        ElementwiseKernel.compiled.append(name)
+
+    def __call__(self, x):
+        value = eval(self.map_expr, {}, {self.input: _plain(x)})
+        return _device(np.asarray(value.sum(dtype=x.dtype)))
+
+
+class CublasLibrary:
+    """cuBLAS's C functions as ``blas.Cublas`` calls them through ctypes, computing on the
+    memory the pointers address (the stand-in's arrays are host memory) by
+    ``blas.column_major_gemm``, and checking the arguments as cuBLAS does."""
+
+    INVALID_VALUE = 7
+
+    def __init__(self) -> None:
+        self.math, self.streams, self.calls = 0, [], 0
+
+    def cublasCreate_v2(self, handle_ref):
+        handle_ref._obj.value = 1
+        return 0
+
+    def cublasSetStream_v2(self, handle, stream):
+        self.streams.append(stream.value or 0)
+        return 0
+
+    def cublasSetWorkspace_v2(self, handle, workspace, size):
+        return 0 if workspace.value and size.value > 0 else self.INVALID_VALUE
+
+    def cublasSetMathMode(self, handle, mode):
+        self.math = mode
+        return 0
+
+    def cublasSgemm_v2(self, *args):
+        return self._gemm(ctypes.c_float, *args)
+
+    def cublasDgemm_v2(self, *args):
+        return self._gemm(ctypes.c_double, *args)
+
+    def _gemm(self, scalar, handle, op_b, op_a, m, n, k, alpha, b, ldb, a, lda, beta, c, ldc):
+        assert (alpha._obj.value, beta._obj.value) == (1.0, 0.0)
+        gemm = blas.Gemm(op_b, op_a, m, n, k, ldb, lda, ldc)
+        stored = {
+            "b": (k, m) if op_b == blas.OP_T else (m, k),
+            "a": (n, k) if op_a == blas.OP_T else (k, n),
+            "c": (m, n),
+        }
+        leading = {"b": ldb, "a": lda, "c": ldc}
+        if any(leading[x] < max(1, rows) for x, (rows, _) in stored.items()):
+            return self.INVALID_VALUE
+        buffers = {}
+        for x, pointer in (("b", b), ("a", a), ("c", c)):
+            rows, cols = stored[x]
+            extent = (cols - 1) * leading[x] + rows
+            typed = ctypes.cast(pointer.value, ctypes.POINTER(scalar))
+            buffers[x] = np.ctypeslib.as_array(typed, (extent,))
+        if self.math == blas.TF32_TENSOR_OP_MATH and scalar is ctypes.c_float:
+            buffers["a"], buffers["b"] = to_tf32(buffers["a"]), to_tf32(buffers["b"])
+        blas.column_major_gemm(gemm, buffers["a"], buffers["b"], buffers["c"])
+        self.calls += 1
+        return 0
+
+
+class ReplayedGraph:
+    """What ``capture`` gives: numpy cannot defer work, so the capture ran the step at once
+    and the launch right after it does nothing; every later launch runs the captured function
+    again, with the arguments it was captured with, as a graph replays its kernels with theirs,
+    and writes the device arrays it returns into those the capture returned, as a graph
+    writes its results where the captured kernels wrote them."""
+
+    captures: list = []
+
+    def __init__(self, function, result) -> None:
+        self.function, self.result, self.launches = function, result, 0
+        ReplayedGraph.captures.append(self)
+
+    def launch(self, stream=None) -> None:
+        self.launches += 1
+        if self.launches > 1:
+            for captured, replayed in zip(self.result, self.function(), strict=True):
+                if isinstance(captured, FakeDeviceArray):
+                    np.copyto(captured.view(np.ndarray), replayed.view(np.ndarray))
+
+
+def capture(cupy, pool, function):
+    """``graphs.capture`` for the stand-in (``ReplayedGraph``)."""
+    result = function()
+    return ReplayedGraph(function, result), result
+
+
+class Event:
+    """A CUDA event: recording and waiting are logged (``Stream.log``), nothing waits."""
+
+    def record(self, stream=None) -> None:
+        Stream.log.append(("record", self, stream or Stream.null))
+
+    def synchronize(self) -> None:
+        Stream.log.append(("synchronize", self))
+
+
+class Stream:
+    """A CUDA stream: what runs on it runs at once; waits are logged in ``log``."""
+
+    log: list = []
+    null: Stream
+
+    def __init__(self, non_blocking: bool = False, ptr: int = 1) -> None:
+        self.ptr = ptr
+
+    def wait_event(self, event) -> None:
+        Stream.log.append(("wait", self, event))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+Stream.null = Stream(ptr=0)
 
 
 class RandomState:
@@ -154,9 +297,12 @@ def _core(compute_types: dict) -> types.SimpleNamespace:
     )
 
 
-def make(device_count: int = 1, capability: str = "90") -> types.ModuleType:
+def make(
+    device_count: int = 1, capability: str = "90", free_memory: int = 64 << 30
+) -> types.ModuleType:
     """A module that imports as ``cupy``, on ``device_count`` GPUs of this compute
-    ``capability``; its float32 products round their inputs to TF32 once that is set."""
+    ``capability`` with ``free_memory`` bytes free; its float32 products round their inputs to
+    TF32 once that is set."""
 
     module = types.ModuleType("cupy")
     module.__version__ = "0.0-fake"
@@ -166,11 +312,19 @@ def make(device_count: int = 1, capability: str = "90") -> types.ModuleType:
     device = type("Device", (_Device,), {"capability": capability})
     compute_types: dict = {}
     module._core = _core(compute_types)
+    module.ReductionKernel = ReductionKernel
     module.cuda = types.SimpleNamespace(
         Device=device,
         curand=types.SimpleNamespace(CURAND_RNG_PSEUDO_PHILOX4_32_10=4),
         runtime=types.SimpleNamespace(getDeviceCount=lambda: device_count),
+        device=types.SimpleNamespace(get_cublas_handle=lambda: 0),
+        get_current_stream=lambda: Stream.null,
+        Stream=Stream,
+        alloc_pinned_memory=bytearray,
+        Event=Event,
+        MemoryPool=lambda: types.SimpleNamespace(malloc=None),
     )
+    module.cuda.runtime.memGetInfo = lambda: (free_memory, 2 * free_memory)
     module.asnumpy = lambda array: np.array(np.asarray(array).view(np.ndarray), copy=True)
 
     def asarray(value, dtype=None):
@@ -202,4 +356,16 @@ def make(device_count: int = 1, capability: str = "90") -> types.ModuleType:
         return call
 
     module.__getattr__ = fallback
+    return module
+
+
+def install(monkeypatch, **options):
+    """``import cupy`` gives a stand-in made with ``options`` (``make``), whose cuBLAS is
+    ``CublasLibrary`` and whose graphs are ``ReplayedGraph``s, for the test's duration."""
+    module = make(**options)
+    module.cublas = CublasLibrary()
+    Stream.log.clear()
+    monkeypatch.setitem(sys.modules, "cupy", module)
+    monkeypatch.setattr(blas, "load_cublas", lambda cupy: cupy.cublas)
+    monkeypatch.setattr(graphs, "capture", capture)
     return module

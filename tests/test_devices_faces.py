@@ -19,7 +19,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 @pytest.fixture
 def fake_gpu(monkeypatch, registry):
-    monkeypatch.setitem(sys.modules, "cupy", fake_cupy.make(device_count=1))
+    fake_cupy.install(monkeypatch, device_count=1)
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from backprop.gpu import set_tf32, tf32, tf32_enabled
 
 
 def _fake_gpus(monkeypatch, count=1, capability="90"):
-    cupy = fake_cupy.make(device_count=count, capability=capability)
-    monkeypatch.setitem(sys.modules, "cupy", cupy)
-    return cupy
+    return fake_cupy.install(monkeypatch, device_count=count, capability=capability)
 
 
 @pytest.fixture

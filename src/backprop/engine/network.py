@@ -325,12 +325,14 @@ class Network:
         """X validated on the host, in the network's dtype, on the network's backend."""
         return self.backend.asarray(check_X(self._to_host(X), self.n_inputs, self.dtype))
 
-    def check_data(self, X, Y, sample_weight=None):
-        """Validated (X, Y, sample_weight) in the network's dtype, on the network's backend;
-        raises before any change."""
+    def check_data(self, X, Y, sample_weight=None, on_device: bool = True):
+        """Validated (X, Y, sample_weight) in the network's dtype, on the network's backend
+        (or, with ``on_device=False``, as numpy arrays); raises before any change."""
         X = check_X(self._to_host(X), self.n_inputs, self.dtype)
         Y = check_Y(self._to_host(Y), X.shape[0], self.n_outputs, self.loss, self.dtype)
         weights = check_sample_weight(self._to_host(sample_weight), X.shape[0], self.dtype)
+        if not on_device:
+            return X, Y, weights
         xp = self.backend
         return xp.asarray(X), xp.asarray(Y), None if weights is None else xp.asarray(weights)
 

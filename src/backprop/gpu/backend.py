@@ -16,19 +16,29 @@ functions mirror numpy's. What differs from the CPU:
 
 CuPy is imported by ``device_backend``, never when this module is imported.
 
-Precision and launches: float32 products run in float32 unless TF32 is asked for
-(``precision.set_tf32`` or ``with tf32():``, or ``CUPY_TF32=1`` in the environment); there is
-no bfloat16 dtype (``DTYPES``); each step is launched kernel by kernel, not replayed as a CUDA
-graph, though it reads nothing back to the host (``tests/test_backend_seams.py``).
+* training data larger than half the GPU's free memory stays in host memory and is copied
+  over a chunk at a time, the copies overlapping the steps (``streaming``);
+* matrix products call cuBLAS directly (``blas.Cublas``), which CuPy does not allow while a
+  stream is captured, and norms are one reduction kernel rather than cuBLAS's dot, so that the
+  training step can be captured whole as a CUDA graph (``graphs.GraphedStep``, which
+  ``wrap_step`` puts around it). Where cuBLAS cannot be called directly, products go through
+  ``cupy.matmul`` and steps are not captured.
+
+Precision: float32 products run in float32 unless TF32 is asked for (``precision.set_tf32`` or
+``with tf32():``, or ``CUPY_TF32=1`` in the environment); there is no bfloat16 dtype
+(``DTYPES``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
 from ..engine.backend import Backend, ScratchCache, device_backend
+from . import blas, streaming
+from .graphs import GraphedStep, cuda_graphs_enabled
 from .kernels import KERNELS
 
 _FLOAT_NAMES = ("float32", "float64")
@@ -45,6 +55,10 @@ class CupyBackend(Backend):
         self.device = f"cuda:{index}"
         self._kernels: dict = {}
         self._random = None
+        self._blas = None  # blas.Cublas, or why cuBLAS cannot be called directly
+        # per thread: the optimiser constants' list while recording them (``recorded``), and
+        # the captured kernels' constant buffers in the graph's form (``slots``)
+        self._mode = threading.local()
 
     def __reduce__(self):
         return _backend_of_gpu, (self.index,)
@@ -81,6 +95,8 @@ class CupyBackend(Backend):
         return self._device_random(rng).permutation(int(n))  # cuRAND draws, argsort on the GPU
 
     def uniform_into(self, rng, out) -> None:
+        if getattr(self._mode, "slots", None) is not None:
+            return  # in the graph's form the masks are drawn before the step (graphs.py)
         out[...] = self._device_random(rng).random_sample(out.shape, dtype=out.dtype)
 
     def _device_random(self, rng):
@@ -94,33 +110,128 @@ class CupyBackend(Backend):
             self._random.seed(rng.integers(0, 2**64, dtype=np.uint64))
         return self._random
 
+    # -- products and norms that a captured stream allows --------------------------------------
+    def matmul(self, a, b, out=None):
+        """``a @ b`` (into ``out``) by cuBLAS called directly where it can be, else
+        ``cupy.matmul``: the same call whether or not a graph is being captured."""
+        cublas = self._direct_blas()
+        if cublas is not None and self.owns(a) and self.owns(b):
+            with self._on_this_device():
+                product = cublas.matmul(a, b, out)
+            if product is not None:
+                return product
+        with self._on_this_device():
+            return self.module.matmul(a, b, out=out)
+
+    def squared_norm(self, x):
+        """Σ x², one reduction kernel (cuBLAS's dot cannot be captured through CuPy)."""
+        kernel = self._kernels.get("squared_norm")
+        if kernel is None:
+            kernel = self._kernels["squared_norm"] = self.module.ReductionKernel(
+                "T x", "T y", "x * x", "a + b", "y = a", "0", "backprop_squared_norm"
+            )
+        with self._on_this_device():
+            return kernel(x)
+
+    def global_norm(self, x):
+        return self.module.sqrt(self.squared_norm(x))
+
+    def _direct_blas(self):
+        if self._blas is None:
+            with self._on_this_device():
+                self._blas = blas.direct_blas(self.module)
+        return None if isinstance(self._blas, str) else self._blas
+
+    # -- training data larger than the GPU's memory ------------------------------------------
+    def streams(self, nbytes: int) -> bool:
+        with self._on_this_device():
+            return streaming.streams(self.module, nbytes)
+
+    def stream_batches(self, data, size: int):
+        """``streaming.StreamedBatches`` for inputs and targets left in host memory."""
+        if self.owns(data.X):
+            return None
+        with self._on_this_device():
+            return streaming.StreamedBatches(self, data, size)
+
+    # -- the training step as a CUDA graph ----------------------------------------------------
+    def wrap_step(self, step):
+        """``step`` with its full batches replayed from a CUDA graph (``graphs.GraphedStep``),
+        unless graphs are off or the step reduces gradients across processes."""
+        if not cuda_graphs_enabled() or getattr(step, "reduce_gradients", True) is not None:
+            return step
+        return GraphedStep(step)
+
+    def graph_refusal(self) -> str | None:
+        """Why this GPU's steps cannot be captured, or ``None`` when they can."""
+        self._direct_blas()
+        return self._blas if isinstance(self._blas, str) else None
+
+    def graph_key(self) -> tuple:
+        """The settings a captured graph holds fixed besides the step's own: TF32 products."""
+        core = self.module._core
+        return (core.get_compute_type(np.float32),)
+
+    @contextlib.contextmanager
+    def recording_constants(self):
+        """Within the block the optimiser's updates launch nothing: the constants each would
+        pass to its kernel are appended to the list the block is given."""
+        self._mode.recorded = recorded = []
+        try:
+            yield recorded
+        finally:
+            self._mode.recorded = None
+
+    @contextlib.contextmanager
+    def in_graph_form(self, slots):
+        """Within the block the optimiser's kernels read their constants from ``slots``
+        (``graphs.Slots``) and dropout masks are taken as already drawn."""
+        self._mode.slots = slots
+        try:
+            yield
+        finally:
+            self._mode.slots = None
+
     # -- the optimiser updates -----------------------------------------------------------------
     def elementwise(self, name: str, kernel, arrays, constants, cache: ScratchCache) -> None:
-        compiled = self._kernel(name) if self._fusable(arrays) else None
+        recorded, slots = (getattr(self._mode, name, None) for name in ("recorded", "slots"))
+        if recorded is not None:
+            recorded.append(tuple(constants))
+            return
+        from_buffer = slots is not None
+        compiled = self._kernel(name, from_buffer) if self._fusable(arrays) else None
         if compiled is None:
+            if from_buffer:
+                raise RuntimeError(f"the {name} update has no kernel that a graph can replay")
             super().elementwise(name, kernel, arrays, constants, cache)
             return
         params, grads, *state = arrays
-        scalar = arrays[0].dtype.type  # the constants in the buffers' dtype
+        if from_buffer:
+            inputs = (slots.next(len(constants)),)
+        else:
+            scalar = arrays[0].dtype.type  # the constants in the buffers' dtype
+            inputs = tuple(scalar(c) for c in constants)
         with self._on_this_device():
-            compiled(grads, *(scalar(c) for c in constants), params, *state)
+            compiled(grads, *inputs, params, *state)
 
-    def _kernel(self, name: str):
-        """The compiled ``cupy.ElementwiseKernel`` called ``name``, or ``None`` for an update
-        that has no CUDA form (it runs as the plain kernels)."""
-        if name not in self._kernels:
+    def _kernel(self, name: str, from_buffer: bool = False):
+        """The compiled ``cupy.ElementwiseKernel`` called ``name`` (its form reading the
+        constants from a buffer, with ``from_buffer``), or ``None`` for an update that has no
+        CUDA form (it runs as the plain kernels)."""
+        key = (name, from_buffer)
+        if key not in self._kernels:
             source = KERNELS.get(name)
-            self._kernels[name] = (
+            self._kernels[key] = (
                 None
                 if source is None
                 else self.module.ElementwiseKernel(
-                    source.in_params(),
+                    source.in_params_from_buffer() if from_buffer else source.in_params(),
                     source.out_params(),
-                    source.operation,
-                    f"backprop_{name}_step",
+                    source.operation_from_buffer() if from_buffer else source.operation,
+                    f"backprop_{name}_step" + ("_from_buffer" if from_buffer else ""),
                 )
             )
-        return self._kernels[name]
+        return self._kernels[key]
 
     def _fusable(self, arrays) -> bool:
         """True for 1-D contiguous arrays of this backend, of one float dtype and length."""

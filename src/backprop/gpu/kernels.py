@@ -31,6 +31,20 @@ class KernelSource:
         """The arrays written: the parameters and the state (an output is read as well)."""
         return ", ".join(f"T {name}" for name in ("p", *self.state))
 
+    def in_params_from_buffer(self) -> str:
+        """The inputs of the form a CUDA graph captures: the gradient and a device buffer
+        holding the constants, which is written before each replay (``gpu.graphs``)."""
+        return "T g, raw T constants"
+
+    def operation_from_buffer(self) -> str:
+        """The operation with each constant read from the buffer first.
+
+        >>> print(KERNELS["sgd"].operation_from_buffer())
+        T lr = constants[0]; p -= lr * g;
+        """
+        reads = " ".join(f"T {name} = constants[{i}];" for i, name in enumerate(self.constants))
+        return f"{reads} {self.operation}"
+
 
 KERNELS = {
     "sgd": KernelSource(

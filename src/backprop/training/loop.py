@@ -201,8 +201,8 @@ def fit(
         ),
         reduce_gradients,
     )
-    step = session.wrap_step(step)
-    batches = Batches(xp, train, batch)
+    step = xp.wrap_step(session.wrap_step(step))  # on a GPU: replayed from a CUDA graph
+    batches = xp.stream_batches(train, batch) or Batches(xp, train, batch)
     del train  # the batches keep what they need (0/1 targets as uint8)
 
     def save_checkpoint():
@@ -328,7 +328,14 @@ _TRAINING_WEIGHTS = "the weights of the samples validation_split leaves for trai
 
 
 def _prepare_data(net, X, Y, sample_weight, validation_data, validation_split):
-    X, Y, weights = net.check_data(X, Y, sample_weight)
+    """The training and validation ``Data`` on the network's device, except training inputs
+    and targets too large for it, which stay on the host to be streamed (``xp.streams``)."""
+    xp = net.xp
+    X, Y, weights = net.check_data(X, Y, sample_weight, on_device=False)
+    streamed = xp.streams(X.nbytes + Y.nbytes)
+    if not streamed:
+        X, Y = xp.asarray(X), xp.asarray(Y)
+    weights = None if weights is None else xp.asarray(weights)
     validation = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -350,10 +357,11 @@ def _prepare_data(net, X, Y, sample_weight, validation_data, validation_split):
                 f"validation_split={validation_split} of {X.shape[0]} samples leaves no "
                 f"validation or no training data"
             )
-        order = net.xp.permutation(net.rng, X.shape[0])
+        order = xp.permutation(net.rng, X.shape[0])
         held, kept = order[:n_val], order[n_val:]
-        validation = Data(X[held], Y[held])
-        X, Y = X[kept], Y[kept]
+        rows = (xp.to_host(held), xp.to_host(kept)) if streamed else (held, kept)
+        validation = Data(xp.asarray(X[rows[0]]), xp.asarray(Y[rows[0]]))
+        X, Y = X[rows[1]], Y[rows[1]]
         if weights is not None:
             weights = weights[kept]
             check_weight_total(float(weights.sum()), net.dtype, _TRAINING_WEIGHTS)

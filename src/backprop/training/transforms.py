@@ -51,7 +51,7 @@ class WeightDecay(GradientTransform):
     def apply(self, net, share) -> None:
         xp = net.xp
         weights = net.params[: net.n_weights]
-        self._squared_norm = xp.scalar(xp.vdot(weights, weights))  # ‖W‖², before the update
+        self._squared_norm = xp.scalar(xp.squared_norm(weights))  # ‖W‖², before the update
         net.grads[: net.n_weights] += self._rate(share) * weights  # ∇W += λ·W
 
     def penalty(self, share):

@@ -140,9 +140,13 @@ class Backend:
         for until something reads it."""
         return value
 
+    def squared_norm(self, x):
+        """Σ x² of a flat buffer, as a scalar of this backend."""
+        return self.module.vdot(x, x)
+
     def global_norm(self, x):
         """‖x‖₂ of a flat buffer, as a scalar of this backend."""
-        return self.module.sqrt(self.module.vdot(x, x))
+        return self.module.sqrt(self.squared_norm(x))
 
     def clip_to_norm(self, x, max_norm: float):
         """x ← x·min(1, max_norm/‖x‖) in place, unless ‖x‖ is inf or NaN; returns ‖x‖."""
@@ -151,6 +155,21 @@ class Backend:
         clip = xp.isfinite(norm) & (norm > max_norm)
         x *= xp.where(clip, max_norm / xp.where(clip, norm, 1), 1).astype(x.dtype)
         return norm
+
+    def streams(self, nbytes: int) -> bool:
+        """Whether training data of ``nbytes`` stays in host memory and is streamed to the
+        device batch by batch (``stream_batches``) instead of being copied over whole."""
+        return False
+
+    def stream_batches(self, data, size: int):
+        """The batches of ``data`` whose inputs and targets are in host memory, for a device
+        that streams them; ``None`` here (the data is already where it is used)."""
+        return None
+
+    def wrap_step(self, step):
+        """The training step as this device runs it: here ``step`` itself (a GPU backend
+        replays it from a CUDA graph)."""
+        return step
 
     def elementwise(self, name: str, kernel, arrays, constants, cache: ScratchCache) -> None:
         """Run the element-wise update ``kernel(xp, *arrays, scratch, *constants)`` once over

@@ -1,0 +1,270 @@
+"""The training step captured once as a CUDA graph and replayed for every full batch.
+
+At a batch of a few hundred rows a step on the GPU is mostly launch overhead: some forty small
+kernels (three products per layer, the activations, the output delta, the update), each
+queued by Python. A CUDA graph records the whole step, forward, backward and update, once, and
+replays it with one launch. ``GraphedStep`` wraps a ``TrainingStep``:
+
+1. its first full batch runs kernel by kernel, but already in the form the graph will take
+   (warming up: every kernel is compiled and every work array made before anything is
+   captured);
+2. its second is captured on a side stream into a graph, with a memory pool of the graph's
+   own for whatever the step allocates (nothing else may reuse that memory, or a replay would
+   write over it), then launched;
+3. each later full batch is copied into the graph's input arrays and the graph launched.
+
+What changes from batch to batch without the step's code running again comes in through
+device memory the graph reads: the batch (copied into the graph's inputs), the dropout masks
+(drawn into the workspace just before the launch, in the order the forward pass would draw
+them), and the optimiser's constants, which Adam's bias corrections change every step: the
+optimiser's update is run on the host in a recording mode of the backend that launches
+nothing (``CupyBackend.recording_constants``), and what it would have passed to its kernel is
+copied from pinned host memory into the buffer the captured kernel reads
+(``ConstantRing``). Everything else the step computes on the host is fixed for a fit, except
+the learning rate, which a schedule may change between epochs: a new rate is captured anew.
+
+The kernels are the same in both forms and cuBLAS is called the same way (``blas.Cublas``),
+so a replayed step computes bit for bit what the step computes kernel by kernel. A step that
+records the layer statistics, a batch of another size (the last, partial one), a step with a
+gradient reducer, and any step when graphs are switched off (``set_cuda_graphs(False)``, or
+``with cuda_graphs(False):``) run kernel by kernel. Should the capture fail, training goes on
+kernel by kernel with a ``RuntimeWarning`` saying why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+
+_SETTING = {"enabled": True}
+
+
+def set_cuda_graphs(enabled: bool) -> None:
+    """Capture the training step as a CUDA graph (``True``, the default) or never
+    (``False``): the results are the same, graphs only launch fewer kernels."""
+    if not isinstance(enabled, (bool, np.bool_)):
+        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    _SETTING["enabled"] = bool(enabled)
+
+
+def cuda_graphs_enabled() -> bool:
+    """Whether a GPU network's training step is captured as a CUDA graph."""
+    return _SETTING["enabled"]
+
+
+@contextlib.contextmanager
+def cuda_graphs(enabled: bool = True):
+    """CUDA graphs on (or, with ``False``, off) within the block; the setting before it comes
+    back after."""
+    before = cuda_graphs_enabled()
+    set_cuda_graphs(enabled)
+    try:
+        yield
+    finally:
+        set_cuda_graphs(before)
+
+
+def capture(cupy, pool, function):
+    """``function()``'s GPU work captured into a graph on a side stream, nothing run yet, with
+    what it allocates taken from ``pool``: returns ``(graph, what function returned)``."""
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with cupy.cuda.using_allocator(pool.malloc), stream:
+        stream.begin_capture()
+        try:
+            result = function()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                stream.end_capture()
+            raise
+        graph = stream.end_capture()
+    return graph, result
+
+
+class ConstantRing:
+    """Pinned host rows that constants are copied to the GPU from, without the host waiting.
+
+    A copy from pinned memory is queued and done later, so a row may not be written again
+    until its copy has run: the rows are used in turn, and before the host starts on a half of
+    them again it waits for the event recorded when it left that half (many steps earlier:
+    in practice, never a wait).
+    """
+
+    def __init__(self, cupy, dtype, rows: int = 512, width: int = 8) -> None:
+        self.cupy, self.rows, self.width = cupy, rows, width
+        memory = cupy.cuda.alloc_pinned_memory(rows * width * np.dtype(dtype).itemsize)
+        self.host = np.frombuffer(memory, dtype, rows * width).reshape(rows, width)
+        self.left = [None, None]  # the event recorded when each half was last left
+        self.next = 0
+
+    def copy(self, values, device_buffer) -> None:
+        """Queue a copy of ``values`` into ``device_buffer`` on the current stream."""
+        half, row = self.rows // 2, self.next
+        if row % half == 0 and self.left[row // half] is not None:
+            self.left[row // half].synchronize()
+        n = len(values)
+        self.host[row, :n] = values
+        device_buffer.set(self.host[row, :n])
+        self.next = (row + 1) % self.rows
+        if self.next % half == 0:
+            event = self.cupy.cuda.Event()
+            event.record()
+            self.left[row // half] = event
+
+
+class Slots:
+    """The device buffers the captured optimiser kernels read their constants from, one per
+    kernel call of the update, in the order the update calls them."""
+
+    def __init__(self, xp, dtype) -> None:
+        self.xp, self.dtype, self.buffers, self.position = xp, dtype, [], 0
+
+    def made_for(self, constants: list) -> list:
+        """The buffers for the calls whose constants were recorded (made on first use)."""
+        if [len(values) for values in constants] != [b.shape[0] for b in self.buffers]:
+            self.buffers = [self.xp.empty(len(values), self.dtype) for values in constants]
+        return self.buffers
+
+    def rewind(self) -> Slots:
+        self.position = 0
+        return self
+
+    def next(self, count: int):
+        """The buffer of the next kernel call, which takes ``count`` constants."""
+        buffer = self.buffers[self.position]
+        if buffer.shape[0] != count:
+            raise RuntimeError(
+                f"kernel call {self.position} takes {count} constants, not as recorded"
+            )
+        self.position += 1
+        return buffer
+
+
+class GraphedStep:
+    """``step`` (a ``TrainingStep`` on a GPU network) with its full batches replayed from a
+    CUDA graph; called as the step is, with the same results."""
+
+    def __init__(self, step) -> None:
+        self.step, self.net, self.xp = step, step.net, step.net.xp
+        self.rows = None  # the full batch's rows: the first batch's
+        self.refused = None  # why the step is not captured, once that is known
+        self.warm = False
+        self.key = self.graph = self.captured = self.inputs = None
+        self.pool = None
+        self.slots = Slots(self.xp, self.net.dtype)
+        self.ring = None
+
+    def __getattr__(self, name: str):
+        return getattr(self.step, name)
+
+    def __call__(self, X, Y, weights, rate, optimizer_state, observe: bool = False):
+        if not self._replayable(X, observe):
+            return self.step(X, Y, weights, rate, optimizer_state, observe)
+        inputs = self._stage(X, Y, weights)
+        constants, state_after = self._record(rate, optimizer_state)
+        self._draw_masks()
+        for values, buffer in zip(constants, self.slots.made_for(constants), strict=True):
+            self.ring.copy(values, buffer)
+        key = (inputs[0].shape, inputs[1].dtype, weights is not None, rate, self.xp.graph_key())
+        recapture = key != self.key
+        if not self.warm or (recapture and not self._capture(key, inputs, rate, optimizer_state)):
+            result = self._graph_form(inputs, rate, optimizer_state)  # kernel by kernel
+            self.warm = True
+            return result._replace(optimizer_state=state_after)
+        self.graph.launch()
+        captured = self.captured
+        return captured._replace(
+            share=_copy(captured.share),
+            penalty=_copy(captured.penalty),
+            optimizer_state=state_after,
+        )
+
+    def _replayable(self, X, observe: bool) -> bool:
+        if observe or self.refused or not cuda_graphs_enabled():
+            return False
+        if self.step.reduce_gradients is not None:
+            return False
+        if self.rows is None:
+            self.rows = X.shape[0]
+            self.refused = self.xp.graph_refusal()
+            if self.refused:
+                _warn(self.refused)
+                return False
+        return X.shape[0] == self.rows
+
+    def _stage(self, X, Y, weights) -> tuple:
+        """The batch copied into the graph's input arrays (made on the first batch)."""
+        xp = self.xp
+        if self.inputs is None or self.inputs[1].dtype != Y.dtype:
+            self.inputs = (
+                xp.empty_like(X),
+                xp.empty_like(Y),
+                None if weights is None else xp.empty_like(weights),
+            )
+        staged = self.inputs
+        xp.copyto(staged[0], X)
+        xp.copyto(staged[1], Y)
+        if weights is None:
+            return staged[0], staged[1], None
+        if staged[2] is None:
+            self.inputs = staged = (staged[0], staged[1], xp.empty_like(weights))
+        xp.copyto(staged[2], weights)
+        return staged
+
+    def _record(self, rate, optimizer_state):
+        """The constants the optimiser's kernels take this step, and its state after it."""
+        net = self.net
+        with self.xp.recording_constants() as constants:
+            state = self.step.optimizer.update(
+                net.params, net.grads, optimizer_state, rate, xp=self.xp
+            )
+        widest = max((len(values) for values in constants), default=0)
+        if self.ring is None or self.ring.width < widest:
+            self.ring = ConstantRing(self.xp.module, net.dtype, width=max(widest, 8))
+        return constants, state
+
+    def _draw_masks(self) -> None:
+        """Each dropout layer's uniform numbers, drawn as the forward pass would draw them."""
+        net = self.net
+        work = net.workspace(self.rows)
+        for layer in net.layers[1:]:
+            if layer.dropout:
+                self.xp.uniform_into(net.rng, work.mask[layer.index])
+
+    def _graph_form(self, inputs, rate, optimizer_state):
+        """The step with the optimiser's constants read from the slots and the dropout masks
+        taken as drawn: what the graph records."""
+        with self.xp.in_graph_form(self.slots.rewind()):
+            return self.step(*inputs, rate, optimizer_state, observe=False)
+
+    def _capture(self, key, inputs, rate, optimizer_state) -> bool:
+        """Capture the step for ``key``; ``False`` (with a warning) if it cannot be, after
+        which every step runs kernel by kernel."""
+        self.graph = self.captured = None
+        cupy = self.xp.module
+        if self.pool is None:
+            self.pool = cupy.cuda.MemoryPool()
+        try:  # the captured kernels take the arrays of the state, and constants from the slots
+            self.graph, self.captured = capture(
+                cupy, self.pool, lambda: self._graph_form(inputs, rate, optimizer_state)
+            )
+        except Exception as error:  # CuPy's errors have no common base class
+            self.refused = f"{type(error).__name__}: {error}"
+            _warn(self.refused)
+            return False
+        self.key = key
+        return True
+
+
+def _copy(value):
+    """A device scalar the graph overwrites on its next replay, copied; a number as it is."""
+    return value.copy() if hasattr(value, "copy") else value
+
+
+def _warn(reason: str) -> None:
+    warnings.warn(
+        f"the training step runs kernel by kernel, not as a CUDA graph: {reason}",
+        RuntimeWarning,
+        stacklevel=4,
+    )

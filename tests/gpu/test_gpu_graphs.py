@@ -1,0 +1,69 @@
+"""On a CUDA GPU: cuBLAS called directly agrees with ``cupy.matmul``, the training step is
+captured as a CUDA graph without a warning, and a fit whose full batches replay the graph
+gives bit for bit the fit run kernel by kernel, for every optimiser, with dropout, sample
+weights, weight decay, clipping and a schedule."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from test_gpu_training import OPTIMIZERS
+
+import backprop as bp
+from backprop.gpu import cuda_graphs, graphs
+
+
+@pytest.fixture
+def captures(monkeypatch):
+    """Every capture made during the test, by the real ``graphs.capture``."""
+    made = []
+    real = graphs.capture
+
+    def counting(*args):
+        made.append(real(*args))
+        return made[-1]
+
+    monkeypatch.setattr(graphs, "capture", counting)
+    return made
+
+
+def _fit(graphs_on, dtype, optimizer, **options):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 20)), rng.integers(0, 4, size=300)
+    net = bp.Network([20, bp.Layer(64, "relu", dropout=0.1), bp.Layer(32, "tanh"),
+                      bp.Layer(4, "softmax")], loss="cross_entropy", dtype=dtype, seed=3,
+                     device="cuda")  # fmt: skip
+    with cuda_graphs(graphs_on), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a capture that failed would warn
+        history = net.fit(X, y, epochs=3, batch_size=64, optimizer=copy.deepcopy(optimizer),
+                          warn=False, **options)  # fmt: skip
+    return net.backend.to_host(net.params), history.loss
+
+
+def test_cublas_called_directly_passes_its_check(gpu):
+    assert gpu.graph_refusal() is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_replayed_steps_equal_the_steps_run_kernel_by_kernel(gpu, captures, name, dtype):
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, size=300)
+    options = dict(sample_weight=weights, weight_decay=1e-2, l2=1e-3, clip_norm=1.0,
+                   schedule=bp.schedules.StepDecay(2, 0.5))  # fmt: skip
+    params, losses = _fit(True, dtype, OPTIMIZERS[name], **options)
+    assert len(captures) == 2  # the rate of epochs 0-1, then that of epoch 2
+    expected, expected_losses = _fit(False, dtype, OPTIMIZERS[name], **options)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+
+
+def test_tf32_products_are_captured_as_tf32(gpu, captures):
+    with bp.gpu.tf32():
+        params, _ = _fit(True, "float32", OPTIMIZERS["adam"])
+        expected, _ = _fit(False, "float32", OPTIMIZERS["adam"])
+    np.testing.assert_array_equal(params, expected)
+    plain, _ = _fit(True, "float32", OPTIMIZERS["adam"])
+    assert not np.array_equal(plain, params)  # TF32 changed the rounding

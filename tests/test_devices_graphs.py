@@ -1,0 +1,241 @@
+"""The training step as a CUDA graph (``backprop.gpu.graphs``) and the direct cuBLAS calls
+that let it be captured (``backprop.gpu.blas``), over the numpy stand-in for CuPy.
+
+The stand-in's graphs replay by running the captured function again with the arguments it
+was captured with, so anything the step computes on the host and a real graph would hold
+fixed stays fixed here too: a replayed step that differs from the step run kernel by kernel
+shows here as it would on a GPU. ``tests/gpu`` runs the same comparisons on a GPU.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import fake_cupy
+import numpy as np
+import pytest
+from test_devices import OPTIMIZERS
+
+import backprop as bp
+from backprop.gpu import blas, cuda_graphs, cuda_graphs_enabled, graphs, set_cuda_graphs
+from backprop.gpu.graphs import ConstantRing, GraphedStep
+from backprop.training.step import TrainingStep
+
+
+@pytest.fixture
+def cupy(monkeypatch, registry):
+    fake_cupy.ReplayedGraph.captures.clear()
+    return fake_cupy.install(monkeypatch, device_count=1)
+
+
+def data(n=50):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 4)).astype(np.float32), np.arange(n) % 3
+
+
+def train(graphs_on: bool, optimizer="adam", hidden=None, epochs=3, **options):
+    """The parameters and epoch losses of a GPU network trained with graphs on or off."""
+    hidden = hidden or bp.Layer(8, "relu", dropout=0.2)
+    net = bp.Network([4, hidden, bp.Layer(3, "softmax")], loss="cross_entropy", seed=1,
+                     device="cuda")  # fmt: skip
+    X, y = data()
+    settings = dict(epochs=epochs, batch_size=16, optimizer=optimizer, warn=False)
+    with cuda_graphs(graphs_on):
+        history = net.fit(X, y, **{**settings, **options})
+    return net.backend.to_host(net.params), history.loss
+
+
+# -- the layout of a product, as cuBLAS reads it ---------------------------------------------
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    """The memory from ``x``'s first element to its last, as a flat array."""
+    steps = zip(x.shape, x.strides, strict=True)
+    extent = 1 + sum((n - 1) * stride // x.itemsize for n, stride in steps)
+    return np.lib.stride_tricks.as_strided(x, (extent,), (x.itemsize,))
+
+
+def _operands(rng, m, k, n, a_transposed, b_transposed):
+    a = rng.standard_normal((k, m)).T if a_transposed else rng.standard_normal((m, k))
+    b = rng.standard_normal((n, k)).T if b_transposed else rng.standard_normal((k, n))
+    return a, b
+
+
+@pytest.mark.parametrize("m, k, n", [(5, 3, 4), (1, 3, 4), (5, 1, 4), (5, 3, 1), (1, 1, 1)])
+def test_every_layout_of_a_product_is_planned_as_cublas_computes_it(m, k, n):
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+    for a_transposed, b_transposed in itertools.product([False, True], repeat=2):
+        a, b = _operands(rng, m, k, n, a_transposed, b_transposed)
+        out = np.full((m, n), np.nan)
+        gemm = blas.plan(a, b, out)
+        blas.column_major_gemm(gemm, _flat(a), _flat(b), _flat(out))
+        np.testing.assert_allclose(out, a @ b, rtol=1e-12, err_msg=str(gemm))
+
+
+def test_the_engines_products_are_planned_without_copies():
+    rng = np.random.default_rng(0)
+    u, W = rng.standard_normal((6, 5)), rng.standard_normal((4, 5))
+    delta = rng.standard_normal((6, 4))
+    s, out_of_rows = rng.standard_normal(6), np.full((6, 8), np.nan)
+    products = {
+        "u·Wᵀ": (u, W.T, np.empty((6, 4))),
+        "δᵀ·u": (delta.T, u, np.empty((4, 5))),
+        "sᵀ·δ": (s, delta, np.empty(4)),
+        "δ·W[:, 1:3]": (delta, W[:, 1:3], np.empty((6, 2))),
+        "into columns of a wider array": (delta, W, out_of_rows[:, 2:7]),
+        "W·s (a column)": (W.T, rng.standard_normal(4), np.empty(5)),
+    }
+    for name, (a, b, out) in products.items():
+        gemm = blas.plan(a, b, out)
+        assert gemm is not None, name
+        blas.column_major_gemm(gemm, _flat(a), _flat(b), _flat(out))
+        np.testing.assert_allclose(out, a @ b, rtol=1e-12, err_msg=name)
+
+
+def test_layouts_cublas_cannot_read_in_place_are_left_to_cupy():
+    x = np.ones((6, 6))
+    assert blas.plan(x[::2, ::2], x[:3, :3], np.empty((3, 3))) is None  # strided both ways
+    assert blas.plan(x, x, np.empty((6, 6)).T) is None  # a column-major result
+    assert blas.plan(x, x[:5], np.empty((6, 6))) is None  # shapes that do not chain
+    assert blas.plan(x[:0], x, np.empty((0, 6))) is None  # nothing to compute
+
+
+def test_gpu_products_go_to_cublas_and_agree_with_cupy(cupy):
+    net = bp.Network([4, 8, 3], device="cuda", seed=0)
+    X = data()[0]
+    assert net.backend.graph_refusal() is None  # cuBLAS loaded and checked against cupy.matmul
+    before = cupy.cublas.calls
+    got = net.backend.to_host(net.predict(X))
+    assert cupy.cublas.calls - before == 2  # one product per layer
+    np.testing.assert_allclose(got, bp.Network([4, 8, 3], seed=0).predict(X), rtol=1e-5)
+
+
+def test_cublas_that_disagrees_with_cupy_is_not_used(cupy, monkeypatch):
+    monkeypatch.setattr(fake_cupy.CublasLibrary, "cublasSgemm_v2", lambda self, *args: 0)
+    with pytest.warns(RuntimeWarning, match="disagreed with cupy.matmul on u·Wᵀ in float32"):
+        params, _ = train(True)
+    expected, _ = train(False)
+    np.testing.assert_array_equal(params, expected)  # products by cupy.matmul, kernel by kernel
+    assert not fake_cupy.ReplayedGraph.captures
+
+
+def test_without_cublas_to_call_directly_steps_run_kernel_by_kernel(cupy, monkeypatch):
+    def unavailable(module):
+        raise blas.CublasUnavailable("cuBLAS is not loaded in this process")
+
+    monkeypatch.setattr(blas, "load_cublas", unavailable)
+    with pytest.warns(RuntimeWarning, match=r"kernel by kernel.*cuBLAS could not be called"):
+        train(True)
+    assert not fake_cupy.ReplayedGraph.captures
+
+
+# -- the graph -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_replayed_steps_equal_the_steps_run_kernel_by_kernel(cupy, name):
+    options = dict(optimizer=OPTIMIZERS[name], l2=1e-3, weight_decay=1e-2, clip_norm=1.0)
+    params, losses = train(True, **options)
+    (graph,) = fake_cupy.ReplayedGraph.captures
+    assert graph.launches == 8  # 3 full batches an epoch, less the first, run to warm up
+    expected, expected_losses = train(False, **options)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+
+
+def test_sample_weights_and_a_schedule_replay_exactly(cupy):
+    weights = np.random.default_rng(2).uniform(0.5, 2.0, size=50)
+    options = dict(sample_weight=weights, schedule=bp.schedules.StepDecay(1, 0.5), epochs=4)
+    params, losses = train(True, **options)
+    assert len(fake_cupy.ReplayedGraph.captures) == 4  # a new learning rate each epoch
+    expected, expected_losses = train(False, **options)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+
+
+def test_turning_tf32_on_between_fits_captures_the_step_anew(cupy):
+    net = bp.Network([4, 8, 3], loss="cross_entropy", output="softmax", device="cuda", seed=0)
+    X, y = data(48)
+    step = GraphedStep(TrainingStep(net, bp.SGD(0.1)))
+    state = step.optimizer.init(net.params, xp=net.xp)
+    X, Y, _ = net.check_data(X, y)
+    for tf32 in (False, False, False, True, True):
+        with bp.gpu.tf32(tf32):
+            state = step(X[:16], Y[:16], None, 0.1, state).optimizer_state
+    assert len(fake_cupy.ReplayedGraph.captures) == 2
+
+
+def test_partial_and_observed_batches_and_reducers_are_not_captured(cupy):
+    net = bp.Network([4, 8, 3], loss="cross_entropy", output="softmax", device="cuda", seed=0)
+    X, Y, _ = net.check_data(*data(48))
+    step = GraphedStep(TrainingStep(net, bp.SGD(0.1)))
+    state = step.optimizer.init(net.params, xp=net.xp)
+    for rows, observe in [(16, False), (16, True), (10, False), (16, False), (16, False)]:
+        state = step(X[:rows], Y[:rows], None, 0.1, state, observe=observe).optimizer_state
+    (graph,) = fake_cupy.ReplayedGraph.captures
+    assert graph.launches == 2  # the 4th and 5th call; the 1st warmed up, the rest eager
+    reducing = TrainingStep(net, bp.SGD(0.1), reduce_gradients=lambda grads, share: share)
+    assert net.xp.wrap_step(reducing) is reducing
+
+
+def test_a_capture_that_fails_warns_and_training_goes_on(cupy, monkeypatch):
+    def refuse(*args):
+        raise NotImplementedError("calling cuBLAS API during stream capture is unsupported")
+
+    monkeypatch.setattr(graphs, "capture", refuse)
+    with pytest.warns(RuntimeWarning, match="not as a CUDA graph: NotImplementedError: calling"):
+        params, losses = train(True)
+    expected, expected_losses = train(False)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+
+
+def test_graphs_can_be_switched_off_and_back(cupy):
+    assert cuda_graphs_enabled()
+    with cuda_graphs(False):
+        assert not cuda_graphs_enabled()
+        train(True)  # train() turns them on again for the fit
+        assert not cuda_graphs_enabled()
+    assert cuda_graphs_enabled() and len(fake_cupy.ReplayedGraph.captures) == 1
+    set_cuda_graphs(False)
+    try:
+        net = bp.Network([4, 3], device="cuda")
+        step = TrainingStep(net, bp.SGD(0.1))
+        assert net.xp.wrap_step(step) is step
+    finally:
+        set_cuda_graphs(True)
+    with pytest.raises(TypeError, match="enabled must be True or False"):
+        set_cuda_graphs("no")
+
+
+def test_cpu_networks_never_wrap_their_step():
+    net = bp.Network([2, 1])
+    step = TrainingStep(net, bp.SGD(0.1))
+    assert net.xp.wrap_step(step) is step
+
+
+def test_the_constant_ring_waits_only_for_the_half_it_writes_again(cupy, monkeypatch):
+    waits, recorded = [], []
+
+    class Event:
+        def record(self, stream=None):
+            recorded.append(self)
+
+        def synchronize(self):
+            waits.append(recorded.index(self))
+
+    monkeypatch.setattr(cupy.cuda, "Event", Event)
+    ring = ConstantRing(cupy, np.float32, rows=4, width=2)
+    buffer = cupy.asarray(np.zeros(2, np.float32))
+    for step in range(9):
+        ring.copy((step, -step), buffer)
+        assert cupy.asnumpy(buffer).tolist() == [step, -step]
+    assert len(recorded) == 4  # one each time a half is left
+    assert waits == [0, 1, 2]  # before rows 0-1 are written again, then 2-3, then 0-1
+
+
+def test_graphs_leave_no_warning_when_they_work(cupy):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(True)
