@@ -17,10 +17,13 @@ teacher), already on the GPU, shuffled every epoch, for whole epochs of ``--batc
   ``"highest"`` precision, so float32 is float32 for all (no TF32: CuPy and PyTorch do not use
   it unless asked).
 
-The configurations named ``*-tf32`` (``TF32_CONFIGS``) ask every framework for TF32 products
-instead: backprop inside ``with backprop.gpu.tf32():``, PyTorch with
-``torch.backends.cuda.matmul.allow_tf32`` and ``set_float32_matmul_precision("high")``, JAX
-with ``jax_default_matmul_precision="tensorfloat32"``, and the GEMM-only bound likewise.
+The configurations named ``*-tf32`` and ``*-bf16`` (``PRECISIONS``) ask every framework for
+TF32 products, or for bfloat16 products with float32 weights, instead: backprop inside ``with
+backprop.gpu.tf32():`` or ``with backprop.gpu.bf16():``; PyTorch with
+``torch.backends.cuda.matmul.allow_tf32`` and ``set_float32_matmul_precision("high")``, or
+inside ``torch.autocast("cuda", torch.bfloat16)`` (its usual bfloat16 recipe, whose layers'
+outputs are bfloat16 too); JAX with ``jax_default_matmul_precision`` ``"tensorfloat32"`` or
+``"bfloat16"``; and the GEMM-only bound through backprop's own products likewise.
 
 Measured per configuration and framework: samples/s as the median over timed epochs (CUDA
 events for backprop and PyTorch; for JAX the wall clock around ``block_until_ready``, which
@@ -62,9 +65,11 @@ CONFIGS = {
     "tabular-4096": ([54, 256, 256, 7], 4096),
     "wide-4096": ([1024, 4096, 4096, 10], 4096),
     "wide-4096-tf32": ([1024, 4096, 4096, 10], 4096),
+    "wide-4096-bf16": ([1024, 4096, 4096, 10], 4096),
 }
-TF32_CONFIGS = ("wide-4096-tf32",)
-"""The configurations whose float32 products run as TF32, in every framework."""
+PRECISIONS = {"wide-4096-tf32": "tf32", "wide-4096-bf16": "bf16"}
+"""The configurations whose float32 products run as TF32 or from bfloat16 inputs, in every
+framework; the others' are float32."""
 FRAMEWORKS = ["backprop", "backprop-eager", "torch", "torch-graph", "jax-step", "jax-scan"]
 LR = 1e-3
 
@@ -107,14 +112,13 @@ class Timed:
 # -- backprop ------------------------------------------------------------------------------
 
 
-def run_backprop(sizes, batch, X, y, timed: Timed, tf32: bool, graphs: bool) -> dict:
+def run_backprop(sizes, batch, X, y, timed: Timed, precision: str, graphs: bool) -> dict:
     import warnings
 
     import cupy
 
     import backprop as bp
-    from backprop.gpu import cuda_graphs
-    from backprop.gpu import tf32 as tf32_products
+    from backprop.gpu import bf16, cuda_graphs, tf32
 
     net = bp.Network(sizes, hidden="relu", output="softmax", loss="cross_entropy", seed=0)
     for layer, (W, b) in zip(net.layers[1:], initial_weights(sizes), strict=True):
@@ -134,7 +138,12 @@ def run_backprop(sizes, batch, X, y, timed: Timed, tf32: bool, graphs: bool) -> 
             timed.losses.append(float(logs["loss"]))
         return len(events) > 1 and not timed.more()
 
-    with tf32_products(tf32), cuda_graphs(graphs), warnings.catch_warnings(record=True) as said:
+    with (
+        tf32(precision == "tf32"),
+        bf16(precision == "bf16"),
+        cuda_graphs(graphs),
+        warnings.catch_warnings(record=True) as said,
+    ):
         warnings.simplefilter("always", RuntimeWarning)
         net.fit(Xd, yd, epochs=1 + timed.most, batch_size=batch, optimizer=bp.Adam(LR),
                 callbacks=[epoch_end], warn=False)  # fmt: skip
@@ -145,17 +154,19 @@ def run_backprop(sizes, batch, X, y, timed: Timed, tf32: bool, graphs: bool) -> 
     return extra
 
 
-def gemm_bound(sizes, batch, tf32: bool, repeats: int = 20) -> float:
-    """Samples/s of backprop's products alone, for one batch (cuBLAS through CuPy)."""
+def gemm_bound(sizes, batch, precision: str, repeats: int = 20) -> float:
+    """Samples/s of backprop's products alone, for one batch (cuBLAS as backprop calls it)."""
     import cupy
 
-    from backprop.gpu import tf32 as tf32_products
+    import backprop as bp
+    from backprop.gpu import bf16, tf32
 
-    with tf32_products(tf32):
-        return _gemm_bound(cupy, sizes, batch, repeats)
+    xp = bp.Network([1, 1], device="cuda").xp
+    with tf32(precision == "tf32"), bf16(precision == "bf16"):
+        return _gemm_bound(cupy, xp.matmul, sizes, batch, repeats)
 
 
-def _gemm_bound(cupy, sizes, batch, repeats: int) -> float:
+def _gemm_bound(cupy, matmul, sizes, batch, repeats: int) -> float:
     rng = np.random.default_rng(0)
     a = [cupy.asarray(rng.standard_normal((batch, n), dtype=np.float32)) for n in sizes]
     shapes = [(n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
@@ -163,10 +174,10 @@ def _gemm_bound(cupy, sizes, batch, repeats: int) -> float:
 
     def products():
         for l in range(1, len(sizes)):
-            a[l - 1] @ W[l - 1].T  # z = a·Wᵀ
-            a[l].T @ a[l - 1]  # ∂E/∂W = δᵀ·a (δ has the shape of a)
+            matmul(a[l - 1], W[l - 1].T)  # z = a·Wᵀ
+            matmul(a[l].T, a[l - 1])  # ∂E/∂W = δᵀ·a (δ has the shape of a)
             if l > 1:
-                a[l] @ W[l - 1]  # δ·W, the error passed down
+                matmul(a[l], W[l - 1])  # δ·W, the error passed down
 
     products()
     start, stop = cupy.cuda.Event(), cupy.cuda.Event()
@@ -197,11 +208,15 @@ def _torch_model(torch, sizes):
     return torch.nn.Sequential(*layers).cuda()
 
 
-def run_torch(sizes, batch, X, y, timed: Timed, graph: bool, tf32: bool) -> dict:
+def run_torch(sizes, batch, X, y, timed: Timed, graph: bool, precision: str) -> dict:
+    import contextlib
+
     import torch
 
+    tf32 = precision == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32  # float32 products in float32 unless asked
     torch.set_float32_matmul_precision("high" if tf32 else "highest")
+    bf16 = precision == "bf16"
     torch.manual_seed(0)
     model = _torch_model(torch, sizes)
     Xd, yd = torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda()
@@ -214,7 +229,9 @@ def run_torch(sizes, batch, X, y, timed: Timed, graph: bool, tf32: bool) -> dict
     def step():
         xb, yb = Xd.index_select(0, rows), yd.index_select(0, rows)
         optimizer.zero_grad()  # None before the capture: the graph then owns the gradients
-        loss = loss_fn(model(xb), yb)
+        autocast = torch.autocast("cuda", torch.bfloat16, cache_enabled=False)
+        with autocast if bf16 else contextlib.nullcontext():
+            loss = loss_fn(model(xb).float(), yb)
         loss.backward()
         optimizer.step()
         return loss.detach()
@@ -261,11 +278,12 @@ def run_torch(sizes, batch, X, y, timed: Timed, graph: bool, tf32: bool) -> dict
 # -- JAX -----------------------------------------------------------------------------------
 
 
-def run_jax(sizes, batch, X, y, timed: Timed, scan: bool, tf32: bool) -> dict:
+def run_jax(sizes, batch, X, y, timed: Timed, scan: bool, precision: str) -> dict:
     import jax
     import jax.numpy as jnp
 
-    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if tf32 else "highest")
+    names = {"float32": "highest", "tf32": "tensorfloat32", "bf16": "bfloat16"}
+    jax.config.update("jax_default_matmul_precision", names[precision])
     params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in initial_weights(sizes)]
     m, v = (jax.tree_util.tree_map(jnp.zeros_like, params) for _ in range(2))  # two buffers
     state = (params, m, v, jnp.zeros((), jnp.int32))
@@ -332,17 +350,18 @@ def run_jax(sizes, batch, X, y, timed: Timed, scan: bool, tf32: bool) -> dict:
 # -- the run -------------------------------------------------------------------------------
 
 
-def measure(framework, sizes, batch, X, y, args, tf32: bool) -> dict:
+def measure(framework, sizes, batch, X, y, args, precision: str) -> dict:
     timed = Timed(args.budget, least=2, most=args.repeats)
     try:
         if framework.startswith("backprop"):
             graphs = framework == "backprop"
-            extra = run_backprop(sizes, batch, X, y, timed, tf32, graphs)
+            extra = run_backprop(sizes, batch, X, y, timed, precision, graphs)
         elif framework.startswith("torch"):
             graph = framework == "torch-graph"
-            extra = run_torch(sizes, batch, X, y, timed, graph=graph, tf32=tf32)
+            extra = run_torch(sizes, batch, X, y, timed, graph=graph, precision=precision)
         else:
-            extra = run_jax(sizes, batch, X, y, timed, scan=framework == "jax-scan", tf32=tf32)
+            scan = framework == "jax-scan"
+            extra = run_jax(sizes, batch, X, y, timed, scan=scan, precision=precision)
     except ImportError as error:
         return {"skipped": f"{type(error).__name__}: {error}"}
     except Exception as error:  # one framework failing must not lose the others' results
@@ -402,7 +421,10 @@ def table(results: dict) -> str:
         bound_text = f"{bound:,.0f}" if bound else "-"
         lines.append(f"| {name} | {entry['batch']} | " + " | ".join(cells)
                      + f" | {bound_text} | {share} |")  # fmt: skip
-    note = "samples/s, median of timed epochs; float32, Adam; TF32 products in the -tf32 rows only"
+    note = (
+        "samples/s, median of timed epochs; float32, Adam; TF32 products in the -tf32 row, "
+        "bfloat16 products in the -bf16 row"
+    )
     return "\n".join(lines) + f"\n\n{note}.\n"
 
 
@@ -437,20 +459,21 @@ def main(argv=None) -> int:
     print(json.dumps(results["machine"]), flush=True)
     for name in args.configs:
         sizes, batch = CONFIGS[name]
-        tf32 = name in TF32_CONFIGS
+        precision = PRECISIONS.get(name, "float32")
         X, y = make_data(sizes, batch * args.batches)
-        entry = results["configs"][name] = {"sizes": sizes, "batch": batch, "tf32": tf32}
+        entry = results["configs"][name] = {"sizes": sizes, "batch": batch}
+        entry["precision"] = precision
         entry["frameworks"] = {}
         for framework in args.frameworks:
             began = time.perf_counter()
             if began - began_all > args.deadline:
                 entry["frameworks"][framework] = {"skipped": f"past --deadline {args.deadline:g}s"}
                 continue
-            got = measure(framework, sizes, batch, X, y, args, tf32)
+            got = measure(framework, sizes, batch, X, y, args, precision)
             entry["frameworks"][framework] = got
             print(f"{name} {framework}: {got} ({time.perf_counter() - began:.1f}s)", flush=True)
         try:
-            entry["gemm_bound"] = gemm_bound(sizes, batch, tf32)
+            entry["gemm_bound"] = gemm_bound(sizes, batch, precision)
         except Exception as error:
             entry["gemm_bound_error"] = f"{type(error).__name__}: {error}"
     out = Path(args.out)

@@ -150,7 +150,15 @@ class CublasLibrary:
     def cublasDgemm_v2(self, *args):
         return self._gemm(ctypes.c_double, *args)
 
-    def _gemm(self, scalar, handle, op_b, op_a, m, n, k, alpha, b, ldb, a, lda, beta, c, ldc):
+    def cublasGemmEx(self, handle, op_b, op_a, m, n, k, alpha, b, b_type, ldb, a, a_type, lda,
+                     beta, c, c_type, ldc, compute, algorithm):  # fmt: skip
+        assert (a_type, b_type, c_type) == (blas.R_32F,) * 3 and algorithm == blas.GEMM_DEFAULT
+        assert compute == blas.COMPUTE_32F_FAST_16BF, compute
+        args = (handle, op_b, op_a, m, n, k, alpha, b, ldb, a, lda, beta, c, ldc)
+        return self._gemm(ctypes.c_float, *args, round_inputs=to_bf16)
+
+    def _gemm(self, scalar, handle, op_b, op_a, m, n, k, alpha, b, ldb, a, lda, beta, c, ldc,
+              round_inputs=None):  # fmt: skip
         assert (alpha._obj.value, beta._obj.value) == (1.0, 0.0)
         gemm = blas.Gemm(op_b, op_a, m, n, k, ldb, lda, ldc)
         stored = {
@@ -167,8 +175,10 @@ class CublasLibrary:
             extent = (cols - 1) * leading[x] + rows
             typed = ctypes.cast(pointer.value, ctypes.POINTER(scalar))
             buffers[x] = np.ctypeslib.as_array(typed, (extent,))
-        if self.math == blas.TF32_TENSOR_OP_MATH and scalar is ctypes.c_float:
-            buffers["a"], buffers["b"] = to_tf32(buffers["a"]), to_tf32(buffers["b"])
+        if round_inputs is None and self.math == blas.TF32_TENSOR_OP_MATH:
+            round_inputs = to_tf32 if scalar is ctypes.c_float else None
+        if round_inputs is not None:
+            buffers["a"], buffers["b"] = round_inputs(buffers["a"]), round_inputs(buffers["b"])
         blas.column_major_gemm(gemm, buffers["a"], buffers["b"], buffers["c"])
         self.calls += 1
         return 0
@@ -279,6 +289,15 @@ def to_tf32(array: np.ndarray) -> np.ndarray:
     still stored as float32."""
     bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
     rounded = (bits + np.uint32(1 << 12)) & np.uint32(0xFFFFE000)
+    return rounded.view(np.float32).reshape(np.shape(array))
+
+
+def to_bf16(array: np.ndarray) -> np.ndarray:
+    """float32 values rounded to bfloat16's 7-bit mantissa (to nearest, ties to even; NaN stays
+    NaN), still stored as float32."""
+    bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    rounded = np.where(np.isnan(array), bits, rounded).astype(np.uint32)
     return rounded.view(np.float32).reshape(np.shape(array))
 
 

@@ -1,6 +1,8 @@
 """TF32 products on the GPU (``backprop.gpu.set_tf32`` and ``with tf32():``), over the numpy
 stand-in for CuPy, whose float32 products round their inputs to TF32's 10-bit mantissa once
-CuPy's compute type says so. ``tests/gpu`` checks the same on a GPU."""
+CuPy's compute type says so; where bfloat16 products (``with bf16():``) behave alike, the same
+tests check them too (``test_devices_bf16.py`` has the rest). ``tests/gpu`` checks the same on
+a GPU."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from test_devices import INSTALL_LINE
 
 import backprop as bp
 from backprop.engine.backend import DeviceUnavailable
-from backprop.gpu import set_tf32, tf32, tf32_enabled
+from backprop.gpu import bf16, bf16_enabled, set_tf32, tf32, tf32_enabled
 
 
 def _fake_gpus(monkeypatch, count=1, capability="90"):
@@ -35,35 +37,40 @@ def _data(n=64):
     return rng.normal(size=(n, 6)).astype(np.float32), rng.integers(0, 3, size=n)
 
 
-def test_tf32_is_off_until_asked_and_a_block_puts_it_back(fake_gpu):
-    assert not tf32_enabled()
-    with tf32():
-        assert tf32_enabled()
-        with tf32(False):
-            assert not tf32_enabled()
-        assert tf32_enabled()
-    assert not tf32_enabled()
-    with pytest.raises(KeyError), tf32():
+@pytest.mark.parametrize("block, enabled", [(tf32, tf32_enabled), (bf16, bf16_enabled)])
+def test_tf32_and_bf16_are_off_until_asked_and_a_block_puts_them_back(fake_gpu, block, enabled):
+    assert not enabled()
+    with block():
+        assert enabled()
+        with block(False):
+            assert not enabled()
+        assert enabled()
+    assert not enabled()
+    with pytest.raises(KeyError), block():
         raise KeyError("inside")
-    assert not tf32_enabled()
+    assert not enabled()
+
+
+def test_tf32_is_cupys_compute_type_for_float32(fake_gpu):
     set_tf32(True)
     assert fake_gpu._core.get_compute_type(np.float32) == fake_cupy.COMPUTE_TYPE_TF32
     set_tf32(False)
     assert fake_gpu._core.get_compute_type(np.float32) == fake_cupy.COMPUTE_TYPE_DEFAULT
 
 
-def test_float32_products_round_their_inputs_to_tf32_and_float64_ones_do_not(fake_gpu):
+@pytest.mark.parametrize("block, rtol, atol", [(tf32, 2e-2, 2e-3), (bf16, 0.1, 2e-2)])
+def test_float32_products_round_their_inputs_and_float64_ones_do_not(fake_gpu, block, rtol, atol):
     X, y = _data()
     for dtype, changed in (("float32", True), ("float64", False)):
         net = _network(dtype)
         exact = net.backprop(X, y).to_host()
-        with tf32():
+        with block():
             rounded = net.backprop(X, y).to_host()
         for name in ("z", "delta", "grad_W"):
             for layer in (1, 2, 3):
                 got, want = getattr(rounded, name)[layer], getattr(exact, name)[layer]
                 assert (not np.array_equal(got, want)) == changed, (dtype, name, layer)
-                np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-3)
+                np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
 def test_the_forward_pass_under_tf32_is_the_product_of_tf32_inputs(fake_gpu):
@@ -79,11 +86,12 @@ def test_the_forward_pass_under_tf32_is_the_product_of_tf32_inputs(fake_gpu):
     assert np.abs(z - (X @ W.T + b)).max() > 0  # the rounding shows
 
 
-def test_training_under_tf32_ends_near_float32s(fake_gpu):
+@pytest.mark.parametrize("block", [tf32, bf16])
+def test_training_under_tf32_or_bf16_ends_near_float32s(fake_gpu, block):
     X, y = _data(240)
     options = dict(epochs=20, batch_size=32, optimizer=bp.Adam(1e-2), warn=False, shuffle=False)
     exact = _network().fit(X, y, **options).loss[-1]
-    with tf32():
+    with block():
         rounded = _network().fit(X, y, **options).loss[-1]
     assert rounded != exact and rounded == pytest.approx(exact, rel=0.05)
 

@@ -60,10 +60,11 @@ def test_replayed_steps_equal_the_steps_run_kernel_by_kernel(gpu, captures, name
     assert losses == expected_losses
 
 
-def test_tf32_products_are_captured_as_tf32(gpu, captures):
-    with bp.gpu.tf32():
+@pytest.mark.parametrize("rounding", ["tf32", "bf16"])
+def test_tf32_and_bf16_products_are_captured_as_such(gpu, captures, rounding):
+    with getattr(bp.gpu, rounding)():
         params, _ = _fit(True, "float32", OPTIMIZERS["adam"])
         expected, _ = _fit(False, "float32", OPTIMIZERS["adam"])
     np.testing.assert_array_equal(params, expected)
     plain, _ = _fit(True, "float32", OPTIMIZERS["adam"])
-    assert not np.array_equal(plain, params)  # TF32 changed the rounding
+    assert not np.array_equal(plain, params)  # the products' rounding changed the weights

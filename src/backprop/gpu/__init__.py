@@ -5,7 +5,8 @@ find this package through the engine's table of optional devices
 (``backprop.engine.backend.devices``); it imports CuPy only then. ``device_backend(index)``
 returns the backend of GPU ``index``, made once and registered by name (``"cupy"`` for GPU 0,
 ``"cupy:N"`` after), or raises ``DeviceUnavailable`` saying what is missing. ``set_tf32`` and
-``with tf32():`` opt into TF32 products for float32 networks (``precision``);
+``with tf32():`` opt into TF32 products for float32 networks, ``set_bf16`` and ``with bf16():``
+into bfloat16 products with float32 weights (``precision``);
 ``set_cuda_graphs`` and ``with cuda_graphs(False):`` turn off the replay of the training step
 from a CUDA graph (``graphs``), which is on by default; training data larger than half the
 GPU's free memory (or than ``set_stream_limit`` says) is streamed from host memory
@@ -22,15 +23,18 @@ from ..engine.backend import DeviceUnavailable, get_backend, register_backend
 from .backend import CupyBackend
 from .graphs import cuda_graphs, cuda_graphs_enabled, set_cuda_graphs
 from .kernels import KERNELS
-from .precision import set_tf32, tf32, tf32_enabled
+from .precision import bf16, bf16_enabled, set_bf16, set_tf32, tf32, tf32_enabled
 from .streaming import set_stream_limit, stream_limit, streaming_above
 
 __all__ = [
     "KERNELS",
     "CupyBackend",
+    "bf16",
+    "bf16_enabled",
     "cuda_graphs",
     "cuda_graphs_enabled",
     "device_backend",
+    "set_bf16",
     "set_cuda_graphs",
     "set_stream_limit",
     "set_tf32",

@@ -40,6 +40,7 @@ from ..engine.backend import Backend, ScratchCache, device_backend
 from . import blas, streaming
 from .graphs import GraphedStep, cuda_graphs_enabled
 from .kernels import KERNELS
+from .precision import bf16_enabled
 
 _FLOAT_NAMES = ("float32", "float64")
 
@@ -168,9 +169,10 @@ class CupyBackend(Backend):
         return self._blas if isinstance(self._blas, str) else None
 
     def graph_key(self) -> tuple:
-        """The settings a captured graph holds fixed besides the step's own: TF32 products."""
+        """The settings a captured graph holds fixed besides the step's own: TF32 or bfloat16
+        products."""
         core = self.module._core
-        return (core.get_compute_type(np.float32),)
+        return (core.get_compute_type(np.float32), bf16_enabled())
 
     @contextlib.contextmanager
     def recording_constants(self):

@@ -26,8 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .precision import bf16_enabled
+
 OP_N, OP_T = 0, 1  # cublasOperation_t
 DEFAULT_MATH, TF32_TENSOR_OP_MATH = 0, 3  # cublasMath_t
+R_32F = 0  # cudaDataType_t: float32
+COMPUTE_32F_FAST_16BF = 75  # cublasComputeType_t: float32 arrays, bfloat16 products
+GEMM_DEFAULT = -1  # cublasGemmAlgo_t
 WORKSPACE_BYTES = 32 << 20
 """cuBLAS's workspace per handle: 32 MiB, what NVIDIA advises for Hopper."""
 
@@ -149,7 +154,7 @@ class Cublas:
     ``matmul(a, b, out)`` writes ``a @ b`` into ``out`` on CuPy's current stream and returns
     ``out``, or returns ``None`` for what it does not handle (then the caller uses
     ``cupy.matmul``). Products of float32 run as TF32 while CuPy's compute type for float32
-    says so (``backprop.gpu.precision``).
+    says so, and from bfloat16 inputs while ``precision.set_bf16`` says so.
     """
 
     def __init__(self, cupy, library: ctypes.CDLL) -> None:
@@ -180,23 +185,18 @@ class Cublas:
             return None
         self._set_stream()
         self._set_math(dtype)
-        function, _ = self._gemm[dtype]
-        status = function(
-            self.handle,
-            gemm.op_b,
-            gemm.op_a,
-            gemm.m,
-            gemm.n,
-            gemm.k,
-            ctypes.byref(self._one[dtype]),
-            ctypes.c_void_p(b.data.ptr),
-            gemm.ldb,
-            ctypes.c_void_p(a.data.ptr),
-            gemm.lda,
-            ctypes.byref(self._zero[dtype]),
-            ctypes.c_void_p(out.data.ptr),
-            gemm.ldc,
-        )
+        one, zero = ctypes.byref(self._one[dtype]), ctypes.byref(self._zero[dtype])
+        B, A, C = (ctypes.c_void_p(x.data.ptr) for x in (b, a, out))
+        shape = (gemm.op_b, gemm.op_a, gemm.m, gemm.n, gemm.k)
+        if dtype == np.float32 and bf16_enabled():
+            status = self.library.cublasGemmEx(
+                self.handle, *shape, one, B, R_32F, gemm.ldb, A, R_32F, gemm.lda, zero, C,
+                R_32F, gemm.ldc, COMPUTE_32F_FAST_16BF, GEMM_DEFAULT,
+            )  # fmt: skip
+        else:
+            function, _ = self._gemm[dtype]
+            status = function(self.handle, *shape, one, B, gemm.ldb, A, gemm.lda, zero, C,
+                              gemm.ldc)  # fmt: skip
         self._check(status, "cublasGemm")
         return out
 
