@@ -99,6 +99,11 @@ def test_layouts_cublas_cannot_read_in_place_are_left_to_cupy():
     assert blas.plan(x, x, np.empty((6, 6)).T) is None  # a column-major result
     assert blas.plan(x, x[:5], np.empty((6, 6))) is None  # shapes that do not chain
     assert blas.plan(x[:0], x, np.empty((0, 6))) is None  # nothing to compute
+    tall = np.lib.stride_tricks.as_strided  # views only: plan reads no element
+    rows = 2**31  # past a C int
+    a, out = tall(x, (rows, 1), (8, 8)), tall(x, (rows, 3), (24, 8))
+    assert blas.plan(a[: rows - 1], x[:1, :3], out[: rows - 1]) is not None
+    assert blas.plan(a, x[:1, :3], out) is None
 
 
 def test_gpu_products_go_to_cublas_and_agree_with_cupy(cupy):

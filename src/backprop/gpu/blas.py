@@ -33,6 +33,8 @@ DEFAULT_MATH, TF32_TENSOR_OP_MATH = 0, 3  # cublasMath_t
 R_32F = 0  # cudaDataType_t: float32
 COMPUTE_32F_FAST_16BF = 75  # cublasComputeType_t: float32 arrays, bfloat16 products
 GEMM_DEFAULT = -1  # cublasGemmAlgo_t
+INT_LIMIT = 1 << 31
+"""cuBLAS's sizes and leading dimensions are C ints: a product with any above is left to CuPy."""
 WORKSPACE_BYTES = 32 << 20
 """cuBLAS's workspace per handle: 32 MiB, what NVIDIA advises for Hopper."""
 
@@ -100,6 +102,8 @@ def plan(a, b, out) -> Gemm | None:
     A, B, C = (operand(*x, itemsize) for x in (a2, b2, out2))
     if A is None or B is None or C is None or C.transposed:
         return None
+    if max(m, n, k, A.ld, B.ld, C.ld) >= INT_LIMIT:
+        return None  # cuBLAS takes 32-bit sizes
     # Cᵀ (n × m) = op(B) (n × k) · op(A) (k × m)
     return Gemm(
         OP_T if B.transposed else OP_N,
