@@ -130,24 +130,6 @@ def _as_2d(x, as_vector: str):
     return (1, size), (size * x.dtype.itemsize, stride)
 
 
-def column_major_gemm(gemm: Gemm, a_buffer, b_buffer, c_buffer) -> None:
-    """What cuBLAS computes for ``gemm`` on flat buffers, in numpy: the reference the tests
-    hold ``plan`` to (C := op(B)·op(A), column-major, with the leading dimensions given)."""
-
-    def matrix(buffer, rows, cols, ld):
-        return np.lib.stride_tricks.as_strided(
-            buffer, (rows, cols), (buffer.itemsize, ld * buffer.itemsize)
-        )
-
-    rows_b, cols_b = (gemm.k, gemm.m) if gemm.op_b == OP_T else (gemm.m, gemm.k)
-    rows_a, cols_a = (gemm.n, gemm.k) if gemm.op_a == OP_T else (gemm.k, gemm.n)
-    op_b = matrix(b_buffer, rows_b, cols_b, gemm.ldb)
-    op_a = matrix(a_buffer, rows_a, cols_a, gemm.lda)
-    op_b = op_b.T if gemm.op_b == OP_T else op_b
-    op_a = op_a.T if gemm.op_a == OP_T else op_a
-    matrix(c_buffer, gemm.m, gemm.n, gemm.ldc)[...] = op_b @ op_a
-
-
 class CublasUnavailable(RuntimeError):
     """cuBLAS could not be reached directly; products go through ``cupy.matmul``."""
 
