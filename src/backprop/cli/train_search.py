@@ -178,7 +178,7 @@ def run_search(
         raise Interrupted("before the first trial finished; nothing was saved")
     recipe = replace(best.recipe, time_limit=base.time_limit)
     out_of_fold, ensemble_trials, refit_epochs, ensemble_size = None, [best.trial], [], 0
-    scored_epochs = [best.top[0].shared_epoch if folds else best.outcome["scored_epoch"]]
+    scored_epochs = [best.outcome["scored_epoch"]]
     if folds and keep == "ensemble":
         fold_networks, out_of_fold, kept, kept_top = top_trials_fold_networks(
             make_network, best.top, train_data, folds, task

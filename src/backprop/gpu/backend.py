@@ -41,6 +41,7 @@ from . import blas, streaming
 from .graphs import GraphedStep, cuda_graphs_enabled
 from .kernels import KERNELS
 from .precision import bf16_enabled
+from .switches import temporarily
 
 _FLOAT_NAMES = ("float32", "float64")
 
@@ -178,25 +179,27 @@ class CupyBackend(Backend):
     def recording_constants(self):
         """Within the block the optimiser's updates launch nothing: the constants each would
         pass to its kernel are appended to the list the block is given."""
-        self._mode.recorded = recorded = []
-        try:
+        recorded: list = []
+        with self._in_mode("recorded", recorded):
             yield recorded
-        finally:
-            self._mode.recorded = None
 
-    @contextlib.contextmanager
     def in_graph_form(self, slots):
         """Within the block the optimiser's kernels read their constants from ``slots``
         (``graphs.Slots``) and dropout masks are taken as already drawn."""
-        self._mode.slots = slots
-        try:
-            yield
-        finally:
-            self._mode.slots = None
+        return self._in_mode("slots", slots)
+
+    def _in_mode(self, mode: str, value):
+        """This thread's ``mode`` (``recorded`` or ``slots``) set to ``value`` within a block."""
+        return temporarily(
+            lambda: getattr(self._mode, mode, None),
+            lambda new: setattr(self._mode, mode, new),
+            value,
+        )
 
     # -- the optimiser updates -----------------------------------------------------------------
     def elementwise(self, name: str, kernel, arrays, constants, cache: ScratchCache) -> None:
-        recorded, slots = (getattr(self._mode, name, None) for name in ("recorded", "slots"))
+        recorded = getattr(self._mode, "recorded", None)
+        slots = getattr(self._mode, "slots", None)
         if recorded is not None:
             recorded.append(tuple(constants))
             return

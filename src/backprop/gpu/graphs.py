@@ -38,14 +38,17 @@ import warnings
 
 import numpy as np
 
+from ..training.settings import check_flags
+from .kernels import KERNELS
+from .switches import temporarily
+
 _SETTING = {"enabled": True}
 
 
 def set_cuda_graphs(enabled: bool) -> None:
     """Capture the training step as a CUDA graph (``True``, the default) or never
     (``False``): the results are the same, graphs only launch fewer kernels."""
-    if not isinstance(enabled, (bool, np.bool_)):
-        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    check_flags(enabled=enabled)
     _SETTING["enabled"] = bool(enabled)
 
 
@@ -54,16 +57,10 @@ def cuda_graphs_enabled() -> bool:
     return _SETTING["enabled"]
 
 
-@contextlib.contextmanager
 def cuda_graphs(enabled: bool = True):
     """CUDA graphs on (or, with ``False``, off) within the block; the setting before it comes
     back after."""
-    before = cuda_graphs_enabled()
-    set_cuda_graphs(enabled)
-    try:
-        yield
-    finally:
-        set_cuda_graphs(before)
+    return temporarily(cuda_graphs_enabled, set_cuda_graphs, enabled)
 
 
 def capture(cupy, pool, function):
@@ -91,7 +88,10 @@ class ConstantRing:
     in practice, never a wait).
     """
 
-    def __init__(self, cupy, dtype, rows: int = 512, width: int = 8) -> None:
+    WIDTH = max(len(source.constants) for source in KERNELS.values())
+    """Constants per row: as many as the optimiser kernel that takes most (Adam's six)."""
+
+    def __init__(self, cupy, dtype, rows: int = 512, width: int = WIDTH) -> None:
         self.cupy, self.rows, self.width = cupy, rows, width
         memory = cupy.cuda.alloc_pinned_memory(rows * width * np.dtype(dtype).itemsize)
         self.host = np.frombuffer(memory, dtype, rows * width).reshape(rows, width)
@@ -121,8 +121,9 @@ class Slots:
         self.xp, self.dtype, self.buffers, self.position = xp, dtype, [], 0
 
     def made_for(self, constants: list) -> list:
-        """The buffers for the calls whose constants were recorded (made on first use)."""
-        if [len(values) for values in constants] != [b.shape[0] for b in self.buffers]:
+        """The buffers for the calls whose constants were recorded (made on first use; a call
+        that takes another number than recorded then is refused by ``next``)."""
+        if not self.buffers:
             self.buffers = [self.xp.empty(len(values), self.dtype) for values in constants]
         return self.buffers
 
@@ -166,7 +167,7 @@ class GraphedStep:
         self._draw_masks()
         for values, buffer in zip(constants, self.slots.made_for(constants), strict=True):
             self.ring.copy(values, buffer)
-        key = (inputs[0].shape, inputs[1].dtype, weights is not None, rate, self.xp.graph_key())
+        key = (rate, self.xp.graph_key())  # the batch's shapes are the fit's, fixed
         recapture = key != self.key
         if not self.warm or (recapture and not self._capture(key, inputs, rate, optimizer_state)):
             result = self._graph_form(inputs, rate, optimizer_state)  # kernel by kernel
@@ -183,8 +184,6 @@ class GraphedStep:
     def _replayable(self, X, observe: bool) -> bool:
         if observe or self.refused or not cuda_graphs_enabled():
             return False
-        if self.step.reduce_gradients is not None:
-            return False
         if self.rows is None:
             self.rows = X.shape[0]
             self.refused = self.xp.graph_refusal()
@@ -195,22 +194,13 @@ class GraphedStep:
 
     def _stage(self, X, Y, weights) -> tuple:
         """The batch copied into the graph's input arrays (made on the first batch)."""
-        xp = self.xp
-        if self.inputs is None or self.inputs[1].dtype != Y.dtype:
-            self.inputs = (
-                xp.empty_like(X),
-                xp.empty_like(Y),
-                None if weights is None else xp.empty_like(weights),
-            )
-        staged = self.inputs
-        xp.copyto(staged[0], X)
-        xp.copyto(staged[1], Y)
-        if weights is None:
-            return staged[0], staged[1], None
-        if staged[2] is None:
-            self.inputs = staged = (staged[0], staged[1], xp.empty_like(weights))
-        xp.copyto(staged[2], weights)
-        return staged
+        xp, batch = self.xp, (X, Y, weights)
+        if self.inputs is None:
+            self.inputs = tuple(None if a is None else xp.empty_like(a) for a in batch)
+        for staged, array in zip(self.inputs, batch, strict=True):
+            if array is not None:
+                xp.copyto(staged, array)
+        return self.inputs
 
     def _record(self, rate, optimizer_state):
         """The constants the optimiser's kernels take this step, and its state after it."""
@@ -219,9 +209,8 @@ class GraphedStep:
             state = self.step.optimizer.update(
                 net.params, net.grads, optimizer_state, rate, xp=self.xp
             )
-        widest = max((len(values) for values in constants), default=0)
-        if self.ring is None or self.ring.width < widest:
-            self.ring = ConstantRing(self.xp.module, net.dtype, width=max(widest, 8))
+        if self.ring is None:
+            self.ring = ConstantRing(self.xp.module, net.dtype)
         return constants, state
 
     def _draw_masks(self) -> None:

@@ -35,11 +35,11 @@ TF32. z, δ and ∂E/∂W agree with float32's to about 1e-2 relative.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from ..engine.backend import DeviceUnavailable, device_backend
+from ..training.settings import check_flags
+from .switches import temporarily
 
 TF32_CAPABILITY = 80
 """The least compute capability (major · 10 + minor) whose tensor cores do TF32 and bfloat16:
@@ -64,8 +64,7 @@ def set_tf32(enabled: bool) -> None:
     """Run every float32 product on the GPU as TF32 (``True``) or in float32 (``False``, the
     default) from now on. Raises ``DeviceUnavailable`` without CuPy or a GPU, or, to turn it
     on, when a GPU is older than Ampere (its products would silently stay float32)."""
-    if not isinstance(enabled, (bool, np.bool_)):
-        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    check_flags(enabled=enabled)
     cupy, core = _cupy_core()
     linalg = core._routines_linalg
     if enabled:
@@ -74,16 +73,10 @@ def set_tf32(enabled: bool) -> None:
     core.set_compute_type(np.float32, compute_type)
 
 
-@contextlib.contextmanager
 def tf32(enabled: bool = True):
     """Float32 products on the GPU as TF32 (or, with ``False``, in float32) within the block;
     the setting before it comes back after, also when the block raises."""
-    before = tf32_enabled()
-    set_tf32(enabled)
-    try:
-        yield
-    finally:
-        set_tf32(before)
+    return temporarily(tf32_enabled, set_tf32, enabled)
 
 
 def bf16_enabled() -> bool:
@@ -96,8 +89,7 @@ def set_bf16(enabled: bool) -> None:
     and summed in float32 (``True``), or as float32 or TF32 products say (``False``, the
     default). Raises ``DeviceUnavailable`` without CuPy or a GPU, or, to turn it on, when a GPU
     is older than Ampere or cuBLAS cannot be called directly."""
-    if not isinstance(enabled, (bool, np.bool_)):
-        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    check_flags(enabled=enabled)
     backend = device_backend("cuda")
     if enabled:
         _check_tensor_cores(backend.module, "bfloat16")
@@ -107,16 +99,10 @@ def set_bf16(enabled: bool) -> None:
     _BF16["enabled"] = bool(enabled)
 
 
-@contextlib.contextmanager
 def bf16(enabled: bool = True):
     """Float32 products on the GPU from bfloat16 inputs (or, with ``False``, not) within the
     block; the setting before it comes back after, also when the block raises."""
-    before = bf16_enabled()
-    set_bf16(enabled)
-    try:
-        yield
-    finally:
-        _BF16["enabled"] = before
+    return temporarily(bf16_enabled, set_bf16, enabled)
 
 
 def _check_tensor_cores(cupy, what: str) -> None:

@@ -20,11 +20,10 @@ memory bandwidth bounds how fast data arrives.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from ..training.batches import Data
+from .switches import temporarily
 
 CHUNK_BYTES = 128 << 20
 """How many bytes of rows (inputs and targets) each chunk holds, about."""
@@ -48,15 +47,9 @@ def stream_limit() -> int | None:
     return _SETTING["limit"]
 
 
-@contextlib.contextmanager
 def streaming_above(nbytes: int | None):
     """``set_stream_limit(nbytes)`` within the block; the limit before it comes back after."""
-    before = stream_limit()
-    set_stream_limit(nbytes)
-    try:
-        yield
-    finally:
-        set_stream_limit(before)
+    return temporarily(stream_limit, set_stream_limit, nbytes)
 
 
 def streams(cupy, nbytes: int) -> bool:
@@ -115,23 +108,25 @@ class StreamedBatches:
         k, slot = start // self.chunk, (start // self.chunk) % 2
         if k != self.current or reordered:
             self._enter(k)
-        self.xp.module.cuda.get_current_stream().wait_event(self.copied[slot])
         first = start - k * self.chunk
         m = min(self.size, self.n - start)
         X, Y = (buffers[slot][first : first + m] for buffers in self.device)
         return X, Y, self._weights(order, start, m)
 
     def _enter(self, k: int) -> None:
-        """Serve chunk ``k`` from now on: load it unless it is there, and queue the next one's
-        copy, after the steps that read the buffer it goes into."""
+        """Serve chunk ``k`` from now on: load it unless it is there, have the steps from now on
+        wait for its copy (on the GPU), and queue the next one's copy, after the steps that
+        read the buffer it goes into."""
+        cuda = self.xp.module.cuda
         if self.current is not None:
-            event = self.xp.module.cuda.Event()
+            event = cuda.Event()
             event.record()  # after every step queued so far, all those of the last chunk
             self.read[self.current % 2] = event
         self.current = k
         self._load(k)
         if (k + 1) * self.chunk < self.n:
             self._load(k + 1)
+        cuda.get_current_stream().wait_event(self.copied[k % 2])
 
     def _cut(self, k: int) -> tuple:
         """What identifies chunk ``k``'s rows: unshuffled, the chunk alone."""
