@@ -7,9 +7,21 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fake_cuda import Stream
 from firefox_bidi import Firefox, FirefoxNotStarted
 
 from backprop.engine.backend import base, fused
+
+
+@pytest.fixture(autouse=True)
+def nothing_refused_in_a_capture():
+    """Fail a test in which the stand-in for CuPy refused something while a stream was being
+    captured: the step fell back to running kernel by kernel, which results alone do not show
+    (``fake_cuda``)."""
+    Stream.refused.clear()
+    yield
+    refused, Stream.refused[:] = list(Stream.refused), []
+    assert not refused, f"refused in a CUDA graph capture: {refused}"
 
 
 @pytest.fixture(params=["numpy", "numba"])

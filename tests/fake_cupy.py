@@ -16,6 +16,14 @@ import sys
 import types
 
 import numpy as np
+from fake_cuda import (  # noqa: F401 (the tests reach them as fake_cupy's)
+    Event,
+    ReplayedGraph,
+    Stream,
+    capturing,
+    refuse_in_capture,
+    using_allocator,
+)
 
 from backprop.gpu import blas, graphs
 
@@ -49,6 +57,31 @@ class FakeDeviceArray(np.ndarray):
             return out[0] if len(out) == 1 else out
         return _device(result)
 
+    def __float__(self):
+        refuse_in_capture("float() of a device array")
+        return float(self.view(np.ndarray))
+
+    def __int__(self):
+        refuse_in_capture("int() of a device array")
+        return int(self.view(np.ndarray))
+
+    def __bool__(self):
+        refuse_in_capture("bool() of a device array")
+        return bool(self.view(np.ndarray))
+
+    def item(self, *args):
+        refuse_in_capture("item() of a device array")
+        return self.view(np.ndarray).item(*args)
+
+    def tolist(self):
+        refuse_in_capture("tolist() of a device array")
+        return self.view(np.ndarray).tolist()
+
+    def __getitem__(self, key):
+        if isinstance(key, np.ndarray) and key.dtype == bool:
+            refuse_in_capture("indexing by a boolean mask (its size is read on the host)")
+        return _device(np.ndarray.__getitem__(self, key))  # CuPy gives 0-d arrays, not scalars
+
     def __setitem__(self, key, value):
         _refuse_host_arrays([value], "assignment into a device array")
         np.ndarray.__setitem__(self.view(np.ndarray), key, _plain(value))
@@ -61,6 +94,7 @@ class FakeDeviceArray(np.ndarray):
     def set(self, host, stream=None) -> None:
         """CuPy's copy of a host array into this one (logged in ``Stream.log``)."""
         assert type(host) is np.ndarray and host.shape == self.shape, "set() takes host arrays"
+        refuse_in_capture("a copy from host memory")
         np.ndarray.__setitem__(self.view(np.ndarray), ..., host)
         Stream.log.append(("copy", host, stream))
 
@@ -106,17 +140,20 @@ class ElementwiseKernel:
 
 
 class ReductionKernel:
-    """CuPy's reduction kernel, for sums of an element-wise expression of one input."""
+    """CuPy's reduction kernel, for sums of an element-wise expression of its inputs, over
+    all axes or one."""
 
     def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity,
                  name) -> None:  # fmt: skip
         assert (reduce_expr, post_map_expr, identity) == ("a + b", "y = a", "0"), name
-        (self.input,), self.map_expr = _names(in_params), map_expr
+        self.inputs, self.map_expr = _names(in_params), map_expr
         ElementwiseKernel.compiled.append(name)
 
-    def __call__(self, x):
-        value = eval(self.map_expr, {}, {self.input: _plain(x)})
-        return _device(np.asarray(value.sum(dtype=x.dtype)))
+    def __call__(self, *args, axis=None):
+        assert len(args) == len(self.inputs) and len({a.dtype for a in args}) == 1
+        scope = dict(zip(self.inputs, map(_plain, args), strict=True))
+        value = eval(self.map_expr, {}, scope)
+        return _device(np.asarray(value.sum(axis=axis, dtype=args[0].dtype)))
 
 
 def column_major_gemm(gemm: blas.Gemm, a_buffer, b_buffer, c_buffer) -> None:
@@ -155,6 +192,11 @@ class CublasLibrary:
         self.streams.append(stream.value or 0)
         return 0
 
+    @property
+    def stream(self) -> int:
+        """The stream the handle's products run on."""
+        return self.streams[-1] if self.streams else 0
+
     def cublasSetWorkspace_v2(self, handle, workspace, size):
         return 0 if workspace.value and size.value > 0 else self.INVALID_VALUE
 
@@ -178,6 +220,8 @@ class CublasLibrary:
     def _gemm(self, scalar, handle, op_b, op_a, m, n, k, alpha, b, ldb, a, lda, beta, c, ldc,
               round_inputs=None):  # fmt: skip
         assert (alpha._obj.value, beta._obj.value) == (1.0, 0.0)
+        if Stream.capturing is not None and self.stream != Stream.capturing.ptr:
+            refuse_in_capture(f"a cuBLAS product on stream {self.stream}, not the captured one")
         gemm = blas.Gemm(op_b, op_a, m, n, k, ldb, lda, ldc)
         stored = {
             "b": (k, m) if op_b == blas.OP_T else (m, k),
@@ -202,65 +246,6 @@ class CublasLibrary:
         return 0
 
 
-class ReplayedGraph:
-    """What ``capture`` gives: numpy cannot defer work, so the capture ran the step at once
-    and the launch right after it does nothing; every later launch runs the captured function
-    again, with the arguments it was captured with, as a graph replays its kernels with theirs,
-    and writes the device arrays it returns into those the capture returned, as a graph
-    writes its results where the captured kernels wrote them."""
-
-    captures: list = []
-
-    def __init__(self, function, result) -> None:
-        self.function, self.result, self.launches = function, result, 0
-        ReplayedGraph.captures.append(self)
-
-    def launch(self, stream=None) -> None:
-        self.launches += 1
-        if self.launches > 1:
-            for captured, replayed in zip(self.result, self.function(), strict=True):
-                if isinstance(captured, FakeDeviceArray):
-                    np.copyto(captured.view(np.ndarray), replayed.view(np.ndarray))
-
-
-def capture(cupy, pool, function):
-    """``graphs.capture`` for the stand-in (``ReplayedGraph``)."""
-    result = function()
-    return ReplayedGraph(function, result), result
-
-
-class Event:
-    """A CUDA event: recording and waiting are logged (``Stream.log``), nothing waits."""
-
-    def record(self, stream=None) -> None:
-        Stream.log.append(("record", self, stream or Stream.null))
-
-    def synchronize(self) -> None:
-        Stream.log.append(("synchronize", self))
-
-
-class Stream:
-    """A CUDA stream: what runs on it runs at once; waits are logged in ``log``."""
-
-    log: list = []
-    null: Stream
-
-    def __init__(self, non_blocking: bool = False, ptr: int = 1) -> None:
-        self.ptr = ptr
-
-    def wait_event(self, event) -> None:
-        Stream.log.append(("wait", self, event))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-Stream.null = Stream(ptr=0)
-
-
 class RandomState:
     draws: list = []  # (method, size) of every permutation and uniform draw, for the tests
 
@@ -274,10 +259,12 @@ class RandomState:
 
     def permutation(self, n):
         assert isinstance(n, int), "CuPy permutes a range only for a Python int"
+        refuse_in_capture("a cuRAND draw")
         RandomState.draws.append(("permutation", n))
         return _device(self._numpy.permutation(n))
 
     def random_sample(self, size=None, dtype=float):
+        refuse_in_capture("a cuRAND draw")
         RandomState.draws.append(("random_sample", size))
         return _device(self._numpy.random_sample(size).astype(dtype))
 
@@ -334,6 +321,12 @@ def _core(compute_types: dict) -> types.SimpleNamespace:
     )
 
 
+CUBLAS_CALLS = frozenset({"dot", "einsum", "inner", "matmul", "tensordot", "vdot"})
+"""CuPy functions that call cuBLAS, which CuPy refuses while a stream is being captured."""
+SIZED_BY_VALUES = frozenset({"argwhere", "flatnonzero", "nonzero", "unique"})
+"""CuPy functions whose result's size depends on the values, read back to the host."""
+
+
 def make(
     device_count: int = 1, capability: str = "90", free_memory: int = 64 << 30
 ) -> types.ModuleType:
@@ -355,22 +348,31 @@ def make(
         curand=types.SimpleNamespace(CURAND_RNG_PSEUDO_PHILOX4_32_10=4),
         runtime=types.SimpleNamespace(getDeviceCount=lambda: device_count),
         device=types.SimpleNamespace(get_cublas_handle=lambda: 0),
-        get_current_stream=lambda: Stream.null,
+        get_current_stream=Stream.current,
+        using_allocator=using_allocator,
         Stream=Stream,
         alloc_pinned_memory=bytearray,
         Event=Event,
         MemoryPool=lambda: types.SimpleNamespace(malloc=None),
     )
     module.cuda.runtime.memGetInfo = lambda: (free_memory, 2 * free_memory)
-    module.asnumpy = lambda array: np.array(np.asarray(array).view(np.ndarray), copy=True)
+
+    def asnumpy(array):
+        refuse_in_capture("a copy to host memory")
+        return np.array(np.asarray(array).view(np.ndarray), copy=True)
+
+    module.asnumpy = asnumpy
 
     def asarray(value, dtype=None):
+        if not isinstance(value, FakeDeviceArray):
+            refuse_in_capture("a copy from host memory")
         return np.array(np.asarray(value), dtype=dtype, copy=True).view(FakeDeviceArray)
 
     module.asarray = asarray
 
     def matmul(a, b, out=None):
         _refuse_host_arrays([a, b, out], "matmul")
+        refuse_in_capture("cupy.matmul (CuPy's cuBLAS calls)")
         a, b = _plain(a), _plain(b)
         if module._core.get_compute_type(np.float32) == COMPUTE_TYPE_TF32:
             a, b = (to_tf32(x) if x.dtype == np.float32 else x for x in (a, b))
@@ -388,6 +390,10 @@ def make(
 
         def call(*args, **kwargs):
             _refuse_host_arrays([*args, *kwargs.values()], name)
+            if name in CUBLAS_CALLS:
+                refuse_in_capture(f"cupy.{name} (CuPy's cuBLAS calls)")
+            if name in SIZED_BY_VALUES:
+                refuse_in_capture(f"cupy.{name} (its size is read on the host)")
             return _device(value(*args, **kwargs))
 
         return call
@@ -401,8 +407,8 @@ def install(monkeypatch, **options):
     ``CublasLibrary`` and whose graphs are ``ReplayedGraph``s, for the test's duration."""
     module = make(**options)
     module.cublas = CublasLibrary()
-    Stream.log.clear()
+    Stream.reset()
     monkeypatch.setitem(sys.modules, "cupy", module)
     monkeypatch.setattr(blas, "load_cublas", lambda cupy: cupy.cublas)
-    monkeypatch.setattr(graphs, "capture", capture)
+    monkeypatch.setattr(graphs, "capture", capturing(graphs.capture))
     return module

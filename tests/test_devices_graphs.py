@@ -10,6 +10,7 @@ shows here as it would on a GPU. ``tests/gpu`` runs the same comparisons on a GP
 from __future__ import annotations
 
 import itertools
+import re
 import warnings
 
 import fake_cupy
@@ -149,6 +150,45 @@ def test_replayed_steps_equal_the_steps_run_kernel_by_kernel(cupy, name):
     assert losses == expected_losses
 
 
+OUTPUTS = {  # every output activation with a loss it is used with, and targets for n rows
+    "softmax-cross_entropy": ("softmax", "cross_entropy", lambda rng, n: rng.integers(0, 3, n)),
+    "softmax-squared": ("softmax", "squared", lambda rng, n: rng.uniform(size=(n, 3))),
+    "sigmoid-log_loss": ("sigmoid", "log_loss", lambda rng, n: rng.integers(0, 2, (n, 3))),
+    "identity-huber": ("identity", "huber", lambda rng, n: rng.normal(size=(n, 3))),
+    "tanh-absolute": ("tanh", "absolute", lambda rng, n: rng.uniform(-1, 1, (n, 3))),
+    "exp-poisson": ("exp", "poisson", lambda rng, n: rng.poisson(1.0, (n, 3))),
+}
+
+
+def fit_with_skips(outputs, X, batch_size, device="cuda"):
+    """(parameters, losses) of two epochs of a network with summed and concatenated skip
+    connections, every hidden activation, and the output and loss ``OUTPUTS[outputs]``; graphs
+    on unless switched off around the call."""
+    output, loss, targets = OUTPUTS[outputs]
+    n_in, width = X.shape[1], 2 * X.shape[1]
+    layers = [n_in, bp.Layer(width, "sigmoid"), bp.Layer(width, "leaky_relu"),
+              bp.Layer(width, "softplus", inputs=[1, 2], combine="sum"),
+              bp.Layer(width, "tanh", inputs=[0, 3]), bp.Layer(3, output)]  # fmt: skip
+    net = bp.Network(layers, loss=loss, seed=2, device=device)
+    y = targets(np.random.default_rng(3), X.shape[0])
+    history = net.fit(X, y, epochs=2, batch_size=batch_size, optimizer="adam", warn=False)
+    return net.backend.to_host(net.params), history.loss
+
+
+@pytest.mark.parametrize("outputs", OUTPUTS)
+def test_every_activation_loss_and_skip_connection_replays_exactly(cupy, outputs):
+    """Captured for every output and loss (``nothing_refused_in_a_capture`` fails the test
+    if a capture is refused), and replayed exactly."""
+    X = data()[0]
+    params, losses = fit_with_skips(outputs, X, 16)
+    (graph,) = fake_cupy.ReplayedGraph.captures
+    assert graph.launches == 5  # 3 full batches an epoch, less the first, run to warm up
+    with cuda_graphs(False):
+        expected, expected_losses = fit_with_skips(outputs, X, 16)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+
+
 def test_sample_weights_and_a_schedule_replay_exactly(cupy):
     weights = np.random.default_rng(2).uniform(0.5, 2.0, size=50)
     options = dict(sample_weight=weights, schedule=bp.schedules.StepDecay(1, 0.5), epochs=4)
@@ -194,6 +234,36 @@ def test_a_capture_that_fails_warns_and_training_goes_on(cupy, monkeypatch):
     expected, expected_losses = train(False)
     np.testing.assert_array_equal(params, expected)
     assert losses == expected_losses
+
+
+HOST_WORK_IN_A_STEP = {
+    "float() of a device array": lambda net, cupy: float(net.params[0]),
+    "a copy from host memory": lambda net, cupy: net.xp.asarray(np.ones(3, np.float32)),
+    "a copy to host memory": lambda net, cupy: net.xp.to_host(net.params),
+    "cupy.matmul": lambda net, cupy: cupy.matmul(net.params[None, :], net.params[:, None]),
+    "a cuRAND draw": lambda net, cupy: cupy.random.RandomState(np.uint64(0)).random_sample(3),
+}
+
+
+@pytest.mark.parametrize("refused", HOST_WORK_IN_A_STEP)
+def test_what_a_capture_cannot_hold_is_refused_and_the_step_runs_kernel_by_kernel(
+    cupy, monkeypatch, refused
+):
+    """The stand-in refuses in a capture what CUDA and CuPy refuse (``fake_cuda``): a step
+    doing any of it is not captured, and the fit goes on kernel by kernel with a warning."""
+    step_call = TrainingStep.__call__
+
+    def step_with_host_work(self, *args, **kwargs):
+        HOST_WORK_IN_A_STEP[refused](self.net, cupy)  # first: the stand-in's capture runs it
+        return step_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainingStep, "__call__", step_with_host_work)
+    with pytest.warns(RuntimeWarning, match=f"CaptureRefused: {re.escape(refused)}"):
+        params, _ = train(True)
+    assert fake_cupy.Stream.refused and fake_cupy.Stream.capturing is None
+    fake_cupy.Stream.refused.clear()
+    monkeypatch.setattr(TrainingStep, "__call__", step_call)
+    np.testing.assert_array_equal(params, train(False)[0])
 
 
 def test_graphs_can_be_switched_off_and_back(cupy):

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from test_devices_graphs import OUTPUTS, fit_with_skips
 from test_gpu_training import OPTIMIZERS
 
 import backprop as bp
@@ -68,3 +69,16 @@ def test_tf32_and_bf16_products_are_captured_as_such(gpu, captures, rounding):
     np.testing.assert_array_equal(params, expected)
     plain, _ = _fit(True, "float32", OPTIMIZERS["adam"])
     assert not np.array_equal(plain, params)  # the products' rounding changed the weights
+
+
+@pytest.mark.parametrize("outputs", OUTPUTS)
+def test_every_activation_loss_and_skip_connection_is_captured(gpu, captures, outputs):
+    X = np.random.default_rng(0).normal(size=(300, 20))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a capture that failed would warn
+        params, losses = fit_with_skips(outputs, X, 64)
+    assert len(captures) == 1
+    with cuda_graphs(False):
+        expected, expected_losses = fit_with_skips(outputs, X, 64)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses

@@ -220,7 +220,7 @@ def _softmax(xp, z, out):
 
 def _softmax_jacobian_product(xp, a, g, out):
     # δ = J·g with J = diag(a) − a aᵀ, i.e. δᵢ = aᵢ (gᵢ − Σₖ gₖ aₖ)
-    weighted_sum = xp.einsum("nk,nk->n", g, a)[:, None]
+    weighted_sum = xp.row_dot(g, a)[:, None]
     xp.subtract(g, weighted_sum, out=out)
     out *= a
 

@@ -19,7 +19,8 @@ CuPy is imported by ``device_backend``, never when this module is imported.
 * training data larger than half the GPU's free memory stays in host memory and is copied
   over a chunk at a time, the copies overlapping the steps (``streaming``);
 * matrix products call cuBLAS directly (``blas.Cublas``), which CuPy does not allow while a
-  stream is captured, and norms are one reduction kernel rather than cuBLAS's dot, so that the
+  stream is captured, and norms and the softmax derivative's row sums are reduction kernels
+  rather than cuBLAS's dot or ``cupy.einsum`` (which calls cuBLAS), so that the
   training step can be captured whole as a CUDA graph (``graphs.GraphedStep``, which
   ``wrap_step`` puts around it). Where cuBLAS cannot be called directly, products go through
   ``cupy.matmul`` and steps are not captured.
@@ -127,13 +128,23 @@ class CupyBackend(Backend):
 
     def squared_norm(self, x):
         """Σ x², one reduction kernel (cuBLAS's dot cannot be captured through CuPy)."""
-        kernel = self._kernels.get("squared_norm")
-        if kernel is None:
-            kernel = self._kernels["squared_norm"] = self.module.ReductionKernel(
-                "T x", "T y", "x * x", "a + b", "y = a", "0", "backprop_squared_norm"
-            )
         with self._on_this_device():
-            return kernel(x)
+            return self._sum_of("squared_norm", "T x", "x * x")(x)
+
+    def row_dot(self, x, y):
+        """Σₖ x[n, k]·y[n, k] for every row n, one reduction kernel (``cupy.einsum`` calls
+        cuBLAS, which cannot be captured through CuPy)."""
+        with self._on_this_device():
+            return self._sum_of("row_dot", "T x, T y", "x * y")(x, y, axis=1)
+
+    def _sum_of(self, name: str, in_params: str, map_expr: str):
+        """The compiled ``cupy.ReductionKernel`` summing ``map_expr`` of ``in_params``."""
+        kernel = self._kernels.get(name)
+        if kernel is None:
+            kernel = self._kernels[name] = self.module.ReductionKernel(
+                in_params, "T y", map_expr, "a + b", "y = a", "0", f"backprop_{name}"
+            )
+        return kernel
 
     def global_norm(self, x):
         return self.module.sqrt(self.squared_norm(x))

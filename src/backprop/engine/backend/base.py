@@ -119,6 +119,10 @@ class Backend:
         """Σₖ x[n, k] for every row n."""
         return x.sum(axis=1)
 
+    def row_dot(self, x, y):
+        """Σₖ x[n, k]·y[n, k] for every row n."""
+        return self.module.einsum("nk,nk->n", x, y)
+
     def row_max(self, x):
         """maxₖ x[n, k] for every row n (NaN wins)."""
         return x.max(axis=1)
