@@ -94,3 +94,22 @@ def test_chunks_are_copied_ahead_and_ordered_by_events(cupy):
                    batches.copy_stream]  # fmt: skip
     waited = [entry[2] for entry in log if entry[0] == "wait" and entry[1] is batches.copy_stream]
     assert read_events and read_events[:-1] == waited[: len(read_events) - 1]
+
+
+def test_predict_copies_inputs_larger_than_the_gpu_holds_a_batch_at_a_time(cupy, monkeypatch):
+    net = bp.Network([4, 8, 2], "tanh", "softmax", "cross_entropy", seed=3, device="cuda")
+    X = data()[0]
+    net.predict(X[:1])  # the first product checks cuBLAS, copying its own test arrays
+    copied = []
+    asarray = cupy.asarray
+    monkeypatch.setattr(
+        cupy, "asarray", lambda a, dtype=None: copied.append(len(a)) or asarray(a, dtype)
+    )
+    whole = net.backend.to_host(net.predict(X, batch_size=64))
+    assert copied == [150]
+    copied.clear()
+    with streaming_above(X.nbytes - 1):
+        streamed = net.backend.to_host(net.predict(X, batch_size=64))
+    assert copied == [64, 64, 22]
+    np.testing.assert_array_equal(streamed, whole)
+    np.testing.assert_allclose(whole, net.copy(backend="cpu").predict(X), rtol=1e-6)

@@ -29,3 +29,12 @@ def test_a_streamed_fit_trains_the_network_a_whole_copy_trains(gpu, monkeypatch,
     expected, expected_records = train(None)
     np.testing.assert_array_equal(params, expected)
     assert records == expected_records
+
+
+def test_predict_on_inputs_copied_a_batch_at_a_time_equals_a_whole_copy(gpu):
+    X = np.random.default_rng(1).normal(size=(10_000, 100)).astype(np.float32)
+    net = bp.Network([100, 256, 10], "relu", "softmax", "cross_entropy", seed=0, device="cuda")
+    whole = net.backend.to_host(net.predict(X, batch_size=4096))
+    with streaming_above(0):
+        streamed = net.backend.to_host(net.predict(X, batch_size=4096))
+    np.testing.assert_array_equal(streamed, whole)

@@ -29,6 +29,21 @@ from __future__ import annotations
 from .losses import per_sample_loss
 
 
+def predict_rows(net, X, batch_size: int):
+    """aᴸ for each row of the host array X (validated), computed ``batch_size`` rows at a time.
+    On a device X is copied over whole, or a batch at a time when it is larger than the device
+    holds data for (``backend.streams``)."""
+    xp = net.xp
+    whole = not xp.streams(X.nbytes)
+    if whole:
+        X = xp.asarray(X)
+    outputs = xp.empty((X.shape[0], net.n_outputs), net.dtype)
+    for start in range(0, X.shape[0], batch_size):
+        rows = X[start : start + batch_size] if whole else xp.asarray(X[start : start + batch_size])
+        outputs[start : start + rows.shape[0]] = forward(net, net.workspace(rows.shape[0]), rows)
+    return outputs
+
+
 def forward(net, work, X, training: bool = False, rng=None):
     """# feedforward: fill zˡ and aˡ for every layer and return aᴸ (a view into ``work``)."""
     xp = net.xp

@@ -34,7 +34,7 @@ import numpy as np
 
 from .activations import Activation, get_activation
 from .backend import Backend, backend_for, device_backend, get_backend, resolve_dtype
-from .delta_rule import forward
+from .delta_rule import predict_rows
 from .extensions import provided
 from .layer import INIT_ALIASES, INITIALIZERS, Input, Layer, draw_weights
 from .losses import Loss, get_loss
@@ -321,10 +321,6 @@ class Network:
         return work
 
     # -- data entering the network -------------------------------------------------------
-    def check_X(self, X):
-        """X validated on the host, in the network's dtype, on the network's backend."""
-        return self.backend.asarray(check_X(self._to_host(X), self.n_inputs, self.dtype))
-
     def check_data(self, X, Y, sample_weight=None, on_device: bool = True):
         """Validated (X, Y, sample_weight) in the network's dtype, on the network's backend
         (or, with ``on_device=False``, as numpy arrays); raises before any change."""
@@ -338,15 +334,9 @@ class Network:
 
     # -- the two passes ------------------------------------------------------------------
     def predict(self, X, batch_size: int = 4096):
-        """The network's outputs aᴸ for each row of X, shape (n_samples, n_out)."""
-        X = self.check_X(X)
-        outputs = self.backend.empty((X.shape[0], self.n_outputs), self.dtype)
-        for start in range(0, X.shape[0], batch_size):
-            rows = X[start : start + batch_size]
-            outputs[start : start + rows.shape[0]] = forward(
-                self, self.workspace(rows.shape[0]), rows
-            )
-        return outputs
+        """The network's outputs aᴸ for each row of X, shape (n_samples, n_out), on the
+        network's device; X larger than a GPU holds is copied over a batch at a time."""
+        return predict_rows(self, check_X(self._to_host(X), self.n_inputs, self.dtype), batch_size)
 
     def predict_classes(self, X):
         """Class labels: argmax over the outputs, or a 0.5 threshold for sigmoid/single outputs."""
