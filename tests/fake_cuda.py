@@ -23,6 +23,8 @@ test that compares results; ``tests/conftest.py`` fails any test after which
 from __future__ import annotations
 
 import contextlib
+import time
+import types
 
 import numpy as np
 
@@ -40,9 +42,11 @@ def refuse_in_capture(what: str) -> None:
 
 
 class Event:
-    """A CUDA event: recording and waiting are logged (``Stream.log``), nothing waits."""
+    """A CUDA event: recording and waiting are logged (``Stream.log``), nothing waits; the
+    time between two is the host's (``get_elapsed_time``)."""
 
     def record(self, stream=None) -> None:
+        self.time = time.perf_counter()
         Stream.log.append(("record", self, stream or Stream.current()))
 
     def synchronize(self) -> None:
@@ -156,3 +160,13 @@ def capturing(real_capture):
 def using_allocator(malloc=None):
     """CuPy's allocator setting for a block; the stand-in's arrays are numpy's."""
     yield
+
+
+def get_elapsed_time(start: Event, stop: Event) -> float:
+    """Milliseconds from ``start`` to ``stop``, as CuPy gives them."""
+    return (stop.time - start.time) * 1e3
+
+
+def memory_pool() -> types.SimpleNamespace:
+    """A memory pool that allocates nothing (the arrays are numpy's) and holds no bytes."""
+    return types.SimpleNamespace(malloc=None, free_all_blocks=lambda: None, total_bytes=lambda: 0)

@@ -21,6 +21,8 @@ from fake_cuda import (  # noqa: F401 (the tests reach them as fake_cupy's)
     ReplayedGraph,
     Stream,
     capturing,
+    get_elapsed_time,
+    memory_pool,
     refuse_in_capture,
     using_allocator,
 )
@@ -279,6 +281,9 @@ class _Device:
     def compute_capability(self) -> str:
         return self.capability
 
+    def synchronize(self) -> None:
+        refuse_in_capture("waiting for the device")
+
     def __enter__(self):
         return self
 
@@ -353,9 +358,12 @@ def make(
         Stream=Stream,
         alloc_pinned_memory=bytearray,
         Event=Event,
-        MemoryPool=lambda: types.SimpleNamespace(malloc=None),
+        get_elapsed_time=get_elapsed_time,
+        MemoryPool=memory_pool,
     )
     module.cuda.runtime.memGetInfo = lambda: (free_memory, 2 * free_memory)
+    module.cuda.runtime.getDeviceProperties = lambda index: {"name": b"numpy stand-in"}
+    module.get_default_memory_pool = memory_pool
 
     def asnumpy(array):
         refuse_in_capture("a copy to host memory")

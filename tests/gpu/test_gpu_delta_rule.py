@@ -95,7 +95,7 @@ def test_each_fused_update_equals_the_plain_kernels(gpu, cupy, name, dtype):
     plain = [cupy.asarray(array) for array in host]
     gpu._kernels.clear()
     gpu.elementwise(name, STEPS[name], fused, CONSTANTS[name], ScratchCache())
-    assert gpu._kernels[name] is not None  # the CUDA kernel ran, not the plain form
+    assert gpu._kernels[(name, False)] is not None  # the CUDA kernel ran, not the plain form
     Backend.elementwise(gpu, name, STEPS[name], plain, CONSTANTS[name], ScratchCache())
     for index, (got, expected) in enumerate(zip(fused, plain, strict=True)):
         if index == 1:
