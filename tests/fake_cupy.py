@@ -113,6 +113,14 @@ def _names(params: str) -> list[str]:
     return [part.split()[-1] for part in params.split(",")]
 
 
+def _check_names(inputs: list[str], outputs: list[str], kernel: str, taken=("i",)) -> None:
+    """A kernel whose parameters share a name does not compile, and CuPy's generated code
+    takes some names itself (``i``; ``a`` and ``b`` in a reduction)."""
+    names = inputs + outputs
+    assert len(set(names)) == len(names), f"{kernel}: a parameter name repeats in {names}"
+    assert not set(names) & set(taken), f"{kernel}: {names} takes one of CuPy's {taken}"
+
+
 class ElementwiseKernel:
     """CuPy's element-wise kernel, run as numpy over whole arrays."""
 
@@ -121,6 +129,7 @@ class ElementwiseKernel:
     def __init__(self, in_params: str, out_params: str, operation: str, name: str) -> None:
         self.inputs, self.outputs = _names(in_params), _names(out_params)
         self.name = name
+        _check_names(self.inputs, self.outputs, name)
         self.statements = []
         for statement in filter(None, (s.strip() for s in operation.split(";"))):
             statement = re.sub(r"^T\s+", "", statement)  # a local: T x = ...
@@ -147,8 +156,10 @@ class ReductionKernel:
 
     def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity,
                  name) -> None:  # fmt: skip
-        assert (reduce_expr, post_map_expr, identity) == ("a + b", "y = a", "0"), name
+        (output,) = _names(out_params)
+        assert (reduce_expr, post_map_expr, identity) == ("a + b", f"{output} = a", "0"), name
         self.inputs, self.map_expr = _names(in_params), map_expr
+        _check_names(self.inputs, [output], name, taken=("a", "b"))
         ElementwiseKernel.compiled.append(name)
 
     def __call__(self, *args, axis=None):

@@ -142,7 +142,7 @@ class CupyBackend(Backend):
         kernel = self._kernels.get(name)
         if kernel is None:
             kernel = self._kernels[name] = self.module.ReductionKernel(
-                in_params, "T y", map_expr, "a + b", "y = a", "0", f"backprop_{name}"
+                in_params, "T total", map_expr, "a + b", "total = a", "0", f"backprop_{name}"
             )
         return kernel
 
