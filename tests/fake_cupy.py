@@ -52,6 +52,8 @@ class FakeDeviceArray(np.ndarray):
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         _refuse_host_arrays([*inputs, *(out or ())], ufunc.__name__)
+        if ufunc is np.matmul:  # ``a @ b``: cupy.matmul
+            refuse_in_capture("the @ operator (cupy.matmul, CuPy's cuBLAS calls)")
         if out is not None:
             kwargs["out"] = tuple(_plain(o) for o in out)
         result = getattr(ufunc, method)(*(_plain(x) for x in inputs), **kwargs)

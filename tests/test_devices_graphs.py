@@ -241,6 +241,8 @@ HOST_WORK_IN_A_STEP = {
     "a copy from host memory": lambda net, cupy: net.xp.asarray(np.ones(3, np.float32)),
     "a copy to host memory": lambda net, cupy: net.xp.to_host(net.params),
     "cupy.matmul": lambda net, cupy: cupy.matmul(net.params[None, :], net.params[:, None]),
+    "the @ operator": lambda net, cupy: net.params @ net.params,
+    "cupy.einsum": lambda net, cupy: cupy.einsum("i,i->", net.params, net.params),
     "a cuRAND draw": lambda net, cupy: cupy.random.RandomState(np.uint64(0)).random_sample(3),
 }
 
