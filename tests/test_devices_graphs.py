@@ -21,6 +21,7 @@ from test_devices import OPTIMIZERS
 import backprop as bp
 from backprop.gpu import blas, cuda_graphs, cuda_graphs_enabled, graphs, set_cuda_graphs
 from backprop.gpu.graphs import ConstantRing, GraphedStep
+from backprop.training.batches import Batches
 from backprop.training.step import TrainingStep
 
 
@@ -197,6 +198,35 @@ def test_sample_weights_and_a_schedule_replay_exactly(cupy):
     expected, expected_losses = train(False, **options)
     np.testing.assert_array_equal(params, expected)
     assert losses == expected_losses
+
+
+@pytest.mark.parametrize("gathered", [True, False], ids=["gathered", "sliced"])
+def test_batches_gathered_into_buffers_of_one_batch_are_read_where_they_are(
+    cupy, monkeypatch, gathered
+):
+    """Shuffled data too large to gather whole comes a batch at a time in the same buffers,
+    which the graph reads in place; slices of the data are copied into the graph's inputs."""
+    if gathered:
+        monkeypatch.setattr(Batches, "WHOLE_BYTES", 0)
+    made = []
+    monkeypatch.setattr(cupy, "copyto", _counting(made, np.copyto), raising=False)
+    weights = np.random.default_rng(2).uniform(0.5, 2.0, size=50)
+    params, losses = train(True, sample_weight=weights)
+    (graph,) = fake_cupy.ReplayedGraph.captures
+    assert graph.launches == 8
+    staged = [shape for shape in made if shape == (16, 4)]  # X's copies into the graph's
+    assert len(staged) == (0 if gathered else 8)  # the captured batch and 7 replayed
+    expected, expected_losses = train(False, sample_weight=weights)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+
+
+def _counting(shapes: list, copyto):
+    def counted(out, source, **options):
+        shapes.append(out.shape)
+        return fake_cupy._device(copyto(out.view(np.ndarray), np.asarray(source), **options))
+
+    return counted
 
 
 def test_turning_tf32_on_between_fits_captures_the_step_anew(cupy):

@@ -11,10 +11,12 @@ replays it with one launch. ``GraphedStep`` wraps a ``TrainingStep``:
 2. its second is captured on a side stream into a graph, with a memory pool of the graph's
    own for whatever the step allocates (nothing else may reuse that memory, or a replay would
    write over it), then launched;
-3. each later full batch is copied into the graph's input arrays and the graph launched.
+3. each later full batch is copied into the graph's input arrays and the graph launched;
+   batches that are gathered into the same buffers every time (shuffled data too large to
+   gather whole) are read there, with no copy (``GraphedStep._stage``).
 
 What changes from batch to batch without the step's code running again comes in through
-device memory the graph reads: the batch (copied into the graph's inputs), the dropout masks
+device memory the graph reads: the batch (in the graph's inputs), the dropout masks
 (drawn into the workspace just before the launch, in the order the forward pass would draw
 them), and the optimiser's constants, which Adam's bias corrections change every step: the
 optimiser's update is run on the host in a recording mode of the backend that launches
@@ -152,6 +154,8 @@ class GraphedStep:
         self.refused = None  # why the step is not captured, once that is known
         self.warm = False
         self.key = self.graph = self.captured = self.inputs = None
+        self.places = None  # where the warm-up batch's arrays were in memory
+        self.in_place = False  # whether the graph reads the batches where they come
         self.pool = None
         self.slots = Slots(self.xp, self.net.dtype)
         self.ring = None
@@ -162,15 +166,20 @@ class GraphedStep:
     def __call__(self, X, Y, weights, rate, optimizer_state, observe: bool = False):
         if not self._replayable(X, observe):
             return self.step(X, Y, weights, rate, optimizer_state, observe)
-        inputs = self._stage(X, Y, weights)
+        batch = (X, Y, weights)
+        inputs = self._stage(batch)
         constants, state_after = self._record(rate, optimizer_state)
         self._draw_masks()
         for values, buffer in zip(constants, self.slots.made_for(constants), strict=True):
             self.ring.copy(values, buffer)
         key = (rate, self.xp.graph_key())  # the batch's shapes are the fit's, fixed
         recapture = key != self.key
-        if not self.warm or (recapture and not self._capture(key, inputs, rate, optimizer_state)):
-            result = self._graph_form(inputs, rate, optimizer_state)  # kernel by kernel
+        if (
+            inputs is None
+            or not self.warm
+            or (recapture and not self._capture(key, inputs, rate, optimizer_state))
+        ):
+            result = self._graph_form(inputs or batch, rate, optimizer_state)  # kernel by kernel
             self.warm = True
             return result._replace(optimizer_state=state_after)
         self.graph.launch()
@@ -192,14 +201,30 @@ class GraphedStep:
                 return False
         return X.shape[0] == self.rows
 
-    def _stage(self, X, Y, weights) -> tuple:
-        """The batch copied into the graph's input arrays (made on the first batch)."""
-        xp, batch = self.xp, (X, Y, weights)
-        if self.inputs is None:
-            self.inputs = tuple(None if a is None else xp.empty_like(a) for a in batch)
+    def _stage(self, batch: tuple) -> tuple | None:
+        """The graph's input arrays, holding ``batch``; ``None`` when the graph reads memory
+        that the batch is not in (the step then runs kernel by kernel).
+
+        Batches gathered into buffers of one batch (shuffled data too large to gather whole)
+        come in the same memory every time: the graph reads them there, with no copy. Other
+        batches (slices of the data) are copied into input arrays of the graph's own. The
+        warm-up batch and the one the graph is captured with decide which.
+        """
+        places = tuple(None if a is None else (a.data.ptr, a.shape, a.strides) for a in batch)
+        if self.places is None:  # warming up
+            self.places = places
+            return batch
+        if self.inputs is None:  # to be captured
+            self.in_place = places == self.places
+            xp = self.xp
+            self.inputs = batch if self.in_place else tuple(
+                None if a is None else xp.empty_like(a) for a in batch
+            )  # fmt: skip
+        if self.in_place:
+            return self.inputs if places == self.places else None
         for staged, array in zip(self.inputs, batch, strict=True):
             if array is not None:
-                xp.copyto(staged, array)
+                self.xp.copyto(staged, array)
         return self.inputs
 
     def _record(self, rate, optimizer_state):
