@@ -335,7 +335,8 @@ class Network:
     # -- the two passes ------------------------------------------------------------------
     def predict(self, X, batch_size: int = 4096):
         """The network's outputs aᴸ for each row of X, shape (n_samples, n_out), on the
-        network's device; X larger than a GPU holds is copied over a batch at a time."""
+        network's device; on a GPU, X above the size that training streams (by default half
+        the free memory) is copied over a batch at a time."""
         return predict_rows(self, check_X(self._to_host(X), self.n_inputs, self.dtype), batch_size)
 
     def predict_classes(self, X):
