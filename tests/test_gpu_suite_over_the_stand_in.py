@@ -18,13 +18,16 @@ from pathlib import Path
 TESTS = Path(__file__).parent
 
 
-def test_the_gpu_tests_pass_over_the_stand_in():
+def run_over_the_stand_in(*arguments: str, timeout: int):
+    """``python arguments`` with the tests' folder on the path, for ``stand_in_cupy``."""
     path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "stand_in_cupy", "-p", "no:cacheprovider",
-         "-rfEs", str(TESTS / "gpu")],
-        env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    return subprocess.run([sys.executable, *arguments], env={**os.environ, "PYTHONPATH": path},
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def test_the_gpu_tests_pass_over_the_stand_in():
+    pytest = ["-m", "pytest", "-p", "stand_in_cupy", "-p", "no:cacheprovider", "-rfEs"]
+    result = run_over_the_stand_in(*pytest, str(TESTS / "gpu"), timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = re.search(r"^\d+ passed.*$", result.stdout, re.MULTILINE)
     assert summary and "skipped" not in summary.group(), result.stdout[-2000:]
@@ -33,28 +36,15 @@ def test_the_gpu_tests_pass_over_the_stand_in():
 def test_the_gpu_benchmark_runs_over_the_stand_in(tmp_path):
     """``benchmarks/gpu.py``'s backprop columns, table and files, on two small configurations
     (PyTorch and JAX are not run here: without a GPU they say they were skipped or failed)."""
-    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
-    argv = [
-        "gpu.py",
-        "--configs",
-        "mnist-128,tabular-256",
-        "--batches",
-        "4",
-        "--repeats",
-        "2",
-        "--budget",
-        "0",
-        "--frameworks",
-        "backprop,backprop-eager",
-        "--out",
-        str(tmp_path),
-    ]
+    argv = ["gpu.py", "--configs", "mnist-128,tabular-256", "--batches", "4", "--repeats", "2",
+            "--budget", "0", "--frameworks", "backprop,backprop-eager",
+            "--out", str(tmp_path)]  # fmt: skip
+    script = TESTS.parent / "benchmarks" / "gpu.py"
     code = (
         f"import runpy, sys, stand_in_cupy; sys.argv = {argv!r}; "
-        f"runpy.run_path({str(TESTS.parent / 'benchmarks' / 'gpu.py')!r}, run_name='__main__')"
+        f"runpy.run_path({str(script)!r}, run_name='__main__')"
     )
-    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": path},
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = run_over_the_stand_in("-c", code, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     results = json.loads((tmp_path / "gpu.json").read_text())
     for name in ("mnist-128", "tabular-256"):

@@ -41,7 +41,7 @@ from ..engine.backend import Backend, ScratchCache, device_backend
 from . import blas, streaming
 from .graphs import GraphedStep, cuda_graphs_enabled
 from .kernels import KERNELS
-from .precision import bf16_enabled
+from .precision import float32_products
 from .switches import temporarily
 
 _FLOAT_NAMES = ("float32", "float64")
@@ -180,11 +180,10 @@ class CupyBackend(Backend):
         self._direct_blas()
         return self._blas if isinstance(self._blas, str) else None
 
-    def graph_key(self) -> tuple:
-        """The settings a captured graph holds fixed besides the step's own: TF32 or bfloat16
-        products."""
-        core = self.module._core
-        return (core.get_compute_type(np.float32), bf16_enabled())
+    def graph_key(self) -> str:
+        """The setting a captured graph holds fixed besides the step's own: how float32
+        products run (``precision.float32_products``)."""
+        return float32_products(self.module)
 
     @contextlib.contextmanager
     def recording_constants(self):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .precision import bf16_enabled
+from .precision import float32_products
 
 OP_N, OP_T = 0, 1  # cublasOperation_t
 DEFAULT_MATH, TF32_TENSOR_OP_MATH = 0, 3  # cublasMath_t
@@ -170,11 +170,12 @@ class Cublas:
         if gemm is None:
             return None
         self._set_stream()
-        self._set_math(dtype)
+        products = float32_products(self.cupy) if dtype == np.float32 else "float64"
+        self._set_math(TF32_TENSOR_OP_MATH if products == "tf32" else DEFAULT_MATH)
         one, zero = ctypes.byref(self._one[dtype]), ctypes.byref(self._zero[dtype])
         B, A, C = (ctypes.c_void_p(x.data.ptr) for x in (b, a, out))
         shape = (gemm.op_b, gemm.op_a, gemm.m, gemm.n, gemm.k)
-        if dtype == np.float32 and bf16_enabled():
+        if products == "bf16":
             status = self.library.cublasGemmEx(
                 self.handle, *shape, one, B, R_32F, gemm.ldb, A, R_32F, gemm.lda, zero, C,
                 R_32F, gemm.ldc, COMPUTE_32F_FAST_16BF, GEMM_DEFAULT,
@@ -196,13 +197,7 @@ class Cublas:
             self._check(library.cublasSetWorkspace_v2(self.handle, workspace, size), "workspace")
             self._stream = stream
 
-    def _set_math(self, dtype) -> None:
-        core = self.cupy._core
-        tf32 = (
-            dtype == np.float32
-            and core.get_compute_type(np.float32) == core._routines_linalg.COMPUTE_TYPE_TF32
-        )
-        math = TF32_TENSOR_OP_MATH if tf32 else DEFAULT_MATH
+    def _set_math(self, math: int) -> None:
         if math != self._math:
             self._check(self.library.cublasSetMathMode(self.handle, math), "math mode")
             self._math = math

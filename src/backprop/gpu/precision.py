@@ -57,7 +57,19 @@ def _cupy_core():
 def tf32_enabled() -> bool:
     """Whether float32 products on the GPU run as TF32 now."""
     _, core = _cupy_core()
+    return _tf32_set(core)
+
+
+def _tf32_set(core) -> bool:
     return core.get_compute_type(np.float32) == core._routines_linalg.COMPUTE_TYPE_TF32
+
+
+def float32_products(cupy) -> str:
+    """How float32 products run now: ``"bf16"``, ``"tf32"`` or ``"float32"`` (bfloat16 takes
+    precedence over TF32). ``cupy`` is the module, imported already."""
+    if _BF16["enabled"]:
+        return "bf16"
+    return "tf32" if _tf32_set(cupy._core) else "float32"
 
 
 def set_tf32(enabled: bool) -> None:
