@@ -1,7 +1,7 @@
 """Debian's Firefox ESR driven over WebDriver BiDi, the W3C protocol Firefox speaks itself.
 
 Playwright cannot drive this Firefox: its BiDi context setup always sends
-``emulation.setMediaFeaturesOverride``, which Firefox ESR 153 does not know. This client uses
+``emulation.setMediaFeaturesOverride``, which Debian's Firefox ESR does not know. This client uses
 only standard commands (session, browsingContext, script, input) over the ``websockets`` package.
 Values cross as JSON, so functions passed to ``call`` take and return JSON-able values.
 """
@@ -44,6 +44,7 @@ class Firefox:
                 stderr=log,
             )
         self.ids = itertools.count(1)
+        self.loads = itertools.count(1)
         self.events: list[dict] = []
         self.connection = contextlib.ExitStack()
         try:
@@ -89,10 +90,17 @@ class Firefox:
         """Load ``url`` afresh (never a same-document jump) at the given viewport size."""
         viewport = {"width": width, "height": height}
         self.command("browsingContext.setViewport", {"context": self.context, "viewport": viewport})
-        self.command("browsingContext.navigate", {"context": self.context, "url": "about:blank"})
         self.events.clear()
-        load = {"context": self.context, "url": url, "wait": "complete"}
+        load = {"context": self.context, "url": self._fresh(url), "wait": "complete"}
         self.command("browsingContext.navigate", load)
+
+    def _fresh(self, url: str) -> str:
+        """``url`` with a query of its own, so that loading it is never a jump within the
+        document already there (going by ``about:blank`` instead makes Firefox 140 switch
+        processes, and its WebDriver BiDi then loses the navigation now and then)."""
+        address, hash_mark, fragment = url.partition("#")
+        separator = "&" if "?" in address else "?"
+        return f"{address}{separator}load={next(self.loads)}{hash_mark}{fragment}"
 
     def call(self, function: str, *args):
         """``function(*args)`` in the page, awaited; arguments and result travel as JSON."""
