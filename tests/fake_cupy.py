@@ -123,6 +123,36 @@ def _check_names(inputs: list[str], outputs: list[str], kernel: str, taken=("i",
     assert not set(names) & set(taken), f"{kernel}: {names} takes one of CuPy's {taken}"
 
 
+def _gather_rows(source, order, cursors, width, out, logged=None):
+    """``walk.GATHER`` (and ``GATHER_LOGGED`` with ``logged``), element i of ``out`` at a time
+    as CUDA runs it, in numpy."""
+    i = np.arange(out.size)
+    value = source.reshape(-1)[order[cursors[0] + i // width] * width + i % width]
+    out[...] = value.astype(out.dtype).reshape(out.shape)
+    if logged is not None:
+        logged.reshape(-1)[cursors[1] * width + i] = out.reshape(-1)
+
+
+def _log_rows(values, cursors, width, logged):
+    """``walk.LOG`` in numpy."""
+    logged.reshape(-1)[cursors[1] * width + np.arange(values.size)] = values.reshape(-1)
+
+
+def _set_cursors(position, log_row, cursors):
+    """``walk.SET_CURSORS`` in numpy."""
+    cursors[...] = (position, log_row)
+
+
+INDEXED = {
+    "backprop_gather_rows": _gather_rows,
+    "backprop_gather_rows_logged": _gather_rows,
+    "backprop_log_rows": _log_rows,
+    "backprop_set_cursors": _set_cursors,
+}
+"""Kernels that index raw arrays, which the statements' interpretation below cannot run: each
+is its operation written in numpy."""
+
+
 class ElementwiseKernel:
     """CuPy's element-wise kernel, run as numpy over whole arrays."""
 
@@ -133,6 +163,9 @@ class ElementwiseKernel:
         self.name = name
         _check_names(self.inputs, self.outputs, name)
         self.statements = []
+        if name in INDEXED:
+            ElementwiseKernel.compiled.append(name)
+            return
         for statement in filter(None, (s.strip() for s in operation.split(";"))):
             statement = re.sub(r"^T\s+", "", statement)  # a local: T x = ...
             target, operator, expression = re.match(r"(\w+)\s*(-?=)\s*(.*)", statement).groups()
@@ -143,6 +176,10 @@ class ElementwiseKernel:
 
     def __call__(self, *args):
         assert len(args) == len(self.inputs) + len(self.outputs), self.name
+        if self.name in INDEXED:
+            plain = [a.view(np.ndarray) if isinstance(a, np.ndarray) else a for a in args]
+            INDEXED[self.name](*plain)
+            return
         dtype = args[len(self.inputs)].dtype  # the first output, the parameters
         for value in args:  # the scalars must arrive in the arrays' dtype (CuPy's T)
             assert np.asarray(value).dtype == dtype, (self.name, np.asarray(value).dtype)

@@ -200,31 +200,68 @@ def test_sample_weights_and_a_schedule_replay_exactly(cupy):
     assert losses == expected_losses
 
 
-@pytest.mark.parametrize("gathered", [True, False], ids=["gathered", "sliced"])
-def test_batches_gathered_into_buffers_of_one_batch_are_read_where_they_are(
-    cupy, monkeypatch, gathered
-):
-    """Shuffled data too large to gather whole comes a batch at a time in the same buffers,
-    which the graph reads in place; slices of the data are copied into the graph's inputs."""
-    if gathered:
+@pytest.mark.parametrize("gathered", [True, False], ids=["a batch at a time", "whole"])
+def test_the_graph_gathers_and_logs_its_own_batches(cupy, monkeypatch, gathered):
+    """With the training data on the GPU, the graph gathers each batch from the data and logs
+    it (``walk``): outside the graph, no batch is gathered or copied, except the last, partial
+    one (run kernel by kernel), and the fit is the fit without graphs, bit for bit."""
+    if gathered:  # shuffled data too large to gather whole comes a batch at a time
         monkeypatch.setattr(Batches, "WHOLE_BYTES", 0)
     made = []
-    monkeypatch.setattr(cupy, "copyto", _counting(made, np.copyto), raising=False)
+    for name in ("copyto", "take"):
+        monkeypatch.setattr(cupy, name, _counting(made, getattr(np, name)), raising=False)
     weights = np.random.default_rng(2).uniform(0.5, 2.0, size=50)
     params, losses = train(True, sample_weight=weights)
     (graph,) = fake_cupy.ReplayedGraph.captures
-    assert graph.launches == 8
-    staged = [shape for shape in made if shape == (16, 4)]  # X's copies into the graph's
-    assert len(staged) == (0 if gathered else 8)  # the captured batch and 7 replayed
+    assert graph.launches == 8  # 3 epochs of 3 full batches, less the first (warming up)
+    assert not [shape for shape in made if shape[0] == 16]  # a full batch's rows
+    assert [shape for shape in made if shape[0] == 2]  # the partial batch's, so this counts
     expected, expected_losses = train(False, sample_weight=weights)
     np.testing.assert_array_equal(params, expected)
     assert losses == expected_losses
 
 
-def _counting(shapes: list, copyto):
-    def counted(out, source, **options):
-        shapes.append(out.shape)
-        return fake_cupy._device(copyto(out.view(np.ndarray), np.asarray(source), **options))
+def test_batches_skipped_or_run_outside_the_graph_leave_it_reading_the_right_rows(cupy):
+    """A batch whose weights are all 0 is skipped, and the graph's position in the data and in
+    the loss log is set past it; so too after the batches run kernel by kernel."""
+    weights = np.ones(50)
+    weights[16:32] = 0  # the second batch, unshuffled
+    options = dict(sample_weight=weights, shuffle=False, epochs=4)
+    params, losses = train(True, **options)
+    assert fake_cupy.ReplayedGraph.captures[0].launches == 7  # 2 full batches an epoch, less 1
+    expected, expected_losses = train(False, **options)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+
+
+def test_streamed_batches_are_copied_into_the_graphs_inputs(cupy, monkeypatch):
+    """Batches that come from host memory a chunk at a time are given to the step as arrays,
+    copied into the graph's inputs before each launch."""
+    made = []
+    monkeypatch.setattr(cupy, "copyto", _counting(made, np.copyto), raising=False)
+    with bp.gpu.streaming_above(0):
+        params, losses = train(True)
+    (graph,) = fake_cupy.ReplayedGraph.captures
+    assert graph.launches == 8
+    assert len([shape for shape in made if shape == (16, 4)]) == 9  # every full batch's X
+    with bp.gpu.streaming_above(0):
+        expected, expected_losses = train(False)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+
+
+def _counting(shapes: list, function):
+    """``function`` (numpy's ``copyto`` or ``take``), noting the shape it writes outside a
+    graph's capture or replay."""
+
+    def counted(*args, **options):
+        out = options.get("out", args[0] if function is np.copyto else None)
+        if out is not None and fake_cupy.Stream.capturing is None:
+            shapes.append(out.shape)
+        plain = [np.asarray(a).view(np.ndarray) for a in args]
+        if "out" in options:
+            options["out"] = options["out"].view(np.ndarray)
+        return fake_cupy._device(function(*plain, **options))
 
     return counted
 

@@ -15,6 +15,7 @@ from test_gpu_training import OPTIMIZERS
 
 import backprop as bp
 from backprop.gpu import cuda_graphs, graphs
+from backprop.training.batches import Batches
 
 
 @pytest.fixture
@@ -80,5 +81,21 @@ def test_every_activation_loss_and_skip_connection_is_captured(gpu, captures, ou
     assert len(captures) == 1
     with cuda_graphs(False):
         expected, expected_losses = fit_with_skips(outputs, X, 64)
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_batches_the_graph_gathers_itself_are_the_batches_given(gpu, captures, monkeypatch,
+                                                                shuffle):  # fmt: skip
+    """The graph gathers and logs its batches (``walk``), also a batch at a time (shuffled
+    data too large to gather whole) and past a batch of weight 0 it skips."""
+    monkeypatch.setattr(Batches, "WHOLE_BYTES", 0)
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, size=300)
+    weights[64:128] = 0  # unshuffled, the second batch is skipped
+    options = dict(sample_weight=weights, shuffle=shuffle)
+    params, losses = _fit(True, "float32", OPTIMIZERS["adam"], **options)
+    assert len(captures) == 1
+    expected, expected_losses = _fit(False, "float32", OPTIMIZERS["adam"], **options)
     np.testing.assert_array_equal(params, expected)
     assert losses == expected_losses

@@ -11,9 +11,14 @@ replays it with one launch. ``GraphedStep`` wraps a ``TrainingStep``:
 2. its second is captured on a side stream into a graph, with a memory pool of the graph's
    own for whatever the step allocates (nothing else may reuse that memory, or a replay would
    write over it), then launched;
-3. each later full batch is copied into the graph's input arrays and the graph launched;
-   batches that are gathered into the same buffers every time (shuffled data too large to
-   gather whole) are read there, with no copy (``GraphedStep._stage``).
+3. each later full batch is a launch of the graph.
+
+A batch reaches the graph's input arrays in one of two ways. When the training data is on the
+GPU whole, the loop lets the step take its batches (``GraphedStep.take``): the graph itself
+gathers each batch from the data and writes its output and targets into the epoch's loss log,
+at positions it reads from device memory (``walk``), so a batch costs the host the launch and
+the optimiser's constants, nothing more. Batches given to the step as arrays (data streamed
+from host memory) are copied into the graph's inputs before each launch.
 
 What changes from batch to batch without the step's code running again comes in through
 device memory the graph reads: the batch (in the graph's inputs), the dropout masks
@@ -43,6 +48,7 @@ import numpy as np
 from ..training.settings import check_flags
 from .kernels import KERNELS
 from .switches import temporarily
+from .walk import Walk
 
 _SETTING = {"enabled": True}
 
@@ -154,8 +160,7 @@ class GraphedStep:
         self.refused = None  # why the step is not captured, once that is known
         self.warm = False
         self.key = self.graph = self.captured = self.inputs = None
-        self.places = None  # where the warm-up batch's arrays were in memory
-        self.in_place = False  # whether the graph reads the batches where they come
+        self.walk = None  # a ``walk.Walk`` once the step takes its batches, else False
         self.pool = None
         self.slots = Slots(self.xp, self.net.dtype)
         self.ring = None
@@ -164,67 +169,74 @@ class GraphedStep:
         return getattr(self.step, name)
 
     def __call__(self, X, Y, weights, rate, optimizer_state, observe: bool = False):
-        if not self._replayable(X, observe):
+        if self.walk or not self._replayable(X.shape[0], observe):
             return self.step(X, Y, weights, rate, optimizer_state, observe)
-        batch = (X, Y, weights)
-        inputs = self._stage(batch)
+        self.walk = False  # batches given: from now on, always
+        inputs = self._stage((X, Y, weights))
+        result = self._run(
+            lambda: self._graph_form(inputs, rate, optimizer_state), rate, optimizer_state
+        )
+        return result._replace(share=_copy(result.share), penalty=_copy(result.penalty))
+
+    def take(self, batches, order, start, log, batch_number, rate, optimizer_state):
+        """Run the full batch of ``batches`` at ``start`` of ``order``, gathered and logged in
+        ``log`` by the graph itself (``walk``); ``None`` where the step is not replayed from a
+        graph this way (the batch is then to be gathered and given to the step). The result's
+        ``work`` and ``share`` are the graph's, which its next replay overwrites."""
+        if self.walk is None and self._replayable(batches.size) and Walk.suits(batches, log):
+            self.walk = Walk(self.xp, batches, log)
+        walk = self.walk
+        if not walk or self.refused or not cuda_graphs_enabled() or start + walk.rows > batches.n:
+            return None
+        walk.prepare(order, start)
+
+        def walked():
+            result = self._graph_form(walk.step_inputs(), rate, optimizer_state)
+            walk.log_and_advance(result.work)
+            return result
+
+        result = self._run(walked, rate, optimizer_state)
+        walk.advanced()
+        result = result._replace(penalty=_copy(result.penalty))  # None without L2
+        log.note(batch_number, walk.rows, result.penalty)
+        return result
+
+    def _run(self, graph_form, rate, optimizer_state):
+        """The step, replayed from the graph of ``graph_form`` (captured first, if the key
+        changed), or run kernel by kernel in that form while warming up. A replay's device
+        scalars are the graph's own, overwritten by the next."""
         constants, state_after = self._record(rate, optimizer_state)
         self._draw_masks()
         for values, buffer in zip(constants, self.slots.made_for(constants), strict=True):
             self.ring.copy(values, buffer)
         key = (rate, self.xp.graph_key())  # the batch's shapes are the fit's, fixed
         recapture = key != self.key
-        if (
-            inputs is None
-            or not self.warm
-            or (recapture and not self._capture(key, inputs, rate, optimizer_state))
-        ):
-            result = self._graph_form(inputs or batch, rate, optimizer_state)  # kernel by kernel
+        if not self.warm or (recapture and not self._capture(key, graph_form)):
+            result = graph_form()  # kernel by kernel
             self.warm = True
             return result._replace(optimizer_state=state_after)
         self.graph.launch()
-        captured = self.captured
-        return captured._replace(
-            share=_copy(captured.share),
-            penalty=_copy(captured.penalty),
-            optimizer_state=state_after,
-        )
+        return self.captured._replace(optimizer_state=state_after)
 
-    def _replayable(self, X, observe: bool) -> bool:
+    def _replayable(self, rows: int, observe: bool = False) -> bool:
         if observe or self.refused or not cuda_graphs_enabled():
             return False
         if self.rows is None:
-            self.rows = X.shape[0]
+            self.rows = rows
             self.refused = self.xp.graph_refusal()
             if self.refused:
                 _warn(self.refused)
                 return False
-        return X.shape[0] == self.rows
+        return rows == self.rows
 
-    def _stage(self, batch: tuple) -> tuple | None:
-        """The graph's input arrays, holding ``batch``; ``None`` when the graph reads memory
-        that the batch is not in (the step then runs kernel by kernel).
-
-        Batches gathered into buffers of one batch (shuffled data too large to gather whole)
-        come in the same memory every time: the graph reads them there, with no copy. Other
-        batches (slices of the data) are copied into input arrays of the graph's own. The
-        warm-up batch and the one the graph is captured with decide which.
-        """
-        places = tuple(None if a is None else (a.data.ptr, a.shape, a.strides) for a in batch)
-        if self.places is None:  # warming up
-            self.places = places
-            return batch
-        if self.inputs is None:  # to be captured
-            self.in_place = places == self.places
-            xp = self.xp
-            self.inputs = batch if self.in_place else tuple(
-                None if a is None else xp.empty_like(a) for a in batch
-            )  # fmt: skip
-        if self.in_place:
-            return self.inputs if places == self.places else None
+    def _stage(self, batch: tuple) -> tuple:
+        """The graph's input arrays, holding a copy of ``batch``."""
+        xp = self.xp
+        if self.inputs is None:
+            self.inputs = tuple(None if a is None else xp.empty_like(a) for a in batch)
         for staged, array in zip(self.inputs, batch, strict=True):
             if array is not None:
-                self.xp.copyto(staged, array)
+                xp.copyto(staged, array)
         return self.inputs
 
     def _record(self, rate, optimizer_state):
@@ -252,17 +264,15 @@ class GraphedStep:
         with self.xp.in_graph_form(self.slots.rewind()):
             return self.step(*inputs, rate, optimizer_state, observe=False)
 
-    def _capture(self, key, inputs, rate, optimizer_state) -> bool:
-        """Capture the step for ``key``; ``False`` (with a warning) if it cannot be, after
-        which every step runs kernel by kernel."""
+    def _capture(self, key, graph_form) -> bool:
+        """Capture ``graph_form`` for ``key``; ``False`` (with a warning) if it cannot be,
+        after which every step runs kernel by kernel."""
         self.graph = self.captured = None
         cupy = self.xp.module
         if self.pool is None:
             self.pool = cupy.cuda.MemoryPool()
         try:  # the captured kernels take the arrays of the state, and constants from the slots
-            self.graph, self.captured = capture(
-                cupy, self.pool, lambda: self._graph_form(inputs, rate, optimizer_state)
-            )
+            self.graph, self.captured = capture(cupy, self.pool, graph_form)
         except Exception as error:  # CuPy's errors have no common base class
             self.refused = f"{type(error).__name__}: {error}"
             _warn(self.refused)

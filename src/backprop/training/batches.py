@@ -34,6 +34,7 @@ class Batches:
         self.size, self.n = size, data.X.shape[0]
         self.weighted = data.weights is not None
         Y = data.Y
+        self.target_dtype = Y.dtype  # the batches' targets: 0/1 kept as uint8 are widened back
         if Y.nbytes - Y.size >= self.COMPACT_BYTES and bool(((Y == 0) | (Y == 1)).all()):
             Y = Y.astype(xp.uint8)
         self.data = Data(data.X, Y, data.weights)

@@ -204,6 +204,7 @@ def fit(
     step = xp.wrap_step(session.wrap_step(step))  # on a GPU: replayed from a CUDA graph
     batches = xp.stream_batches(train, batch) or Batches(xp, train, batch)
     del train  # the batches keep what they need (0/1 targets as uint8)
+    errors = LossLog(net, batches.size, n, batches.weighted)  # one for the fit
 
     def save_checkpoint():
         if session.rank == 0:
@@ -220,7 +221,10 @@ def fit(
                 rate = schedule(epoch, optimizer.lr)
                 # one batch covering the whole set sees the same gradient in any order
                 order = session.order(net, n, epoch) if shuffle and batch < n else None
-                loss, penalty, layer_stats = _run_epoch(step, batches, order, state, rate, session)
+                errors.begin_epoch(epoch)
+                loss, penalty, layer_stats = _run_epoch(
+                    step, batches, order, state, rate, session, errors
+                )
                 logs = {"loss": loss, "lr": rate}
                 if settings["l2"]:
                     logs["l2_penalty"] = penalty
@@ -299,21 +303,34 @@ def _epoch_says_stop(net, state: TrainingState, logs, callbacks, stopper) -> boo
     return any(requests)
 
 
-def _run_epoch(step: TrainingStep, batches: Batches, order, state: TrainingState, rate, session):
-    """One pass over the data; returns the mean batch error, the L2 terms' part of it and the
-    last batch's layer stats."""
+def _run_epoch(
+    step: TrainingStep, batches: Batches, order, state: TrainingState, rate, session, errors
+):
+    """One pass over the data, logged in ``errors``; returns the mean batch error, the L2
+    terms' part of it and the last batch's layer stats.
+
+    A step with a ``take`` method (a GPU's graphed step) may run a batch from the data itself,
+    gathering it and logging it on the device; where it does not (``None``), the batch is
+    gathered here and given to the step."""
     net, xp = step.net, step.net.xp
     n, batch = batches.n, batches.size
-    errors = LossLog(net, batch, n, batches.weighted, net.params.copy(), state.epoch)
     starts = session.batch_starts(n, batch)
     skipped = session.empty_batches(xp, batches.data.weights, order, batch, starts)
     last_start = (n - 1) // batch * batch
+    take = getattr(step, "take", None)
     stats = None
     for batch_number, start in enumerate(starts):
         if batch_number in skipped:
             continue  # every sample here has weight 0: no gradient, no step
+        observe = start == last_start
+        taken = None
+        if take is not None and not observe:
+            taken = take(batches, order, start, errors, batch_number, rate, state.optimizer_state)
+        if taken is not None:
+            state.optimizer_state = taken.optimizer_state
+            continue
         X, Y, weights = batches.get(order, start)
-        result = step(X, Y, weights, rate, state.optimizer_state, observe=start == last_start)
+        result = step(X, Y, weights, rate, state.optimizer_state, observe=observe)
         state.optimizer_state = result.optimizer_state
         if start < n:  # a rank whose rows ran out takes part with no batch
             errors.add(result.work, Y, weights, batch_number, result.penalty)

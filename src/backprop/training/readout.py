@@ -69,11 +69,15 @@ class LossLog:
     weighted by each batch's share, Σ_b share_b·E_b / Σ_b share_b, which is Σₙ wₙJₙ / Σₙ wₙ
     (wₙ = 1 without sample weights), plus each batch's L2 term. A non-finite error stops
     training with the number of the batch where it first appeared.
+
+    One log serves a whole fit (``begin_epoch`` starts each epoch), so its arrays stay where
+    they are in memory: a step that writes its batch's rows into the log itself (a GPU's
+    captured step) finds them there every epoch, and then only notes the batch (``note``).
     """
 
-    def __init__(self, net, batch: int, n: int, weighted: bool, start_params, epoch: int):
+    def __init__(self, net, batch: int, n: int, weighted: bool):
         L, xp = net.n_layers, net.xp
-        self.net, self.batch, self.start_params, self.epoch = net, batch, start_params, epoch
+        self.net, self.batch = net, batch
         self.from_logits = (
             net.loss.canonical == net.output_activation.name
             and net.loss.per_sample_from_logits is not None
@@ -84,18 +88,31 @@ class LossLog:
         else:
             self.capacity = 0 if batch > rows // 2 else (rows // batch) * batch
         width = net.layers[L].size
+        self.outputs = self.targets = self.weights = None
         if self.capacity:
             self.outputs = xp.empty((self.capacity, width), net.dtype)
             self.targets = xp.empty((self.capacity, width), net.dtype)
             self.weights = xp.empty(self.capacity, net.dtype) if weighted else None
+        self.start_params = xp.empty_like(net.params)
+        self.begin_epoch(0)
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Start logging ``epoch``, whose starting weights a divergence puts back."""
+        self.epoch = epoch
+        self.net.xp.copyto(self.start_params, self.net.params)
         self.used = 0
         self.logged: list[tuple] = []  # (batch number, first row, rows, penalty)
         self.total, self.total_weight, self.last_finite = 0.0, 0.0, math.nan
         self.penalty_total = 0.0  # the L2 terms' part of ``total``
 
+    def output(self, work):
+        """The network's output as the log keeps it: zᴸ where the loss is computed from it
+        (a canonical pair), else aᴸ."""
+        return work.z[-1] if self.from_logits else work.a[-1]
+
     def add(self, work, Y, weights, batch_number: int, penalty) -> None:
         """Log one batch; ``penalty`` is its share times its L2 term (None for none)."""
-        output = work.z[-1] if self.from_logits else work.a[-1]
+        output = self.output(work)
         m = Y.shape[0]
         if not self.capacity:
             self.logged.append((batch_number, 0, m, penalty))
@@ -107,6 +124,11 @@ class LossLog:
         xp.copyto(self.targets[rows], Y)
         if weights is not None:
             xp.copyto(self.weights[rows], weights)
+        self.note(batch_number, m, penalty)
+
+    def note(self, batch_number: int, m: int, penalty) -> None:
+        """Log a batch of ``m`` rows whose output, targets and weights are already in the
+        log's arrays at row ``used`` (written there by the step)."""
         self.logged.append((batch_number, self.used, m, penalty))
         self.used += m
         if self.used + self.batch > self.capacity:
