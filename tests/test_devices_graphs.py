@@ -21,7 +21,9 @@ from test_devices import OPTIMIZERS
 import backprop as bp
 from backprop.gpu import blas, cuda_graphs, cuda_graphs_enabled, graphs, set_cuda_graphs
 from backprop.gpu.graphs import ConstantRing, GraphedStep
-from backprop.training.batches import Batches
+from backprop.gpu.walk import Walk
+from backprop.training.batches import Batches, Data
+from backprop.training.readout import LossLog
 from backprop.training.step import TrainingStep
 
 
@@ -383,3 +385,17 @@ def test_graphs_leave_no_warning_when_they_work(cupy):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         train(True)
+
+
+def test_the_graph_takes_a_batch_only_where_it_stays_inside_the_data_and_the_log(cupy):
+    """The captured gathers and writes have no bounds of their own (on a GPU, rows past the end
+    are someone else's memory), so ``take`` declines a batch that would run past either."""
+    net = bp.Network([4, 8, 3], loss="cross_entropy", output="softmax", device="cuda", seed=0)
+    X, Y, _ = net.check_data(*data(48))
+    batches = Batches(net.xp, Data(net.xp.asarray(X), net.xp.asarray(Y)), 16)
+    log = LossLog(net, 16, 48, weighted=False)
+    walk = Walk(net.xp, batches, log)
+    assert Walk.suits(batches, log) and walk.fits(0) and walk.fits(32)
+    assert not walk.fits(33)  # past the data
+    log.used = 40
+    assert not walk.fits(0)  # past the log

@@ -186,7 +186,7 @@ class GraphedStep:
         if self.walk is None and self._replayable(batches.size) and Walk.suits(batches, log):
             self.walk = Walk(self.xp, batches, log)
         walk = self.walk
-        if not walk or self.refused or not cuda_graphs_enabled() or start + walk.rows > batches.n:
+        if not walk or self.refused or not cuda_graphs_enabled() or not walk.fits(start):
             return None
         walk.prepare(order, start)
 

@@ -108,6 +108,12 @@ class Walk:
         )
         return whole_epoch and in_log_dtype and all(a.flags.c_contiguous for a in arrays)
 
+    def fits(self, start: int) -> bool:
+        """Whether a full batch starts at ``start`` and the log has room for it: the graph
+        reads and writes where the counters say, with no bounds of its own."""
+        rows = self.rows
+        return start + rows <= self.order.shape[0] and self.log.used + rows <= self.log.capacity
+
     def prepare(self, order, start: int) -> None:
         """Queue what puts the counters at the batch starting at ``start`` of ``order`` (None:
         the data's own order), logged at the log's next free row."""
