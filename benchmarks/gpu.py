@@ -31,7 +31,10 @@ includes the host's dispatch), the epoch's mean loss, and the peak GPU memory (C
 pool size after the run, PyTorch's ``max_memory_allocated``, JAX's ``peak_bytes_in_use``, a
 process-wide maximum). The cuBLAS GEMM-only bound is the same products as backprop's step alone
 (``a·Wᵀ``, ``δᵀ·a`` per layer, ``δ·W`` above the first), timed on the GPU with CUDA events:
-samples/s = batch / time. Each framework's timed epochs stop after ``--budget`` seconds, so the
+samples/s = batch / time. For backprop, the GPU's time for one replay of its captured step
+is timed too (``replay_seconds``), beside its time per batch in a second table: where the two
+are close the GPU is the limit, where the batch takes longer the host is. Each framework's
+timed epochs stop after ``--budget`` seconds, so the
 whole script runs in a few minutes. Missing frameworks are skipped with a note.
 
 Usage::
@@ -119,6 +122,7 @@ def run_backprop(sizes, batch, X, y, timed: Timed, precision: str, graphs: bool)
 
     import backprop as bp
     from backprop.gpu import bf16, cuda_graphs, tf32
+    from backprop.gpu import graphs as gpu_graphs
 
     net = bp.Network(sizes, hidden="relu", output="softmax", loss="cross_entropy", seed=0)
     for layer, (W, b) in zip(net.layers[1:], initial_weights(sizes), strict=True):
@@ -138,20 +142,54 @@ def run_backprop(sizes, batch, X, y, timed: Timed, precision: str, graphs: bool)
             timed.losses.append(float(logs["loss"]))
         return len(events) > 1 and not timed.more()
 
-    with (
-        tf32(precision == "tf32"),
-        bf16(precision == "bf16"),
-        cuda_graphs(graphs),
-        warnings.catch_warnings(record=True) as said,
-    ):
-        warnings.simplefilter("always", RuntimeWarning)
-        net.fit(Xd, yd, epochs=1 + timed.most, batch_size=batch, optimizer=bp.Adam(LR),
-                callbacks=[epoch_end], warn=False)  # fmt: skip
-    cupy.cuda.Device().synchronize()
-    extra = {"peak_bytes": int(cupy.get_default_memory_pool().total_bytes())}
+    captured, walks = [], []  # the graphs captured, and the counters they read (walk.Walk)
+    real_capture, real_walk = gpu_graphs.capture, gpu_graphs.Walk
+
+    def keeping(*args):
+        captured.append(real_capture(*args))
+        return captured[-1]
+
+    class KeptWalk(real_walk):
+        def __init__(self, *args):
+            super().__init__(*args)
+            walks.append(self)
+
+    gpu_graphs.capture, gpu_graphs.Walk = keeping, KeptWalk
+    try:
+        with (
+            tf32(precision == "tf32"),
+            bf16(precision == "bf16"),
+            cuda_graphs(graphs),
+            warnings.catch_warnings(record=True) as said,
+        ):
+            warnings.simplefilter("always", RuntimeWarning)
+            net.fit(Xd, yd, epochs=1 + timed.most, batch_size=batch, optimizer=bp.Adam(LR),
+                    callbacks=[epoch_end], warn=False)  # fmt: skip
+            cupy.cuda.Device().synchronize()
+            extra = {"peak_bytes": int(cupy.get_default_memory_pool().total_bytes())}
+            if captured and walks:
+                extra["replay_seconds"] = replay_seconds(cupy, captured[-1][0], walks[-1])
+    finally:
+        gpu_graphs.capture, gpu_graphs.Walk = real_capture, real_walk
     if said:  # a capture that failed says so, and the step ran kernel by kernel
         extra["warnings"] = sorted({str(warning.message) for warning in said})
     return extra
+
+
+def replay_seconds(cupy, graph, walk, most: int = 20) -> float:
+    """The GPU's time for one replay of the captured step, launched back to back after the
+    fit (training the network on) from the epoch's first batch: the graph reads which rows come
+    next from ``walk``'s counters, which the fit left at the end of an epoch."""
+    repeats = min(most, walk.order.shape[0] // walk.rows - 1)
+    walk.set_cursors(0, 0, walk.cursors)
+    graph.launch()
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    start.record()
+    for _ in range(repeats):
+        graph.launch()
+    stop.record()
+    stop.synchronize()
+    return cupy.cuda.get_elapsed_time(start, stop) / 1e3 / repeats
 
 
 def gemm_bound(sizes, batch, precision: str, repeats: int = 20) -> float:
@@ -425,7 +463,22 @@ def table(results: dict) -> str:
         "samples/s, median of timed epochs; float32, Adam; TF32 products in the -tf32 row, "
         "bfloat16 products in the -bf16 row"
     )
-    return "\n".join(lines) + f"\n\n{note}.\n"
+    return "\n".join(lines) + f"\n\n{note}.\n\n" + replay_table(results)
+
+
+def replay_table(results: dict) -> str:
+    """backprop's time per batch against the GPU's time for one replay of its graph: where the
+    two are close the GPU is the limit, where the batch takes longer the host is."""
+    lines = ["| config | batch | µs per batch | µs per replay on the GPU | replay / batch |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for name, entry in results["configs"].items():
+        got = entry["frameworks"].get("backprop", {})
+        rate, replay = got.get("samples_per_s"), got.get("replay_seconds")
+        if rate and replay:
+            per_batch = entry["batch"] / rate
+            lines.append(f"| {name} | {entry['batch']} | {per_batch * 1e6:,.1f} | "
+                         f"{replay * 1e6:,.1f} | {replay / per_batch:.0%} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def parse(argv=None) -> argparse.Namespace:

@@ -53,5 +53,10 @@ def test_the_gpu_benchmark_runs_over_the_stand_in(tmp_path):
         for framework in ("backprop", "backprop-eager"):
             got = entry["frameworks"][framework]
             assert got["epochs"] == 2 and got["samples_per_s"] > 0 and "warnings" not in got
+        assert entry["frameworks"]["backprop"]["replay_seconds"] > 0  # the graph's, replayed
+        assert "replay_seconds" not in entry["frameworks"]["backprop-eager"]
     table = (tmp_path / "gpu.md").read_text()
     assert re.search(r"^\| mnist-128 \| 128 \| [\d,]+ \| [\d,]+ \|", table, re.MULTILINE), table
+    assert re.search(r"^\| tabular-256 \| 256 \| [\d,.]+ \| [\d,.]+ \| \d+% \|$", table, re.M), (
+        table
+    )
