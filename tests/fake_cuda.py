@@ -116,8 +116,8 @@ class ReplayedGraph:
     """What a capture gives: numpy cannot defer work, so the capture ran the step at once
     and the launch right after it does nothing; every later launch runs the captured function
     again, with the arguments it was captured with, as a graph replays its kernels with theirs,
-    and writes the device arrays it returns into those the capture returned, as a graph
-    writes its results where the captured kernels wrote them. The replay runs under the
+    and writes the device arrays it returns into those the capture returned (``_write_into``),
+    as a graph writes its results where the captured kernels wrote them. The replay runs under the
     capture's rules, on a stream of its own."""
 
     captures: list = []
@@ -138,9 +138,25 @@ class ReplayedGraph:
                 results = self.function()
             finally:
                 Stream.capturing = None
-        for captured, replayed in zip(self.result, results, strict=True):
-            if isinstance(captured, np.ndarray):
-                np.copyto(captured.view(np.ndarray), replayed.view(np.ndarray))
+        _write_into(self.result, results)
+
+
+def _write_into(captured, replayed) -> None:
+    """Copy the device arrays of ``replayed`` into those in the same places of ``captured``:
+    in tuples, lists and dicts, and in the cells of closures (a function to call later on
+    what the step computed), as a graph writes where the captured kernels wrote."""
+    if isinstance(captured, np.ndarray):
+        np.copyto(captured.view(np.ndarray), replayed.view(np.ndarray))
+    elif isinstance(captured, (tuple, list)):
+        for old, new in zip(captured, replayed, strict=True):
+            _write_into(old, new)
+    elif isinstance(captured, dict):
+        for key, old in captured.items():
+            _write_into(old, replayed[key])
+    elif callable(captured) and getattr(captured, "__closure__", None):
+        for old, new in zip(captured.__closure__, replayed.__closure__, strict=True):
+            if isinstance(old.cell_contents, np.ndarray):
+                _write_into(old.cell_contents, new.cell_contents)
 
 
 def capturing(real_capture):

@@ -19,7 +19,7 @@ from strict_backend import STRICT, DeviceArray
 
 import backprop as bp
 from backprop.engine.backend import base
-from backprop.gpu import CupyBackend
+from backprop.gpu import CupyBackend, cuda_graphs
 
 INSTALL_LINE = "device='cuda' needs CuPy: pip install \"backprop[gpu]\""
 
@@ -151,17 +151,20 @@ def test_fit_on_the_gpu_backend_matches_the_cpu(fake_gpu, name, dtype):
     X, y = data()
     weights = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y))
     options = dict(epochs=2, batch_size=16, shuffle=False, warn=False, sample_weight=weights)
-    host, device = classifier(), classifier(device="cuda")
-    host, device = host.copy(dtype), device.copy(dtype)
+    host = classifier().copy(dtype)
     fake_cupy.ElementwiseKernel.compiled.clear()
     fake_gpu._kernels.clear()
     expected = host.fit(X, y, optimizer=copy.deepcopy(OPTIMIZERS[name]), **options)
-    got = device.fit(X, y, optimizer=copy.deepcopy(OPTIMIZERS[name]), **options)
-    update_kernels = {f"backprop_{name}_step", f"backprop_{name}_step_from_buffer"}
-    assert update_kernels <= set(fake_cupy.ElementwiseKernel.compiled)  # fused; graphed too
     rtol = 1e-12 if dtype == "float64" else 1e-5
-    np.testing.assert_allclose(fake_gpu.to_host(device.params), host.params, rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(got.loss, expected.loss, rtol=rtol)
+    for graphs in (True, False):  # the update's kernel as a graph replays it, and eagerly
+        device = classifier(device="cuda").copy(dtype)
+        with cuda_graphs(graphs):
+            got = device.fit(X, y, optimizer=copy.deepcopy(OPTIMIZERS[name]), **options)
+        kernel = f"backprop_{name}_step" + ("_from_buffer" if graphs else "")
+        assert kernel in fake_cupy.ElementwiseKernel.compiled  # fused
+        params = fake_gpu.to_host(device.params)
+        np.testing.assert_allclose(params, host.params, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(got.loss, expected.loss, rtol=rtol)
 
 
 def test_shuffles_and_dropout_are_drawn_on_the_device_and_resume_exactly(fake_gpu, tmp_path):

@@ -236,6 +236,29 @@ def test_batches_skipped_or_run_outside_the_graph_leave_it_reading_the_right_row
     assert losses == expected_losses
 
 
+def test_the_batch_that_records_the_layer_statistics_is_a_graph_of_its_own(cupy):
+    """With full batches only, the epoch's last batch, which records the layer statistics,
+    warms up in the first epoch, is captured in the second and replays in the third; the
+    statistics, like the weights and the losses, are those of the fit without graphs."""
+
+    def fit(graphs_on):
+        net = bp.Network([4, bp.Layer(8, "relu", dropout=0.2), bp.Layer(3, "softmax")],
+                         loss="cross_entropy", seed=1, device="cuda")  # fmt: skip
+        with cuda_graphs(graphs_on):
+            history = net.fit(*data(48), epochs=3, batch_size=16, optimizer="adam", warn=False)
+        return net.backend.to_host(net.params), history
+
+    params, history = fit(True)
+    plain, observed = fake_cupy.ReplayedGraph.captures
+    assert (plain.launches, observed.launches) == (5, 2)
+    expected, expected_history = fit(False)
+    np.testing.assert_array_equal(params, expected)
+    assert history.loss == expected_history.loss
+    assert history.layer_records == expected_history.layer_records
+    assert len(history.layer_records["update_ratio"]) == 3
+    assert all(value > 0 for value in history.layer_records["update_ratio"][2])
+
+
 def test_streamed_batches_are_copied_into_the_graphs_inputs(cupy, monkeypatch):
     """Batches that come from host memory a chunk at a time are given to the step as arrays,
     copied into the graph's inputs before each launch."""

@@ -31,11 +31,14 @@ copied from pinned host memory into the buffer the captured kernel reads
 the learning rate, which a schedule may change between epochs: a new rate is captured anew.
 
 The kernels are the same in both forms and cuBLAS is called the same way (``blas.Cublas``),
-so a replayed step computes bit for bit what the step computes kernel by kernel. A step that
-records the layer statistics, a batch of another size (the last, partial one), a step with a
-gradient reducer, and any step when graphs are switched off (``set_cuda_graphs(False)``, or
-``with cuda_graphs(False):``) run kernel by kernel. Should the capture fail, training goes on
-kernel by kernel with a ``RuntimeWarning`` saying why.
+so a replayed step computes bit for bit what the step computes kernel by kernel. The epoch's
+last batch, which also records the layer statistics, is a form of its own (``Form``): when it
+is a full batch that the graph takes itself, it warms up, is captured and replays as a second
+graph, once an epoch. A batch of another size (the last, partial one), a step with a gradient
+reducer, a batch that records the statistics and is given to the step as arrays, and any step
+when graphs are switched off (``set_cuda_graphs(False)``, or ``with cuda_graphs(False):``) run
+kernel by kernel. Should a capture fail, training goes on kernel by kernel with a
+``RuntimeWarning`` saying why.
 """
 
 from __future__ import annotations
@@ -150,6 +153,16 @@ class Slots:
         return buffer
 
 
+class Form:
+    """One form of the step as a graph: the plain step, or the step that also records the
+    layer statistics (``observe``). Each warms up, is captured and replays on its own, with a
+    memory pool of its own, so that neither's replays write over what the other keeps."""
+
+    def __init__(self) -> None:
+        self.warm = False
+        self.key = self.graph = self.captured = self.pool = None
+
+
 class GraphedStep:
     """``step`` (a ``TrainingStep`` on a GPU network) with its full batches replayed from a
     CUDA graph; called as the step is, with the same results."""
@@ -158,10 +171,9 @@ class GraphedStep:
         self.step, self.net, self.xp = step, step.net, step.net.xp
         self.rows = None  # the full batch's rows: the first batch's
         self.refused = None  # why the step is not captured, once that is known
-        self.warm = False
-        self.key = self.graph = self.captured = self.inputs = None
+        self.forms = {False: Form(), True: Form()}  # by whether the step observes
+        self.inputs = None
         self.walk = None  # a ``walk.Walk`` once the step takes its batches, else False
-        self.pool = None
         self.slots = Slots(self.xp, self.net.dtype)
         self.ring = None
 
@@ -178,11 +190,12 @@ class GraphedStep:
         )
         return result._replace(share=_copy(result.share), penalty=_copy(result.penalty))
 
-    def take(self, batches, order, start, log, batch_number, rate, optimizer_state):
+    def take(self, batches, order, start, log, batch_number, rate, optimizer_state, observe=False):
         """Run the full batch of ``batches`` at ``start`` of ``order``, gathered and logged in
-        ``log`` by the graph itself (``walk``); ``None`` where the step is not replayed from a
-        graph this way (the batch is then to be gathered and given to the step). The result's
-        ``work`` and ``share`` are the graph's, which its next replay overwrites."""
+        ``log`` by the graph itself (``walk``), recording the layer statistics if ``observe``;
+        ``None`` where the step is not replayed from a graph this way (the batch is then to be
+        gathered and given to the step). The result's ``work``, ``share`` and statistics are
+        the graph's, which its next replay overwrites."""
         if self.walk is None and self._replayable(batches.size) and Walk.suits(batches, log):
             self.walk = Walk(self.xp, batches, log)
         walk = self.walk
@@ -191,17 +204,17 @@ class GraphedStep:
         walk.prepare(order, start)
 
         def walked():
-            result = self._graph_form(walk.step_inputs(), rate, optimizer_state)
+            result = self._graph_form(walk.step_inputs(), rate, optimizer_state, observe)
             walk.log_and_advance(result.work)
             return result
 
-        result = self._run(walked, rate, optimizer_state)
+        result = self._run(walked, rate, optimizer_state, observe)
         walk.advanced()
         result = result._replace(penalty=_copy(result.penalty))  # None without L2
         log.note(batch_number, walk.rows, result.penalty)
         return result
 
-    def _run(self, graph_form, rate, optimizer_state):
+    def _run(self, graph_form, rate, optimizer_state, observe: bool = False):
         """The step, replayed from the graph of ``graph_form`` (captured first, if the key
         changed), or run kernel by kernel in that form while warming up. A replay's device
         scalars are the graph's own, overwritten by the next."""
@@ -209,14 +222,15 @@ class GraphedStep:
         self._draw_masks()
         for values, buffer in zip(constants, self.slots.made_for(constants), strict=True):
             self.ring.copy(values, buffer)
+        form = self.forms[observe]
         key = (rate, self.xp.graph_key())  # the batch's shapes are the fit's, fixed
-        recapture = key != self.key
-        if not self.warm or (recapture and not self._capture(key, graph_form)):
+        recapture = key != form.key
+        if not form.warm or (recapture and not self._capture(form, key, graph_form)):
             result = graph_form()  # kernel by kernel
-            self.warm = True
+            form.warm = True
             return result._replace(optimizer_state=state_after)
-        self.graph.launch()
-        return self.captured._replace(optimizer_state=state_after)
+        form.graph.launch()
+        return form.captured._replace(optimizer_state=state_after)
 
     def _replayable(self, rows: int, observe: bool = False) -> bool:
         if observe or self.refused or not cuda_graphs_enabled():
@@ -258,26 +272,26 @@ class GraphedStep:
             if layer.dropout:
                 self.xp.uniform_into(net.rng, work.mask[layer.index])
 
-    def _graph_form(self, inputs, rate, optimizer_state):
+    def _graph_form(self, inputs, rate, optimizer_state, observe: bool = False):
         """The step with the optimiser's constants read from the slots and the dropout masks
         taken as drawn: what the graph records."""
         with self.xp.in_graph_form(self.slots.rewind()):
-            return self.step(*inputs, rate, optimizer_state, observe=False)
+            return self.step(*inputs, rate, optimizer_state, observe=observe)
 
-    def _capture(self, key, graph_form) -> bool:
-        """Capture ``graph_form`` for ``key``; ``False`` (with a warning) if it cannot be,
-        after which every step runs kernel by kernel."""
-        self.graph = self.captured = None
+    def _capture(self, form: Form, key, graph_form) -> bool:
+        """Capture ``graph_form`` for ``key`` as ``form``'s graph; ``False`` (with a warning)
+        if it cannot be, after which every step runs kernel by kernel."""
+        form.graph = form.captured = None
         cupy = self.xp.module
-        if self.pool is None:
-            self.pool = cupy.cuda.MemoryPool()
+        if form.pool is None:
+            form.pool = cupy.cuda.MemoryPool()
         try:  # the captured kernels take the arrays of the state, and constants from the slots
-            self.graph, self.captured = capture(cupy, self.pool, graph_form)
+            form.graph, form.captured = capture(cupy, form.pool, graph_form)
         except Exception as error:  # CuPy's errors have no common base class
             self.refused = f"{type(error).__name__}: {error}"
             _warn(self.refused)
             return False
-        self.key = key
+        form.key = key
         return True
 
 

@@ -323,17 +323,18 @@ def _run_epoch(
         if batch_number in skipped:
             continue  # every sample here has weight 0: no gradient, no step
         observe = start == last_start
-        taken = None
-        if take is not None and not observe:
-            taken = take(batches, order, start, errors, batch_number, rate, state.optimizer_state)
-        if taken is not None:
-            state.optimizer_state = taken.optimizer_state
-            continue
-        X, Y, weights = batches.get(order, start)
-        result = step(X, Y, weights, rate, state.optimizer_state, observe=observe)
+        result = None
+        if take is not None:
+            optimizer_state = state.optimizer_state
+            result = take(
+                batches, order, start, errors, batch_number, rate, optimizer_state, observe
+            )
+        if result is None:
+            X, Y, weights = batches.get(order, start)
+            result = step(X, Y, weights, rate, state.optimizer_state, observe=observe)
+            if start < n:  # a rank whose rows ran out takes part with no batch
+                errors.add(result.work, Y, weights, batch_number, result.penalty)
         state.optimizer_state = result.optimizer_state
-        if start < n:  # a rank whose rows ran out takes part with no batch
-            errors.add(result.work, Y, weights, batch_number, result.penalty)
         stats = result.layer_stats if result.layer_stats is not None else stats
     loss, penalty = session.epoch_error(errors)
     if not readout.params_finite(net):  # the epoch's last update went non-finite
