@@ -32,7 +32,14 @@ except bp.DeviceUnavailable as error:
 PY
 } 2>&1 | tee "$OUT/environment.txt"
 
-timeout 200 "$PYTHON" -m pytest tests/gpu -q -p no:cacheprovider -rs 2>&1 | tee "$OUT/tests.txt"
+# in 8 processes where pytest-xdist is installed: compiling each kernel the first time (NVRTC,
+# on the CPU) is much of the tests' time on a fresh machine
+parallel=()
+if "$PYTHON" -c "import xdist" 2>/dev/null; then
+  parallel=(-n 8)
+fi
+timeout 200 "$PYTHON" -m pytest tests/gpu -q -p no:cacheprovider -rs ${parallel[@]+"${parallel[@]}"} 2>&1 |
+  tee "$OUT/tests.txt"
 tests=${PIPESTATUS[0]}
 
 configs=()
