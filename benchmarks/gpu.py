@@ -168,7 +168,8 @@ def run_backprop(sizes, batch, X, y, timed: Timed, precision: str, graphs: bool)
             cupy.cuda.Device().synchronize()
             extra = {"peak_bytes": int(cupy.get_default_memory_pool().total_bytes())}
             if captured and walks:
-                extra["replay_seconds"] = replay_seconds(cupy, captured[-1][0], walks[-1])
+                plain = captured[0][0]  # the plain step (the one recording statistics comes later)
+                extra["replay_seconds"] = replay_seconds(cupy, plain, walks[-1])
     finally:
         gpu_graphs.capture, gpu_graphs.Walk = real_capture, real_walk
     if said:  # a capture that failed says so, and the step ran kernel by kernel
