@@ -259,6 +259,36 @@ def test_the_batch_that_records_the_layer_statistics_is_a_graph_of_its_own(cupy)
     assert all(value > 0 for value in history.layer_records["update_ratio"][2])
 
 
+def test_a_statistics_batch_that_cannot_be_captured_leaves_the_plain_step_replayed(
+    cupy, monkeypatch
+):
+    """Should only the capture of the step that records the statistics fail, that batch runs
+    kernel by kernel, with a warning, and every other batch still replays."""
+    real = graphs.capture
+    made = []
+
+    def second_refused(*args):
+        made.append(args)
+        if len(made) == 2:  # the plain step is captured in the first epoch, this in the second
+            raise NotImplementedError("refused")
+        return real(*args)
+
+    monkeypatch.setattr(graphs, "capture", second_refused)
+    net = bp.Network([4, 8, bp.Layer(3, "softmax")], loss="cross_entropy", seed=1, device="cuda")
+    with pytest.warns(RuntimeWarning, match="not as a CUDA graph: NotImplementedError: refused"):
+        history = net.fit(*data(48), epochs=3, batch_size=16, optimizer="adam", warn=False)
+    (plain,) = fake_cupy.ReplayedGraph.captures
+    assert plain.launches == 5  # both full batches of every epoch, less the first
+    expected = bp.Network([4, 8, bp.Layer(3, "softmax")], loss="cross_entropy", seed=1,
+                          device="cuda")  # fmt: skip
+    with cuda_graphs(False):
+        expected_history = expected.fit(*data(48), epochs=3, batch_size=16, optimizer="adam",
+                                        warn=False)  # fmt: skip
+    np.testing.assert_array_equal(net.backend.to_host(net.params),
+                                  expected.backend.to_host(expected.params))  # fmt: skip
+    assert history.layer_records == expected_history.layer_records
+
+
 def test_streamed_batches_are_copied_into_the_graphs_inputs(cupy, monkeypatch):
     """Batches that come from host memory a chunk at a time are given to the step as arrays,
     copied into the graph's inputs before each launch."""

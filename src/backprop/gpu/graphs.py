@@ -38,7 +38,8 @@ graph, once an epoch. A batch of another size (the last, partial one), a step wi
 reducer, a batch that records the statistics and is given to the step as arrays, and any step
 when graphs are switched off (``set_cuda_graphs(False)``, or ``with cuda_graphs(False):``) run
 kernel by kernel. Should a capture fail, training goes on kernel by kernel with a
-``RuntimeWarning`` saying why.
+``RuntimeWarning`` saying why (only the statistics batch, if its capture is the one that
+failed).
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ class Form:
     def __init__(self) -> None:
         self.warm = False
         self.key = self.graph = self.captured = self.pool = None
+        self.refused = None  # why this form could not be captured
 
 
 class GraphedStep:
@@ -225,7 +227,11 @@ class GraphedStep:
         form = self.forms[observe]
         key = (rate, self.xp.graph_key())  # the batch's shapes are the fit's, fixed
         recapture = key != form.key
-        if not form.warm or (recapture and not self._capture(form, key, graph_form)):
+        if (
+            form.refused
+            or not form.warm
+            or (recapture and not self._capture(form, key, graph_form))
+        ):
             result = graph_form()  # kernel by kernel
             form.warm = True
             return result._replace(optimizer_state=state_after)
@@ -280,7 +286,8 @@ class GraphedStep:
 
     def _capture(self, form: Form, key, graph_form) -> bool:
         """Capture ``graph_form`` for ``key`` as ``form``'s graph; ``False`` (with a warning)
-        if it cannot be, after which every step runs kernel by kernel."""
+        if it cannot be, after which that form runs kernel by kernel, and so does every step
+        if it was the plain one."""
         form.graph = form.captured = None
         cupy = self.xp.module
         if form.pool is None:
@@ -288,8 +295,10 @@ class GraphedStep:
         try:  # the captured kernels take the arrays of the state, and constants from the slots
             form.graph, form.captured = capture(cupy, form.pool, graph_form)
         except Exception as error:  # CuPy's errors have no common base class
-            self.refused = f"{type(error).__name__}: {error}"
-            _warn(self.refused)
+            form.refused = f"{type(error).__name__}: {error}"
+            if form is self.forms[False]:
+                self.refused = form.refused
+            _warn(form.refused)
             return False
         form.key = key
         return True
