@@ -38,16 +38,23 @@ def data(n=50):
     return rng.normal(size=(n, 4)).astype(np.float32), np.arange(n) % 3
 
 
-def train(graphs_on: bool, optimizer="adam", hidden=None, epochs=3, **options):
-    """The parameters and epoch losses of a GPU network trained with graphs on or off."""
+def fit(graphs_on: bool, optimizer="adam", hidden=None, epochs=3, n=50, **options):
+    """The parameters and history of a GPU network trained on ``n`` rows in batches of 16,
+    with graphs on or off."""
     hidden = hidden or bp.Layer(8, "relu", dropout=0.2)
     net = bp.Network([4, hidden, bp.Layer(3, "softmax")], loss="cross_entropy", seed=1,
                      device="cuda")  # fmt: skip
-    X, y = data()
+    X, y = data(n)
     settings = dict(epochs=epochs, batch_size=16, optimizer=optimizer, warn=False)
     with cuda_graphs(graphs_on):
         history = net.fit(X, y, **{**settings, **options})
-    return net.backend.to_host(net.params), history.loss
+    return net.backend.to_host(net.params), history
+
+
+def train(graphs_on: bool, **options):
+    """The parameters and epoch losses of ``fit``."""
+    params, history = fit(graphs_on, **options)
+    return params, history.loss
 
 
 # -- the layout of a product, as cuBLAS reads it ---------------------------------------------
@@ -240,18 +247,10 @@ def test_the_batch_that_records_the_layer_statistics_is_a_graph_of_its_own(cupy)
     """With full batches only, the epoch's last batch, which records the layer statistics,
     warms up in the first epoch, is captured in the second and replays in the third; the
     statistics, like the weights and the losses, are those of the fit without graphs."""
-
-    def fit(graphs_on):
-        net = bp.Network([4, bp.Layer(8, "relu", dropout=0.2), bp.Layer(3, "softmax")],
-                         loss="cross_entropy", seed=1, device="cuda")  # fmt: skip
-        with cuda_graphs(graphs_on):
-            history = net.fit(*data(48), epochs=3, batch_size=16, optimizer="adam", warn=False)
-        return net.backend.to_host(net.params), history
-
-    params, history = fit(True)
+    params, history = fit(True, n=48)  # full batches only
     plain, observed = fake_cupy.ReplayedGraph.captures
     assert (plain.launches, observed.launches) == (5, 2)
-    expected, expected_history = fit(False)
+    expected, expected_history = fit(False, n=48)
     np.testing.assert_array_equal(params, expected)
     assert history.loss == expected_history.loss
     assert history.layer_records == expected_history.layer_records
@@ -274,18 +273,12 @@ def test_a_statistics_batch_that_cannot_be_captured_leaves_the_plain_step_replay
         return real(*args)
 
     monkeypatch.setattr(graphs, "capture", second_refused)
-    net = bp.Network([4, 8, bp.Layer(3, "softmax")], loss="cross_entropy", seed=1, device="cuda")
     with pytest.warns(RuntimeWarning, match="not as a CUDA graph: NotImplementedError: refused"):
-        history = net.fit(*data(48), epochs=3, batch_size=16, optimizer="adam", warn=False)
+        params, history = fit(True, n=48)  # full batches only
     (plain,) = fake_cupy.ReplayedGraph.captures
     assert plain.launches == 5  # both full batches of every epoch, less the first
-    expected = bp.Network([4, 8, bp.Layer(3, "softmax")], loss="cross_entropy", seed=1,
-                          device="cuda")  # fmt: skip
-    with cuda_graphs(False):
-        expected_history = expected.fit(*data(48), epochs=3, batch_size=16, optimizer="adam",
-                                        warn=False)  # fmt: skip
-    np.testing.assert_array_equal(net.backend.to_host(net.params),
-                                  expected.backend.to_host(expected.params))  # fmt: skip
+    expected, expected_history = fit(False, n=48)
+    np.testing.assert_array_equal(params, expected)
     assert history.layer_records == expected_history.layer_records
 
 

@@ -33,8 +33,13 @@ def captures(monkeypatch):
 
 
 def _fit(graphs_on, dtype, optimizer, **options):
+    params, history = _fit_history(graphs_on, dtype, optimizer, **options)
+    return params, history.loss
+
+
+def _fit_history(graphs_on, dtype, optimizer, n=300, **options):
     rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(300, 20)), rng.integers(0, 4, size=300)
+    X, y = rng.normal(size=(n, 20)), rng.integers(0, 4, size=n)
     net = bp.Network([20, bp.Layer(64, "relu", dropout=0.1), bp.Layer(32, "tanh"),
                       bp.Layer(4, "softmax")], loss="cross_entropy", dtype=dtype, seed=3,
                      device="cuda")  # fmt: skip
@@ -42,7 +47,7 @@ def _fit(graphs_on, dtype, optimizer, **options):
         warnings.simplefilter("error", RuntimeWarning)  # a capture that failed would warn
         history = net.fit(X, y, epochs=3, batch_size=64, optimizer=copy.deepcopy(optimizer),
                           warn=False, **options)  # fmt: skip
-    return net.backend.to_host(net.params), history.loss
+    return net.backend.to_host(net.params), history
 
 
 def test_cublas_called_directly_passes_its_check(gpu):
@@ -104,21 +109,9 @@ def test_batches_the_graph_gathers_itself_are_the_batches_given(gpu, captures, m
 def test_the_batch_that_records_the_layer_statistics_replays_as_a_graph(gpu, captures):
     """With full batches only (256 rows, batch 64), the epoch's last batch is a second graph,
     captured in the second epoch; its statistics are those of the fit without graphs."""
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(256, 20)), rng.integers(0, 4, size=256)
-
-    def fit(graphs_on):
-        net = bp.Network([20, bp.Layer(64, "relu", dropout=0.1), bp.Layer(32, "sigmoid"),
-                          bp.Layer(4, "softmax")], loss="cross_entropy", seed=3,
-                         device="cuda")  # fmt: skip
-        with cuda_graphs(graphs_on), warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)
-            history = net.fit(X, y, epochs=3, batch_size=64, optimizer="adam", warn=False)
-        return net.backend.to_host(net.params), history
-
-    params, history = fit(True)
+    params, history = _fit_history(True, "float32", OPTIMIZERS["adam"], n=256)
     assert len(captures) == 2  # the plain step and the one that records the statistics
-    expected, expected_history = fit(False)
+    expected, expected_history = _fit_history(False, "float32", OPTIMIZERS["adam"], n=256)
     np.testing.assert_array_equal(params, expected)
     assert history.loss == expected_history.loss
     assert history.layer_records == expected_history.layer_records

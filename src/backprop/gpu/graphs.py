@@ -37,9 +37,8 @@ is a full batch that the graph takes itself, it warms up, is captured and replay
 graph, once an epoch. A batch of another size (the last, partial one), a step with a gradient
 reducer, a batch that records the statistics and is given to the step as arrays, and any step
 when graphs are switched off (``set_cuda_graphs(False)``, or ``with cuda_graphs(False):``) run
-kernel by kernel. Should a capture fail, training goes on kernel by kernel with a
-``RuntimeWarning`` saying why (only the statistics batch, if its capture is the one that
-failed).
+kernel by kernel. Should a capture fail, that form of the step (plain or recording the
+statistics) goes on kernel by kernel, with a ``RuntimeWarning`` saying why.
 """
 
 from __future__ import annotations
@@ -162,7 +161,7 @@ class Form:
     def __init__(self) -> None:
         self.warm = False
         self.key = self.graph = self.captured = self.pool = None
-        self.refused = None  # why this form could not be captured
+        self.refused = None  # why this form could not be captured: it runs kernel by kernel
 
 
 class GraphedStep:
@@ -172,7 +171,7 @@ class GraphedStep:
     def __init__(self, step) -> None:
         self.step, self.net, self.xp = step, step.net, step.net.xp
         self.rows = None  # the full batch's rows: the first batch's
-        self.refused = None  # why the step is not captured, once that is known
+        self.refused = None  # why this GPU's steps cannot be captured, once that is known
         self.forms = {False: Form(), True: Form()}  # by whether the step observes
         self.inputs = None
         self.walk = None  # a ``walk.Walk`` once the step takes its batches, else False
@@ -187,10 +186,12 @@ class GraphedStep:
             return self.step(X, Y, weights, rate, optimizer_state, observe)
         self.walk = False  # batches given: from now on, always
         inputs = self._stage((X, Y, weights))
-        result = self._run(
+        result, state = self._run(
             lambda: self._graph_form(inputs, rate, optimizer_state), rate, optimizer_state
         )
-        return result._replace(share=_copy(result.share), penalty=_copy(result.penalty))
+        return result._replace(
+            share=_copy(result.share), penalty=_copy(result.penalty), optimizer_state=state
+        )
 
     def take(self, batches, order, start, log, batch_number, rate, optimizer_state, observe=False):
         """Run the full batch of ``batches`` at ``start`` of ``order``, gathered and logged in
@@ -201,7 +202,7 @@ class GraphedStep:
         if self.walk is None and self._replayable(batches.size) and Walk.suits(batches, log):
             self.walk = Walk(self.xp, batches, log)
         walk = self.walk
-        if not walk or self.refused or not cuda_graphs_enabled() or not walk.fits(start):
+        if not walk or not cuda_graphs_enabled() or not walk.fits(start):
             return None
         walk.prepare(order, start)
 
@@ -210,15 +211,15 @@ class GraphedStep:
             walk.log_and_advance(result.work)
             return result
 
-        result = self._run(walked, rate, optimizer_state, observe)
-        walk.advanced()
-        result = result._replace(penalty=_copy(result.penalty))  # None without L2
-        log.note(batch_number, walk.rows, result.penalty)
-        return result
+        result, state = self._run(walked, rate, optimizer_state, observe)
+        penalty = _copy(result.penalty)  # None without L2
+        log.note(batch_number, walk.rows, penalty)
+        return result._replace(penalty=penalty, optimizer_state=state)
 
     def _run(self, graph_form, rate, optimizer_state, observe: bool = False):
-        """The step, replayed from the graph of ``graph_form`` (captured first, if the key
-        changed), or run kernel by kernel in that form while warming up. A replay's device
+        """The step's result and the optimiser's state after it: replayed from the graph of
+        ``graph_form`` (captured first, if the key changed), or run kernel by kernel in that
+        form while warming up or where the form could not be captured. A replay's device
         scalars are the graph's own, overwritten by the next."""
         constants, state_after = self._record(rate, optimizer_state)
         self._draw_masks()
@@ -232,11 +233,10 @@ class GraphedStep:
             or not form.warm
             or (recapture and not self._capture(form, key, graph_form))
         ):
-            result = graph_form()  # kernel by kernel
             form.warm = True
-            return result._replace(optimizer_state=state_after)
+            return graph_form(), state_after  # kernel by kernel
         form.graph.launch()
-        return form.captured._replace(optimizer_state=state_after)
+        return form.captured, state_after
 
     def _replayable(self, rows: int, observe: bool = False) -> bool:
         if observe or self.refused or not cuda_graphs_enabled():
@@ -286,8 +286,7 @@ class GraphedStep:
 
     def _capture(self, form: Form, key, graph_form) -> bool:
         """Capture ``graph_form`` for ``key`` as ``form``'s graph; ``False`` (with a warning)
-        if it cannot be, after which that form runs kernel by kernel, and so does every step
-        if it was the plain one."""
+        if it cannot be, after which that form runs kernel by kernel."""
         form.graph = form.captured = None
         cupy = self.xp.module
         if form.pool is None:
@@ -296,8 +295,6 @@ class GraphedStep:
             form.graph, form.captured = capture(cupy, form.pool, graph_form)
         except Exception as error:  # CuPy's errors have no common base class
             form.refused = f"{type(error).__name__}: {error}"
-            if form is self.forms[False]:
-                self.refused = form.refused
             _warn(form.refused)
             return False
         form.key = key

@@ -92,21 +92,12 @@ class Walk:
             cupy.ElementwiseKernel(*source) for source in (GATHER, GATHER_LOGGED, LOG, SET_CURSORS)
         )
 
-    @classmethod
-    def suits(cls, batches, log) -> bool:
+    @staticmethod
+    def suits(batches, log) -> bool:
         """Whether a step can walk through ``batches``: data on the GPU whole (not streamed),
-        rows contiguous, and a log that holds the whole epoch."""
-        if not isinstance(batches, Batches) or not log.capacity:
-            return False
-        data = batches.data
-        arrays = [a for a in (data.X, data.Y, data.weights) if a is not None]
-        whole_epoch = log.capacity >= -(-batches.n // batches.size) * batches.size
-        in_log_dtype = all(  # the log's arrays and the batches' in one dtype
-            dtype == log.outputs.dtype
-            for dtype in (data.X.dtype, batches.target_dtype, getattr(data.weights, "dtype", None))
-            if dtype is not None
-        )
-        return whole_epoch and in_log_dtype and all(a.flags.c_contiguous for a in arrays)
+        and a log with arrays to write into (``fits`` checks, batch by batch, that it has
+        room)."""
+        return isinstance(batches, Batches) and log.capacity > 0
 
     def fits(self, start: int) -> bool:
         """Whether a full batch starts at ``start`` and the log has room for it: the graph
@@ -116,7 +107,8 @@ class Walk:
 
     def prepare(self, order, start: int) -> None:
         """Queue what puts the counters at the batch starting at ``start`` of ``order`` (None:
-        the data's own order), logged at the log's next free row."""
+        the data's own order), logged at the log's next free row; the step that follows moves
+        them on by a batch."""
         if order is not self.source:
             if order is None:
                 self.order[...] = self.xp.arange(self.order.shape[0], dtype=np.int64)
@@ -126,7 +118,7 @@ class Walk:
         wanted = (start, self.log.used)
         if wanted != self.at:
             self.set_cursors(*wanted, self.cursors)
-            self.at = wanted
+        self.at = (start + self.rows, self.log.used + self.rows)
 
     def step_inputs(self):
         """Gather the batch into the step's inputs, targets and weights logged on the way:
@@ -144,8 +136,3 @@ class Walk:
         output = self.log.output(work)
         self.log_rows(output, self.cursors, output.shape[1], self.log.outputs)
         self.cursors += self.rows
-
-    def advanced(self) -> None:
-        """The host's note that the step ran: the counters are a batch further on."""
-        position, log_row = self.at
-        self.at = (position + self.rows, log_row + self.rows)

@@ -221,7 +221,6 @@ def fit(
                 rate = schedule(epoch, optimizer.lr)
                 # one batch covering the whole set sees the same gradient in any order
                 order = session.order(net, n, epoch) if shuffle and batch < n else None
-                errors.begin_epoch(epoch)
                 loss, penalty, layer_stats = _run_epoch(
                     step, batches, order, state, rate, session, errors
                 )
@@ -314,6 +313,7 @@ def _run_epoch(
     gathered here and given to the step."""
     net, xp = step.net, step.net.xp
     n, batch = batches.n, batches.size
+    errors.begin_epoch(state.epoch)
     starts = session.batch_starts(n, batch)
     skipped = session.empty_batches(xp, batches.data.weights, order, batch, starts)
     last_start = (n - 1) // batch * batch
