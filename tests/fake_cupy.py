@@ -2,7 +2,8 @@
 
 Its arrays are a numpy subclass with CuPy's ``.device.id``; every function of the module returns
 them; ``ElementwiseKernel`` runs the kernel's CUDA C source, translated line by line into numpy
-(the sources are simple statements: ``T x = expr;``, ``out = expr;``, ``out -= expr;``), and
+(the sources are simple statements: ``T x = expr;``, ``out = expr;``, ``out -= expr;``,
+``out += expr;``, with CUDA's math functions and ``c ? x : y`` as a whole expression), and
 ``random.RandomState`` is numpy's legacy generator with cuRAND's ``seed``/``permutation``/
 ``random_sample`` calls. What it cannot show is CUDA itself: compiling the kernels, cuRAND's
 numbers, and speed, which ``tests/gpu`` checks on a GPU.
@@ -153,6 +154,31 @@ INDEXED = {
 is its operation written in numpy."""
 
 
+CUDA_FUNCTIONS = {
+    "sqrt": np.sqrt,
+    "exp": np.exp,
+    "tanh": np.tanh,
+    "log1p": np.log1p,
+    "fabs": np.abs,
+    "fmax": np.fmax,  # CUDA's fmax, as numpy's, returns the other argument for a NaN
+    "where": np.where,
+}
+"""The CUDA math functions the kernels call, as numpy's (``T`` is added: the arrays' type)."""
+
+
+def _conditional(expression: str) -> str:
+    """C's ``c ? x : y`` spanning a whole expression as numpy's ``where(c, x, y)``.
+
+    >>> _conditional("z < 0 ? 0 : z")
+    'where(z < 0, 0, z)'
+    """
+    found = re.fullmatch(r"([^?:]+)\?([^?:]+):([^?:]+)", expression)
+    if found is None:
+        assert "?" not in expression, f"a conditional inside an expression: {expression}"
+        return expression
+    return "where({}, {}, {})".format(*(part.strip() for part in found.groups()))
+
+
 class ElementwiseKernel:
     """CuPy's element-wise kernel, run as numpy over whole arrays."""
 
@@ -160,6 +186,7 @@ class ElementwiseKernel:
 
     def __init__(self, in_params: str, out_params: str, operation: str, name: str) -> None:
         self.inputs, self.outputs = _names(in_params), _names(out_params)
+        self.typed_t = [part.split()[0] == "T" for part in f"{in_params},{out_params}".split(",")]
         self.name = name
         _check_names(self.inputs, self.outputs, name)
         self.statements = []
@@ -168,10 +195,10 @@ class ElementwiseKernel:
             return
         for statement in filter(None, (s.strip() for s in operation.split(";"))):
             statement = re.sub(r"^T\s+", "", statement)  # a local: T x = ...
-            target, operator, expression = re.match(r"(\w+)\s*(-?=)\s*(.*)", statement).groups()
+            target, operator, expression = re.match(r"(\w+)\s*([-+]?=)\s*(.*)", statement).groups()
             if target in self.outputs and operator == "=":
                 target += "[...]"  # written into the output array, as CUDA does
-            self.statements.append(f"{target} {operator} {expression}")
+            self.statements.append(f"{target} {operator} {_conditional(expression)}")
         ElementwiseKernel.compiled.append(name)
 
     def __call__(self, *args):
@@ -181,10 +208,12 @@ class ElementwiseKernel:
             INDEXED[self.name](*plain)
             return
         dtype = args[len(self.inputs)].dtype  # the first output, the parameters
-        for value in args:  # the scalars must arrive in the arrays' dtype (CuPy's T)
-            assert np.asarray(value).dtype == dtype, (self.name, np.asarray(value).dtype)
+        for value, typed_t in zip(args, self.typed_t, strict=True):
+            # the scalars must arrive in the arrays' dtype (CuPy's T)
+            assert not typed_t or np.asarray(value).dtype == dtype, (self.name, value.dtype)
         plain = [a.view(np.ndarray) if isinstance(a, np.ndarray) else a for a in args]
-        scope = {"sqrt": np.sqrt, **dict(zip(self.inputs + self.outputs, plain, strict=True))}
+        scope = {**CUDA_FUNCTIONS, "T": dtype.type}
+        scope.update(zip(self.inputs + self.outputs, plain, strict=True))
         for statement in self.statements:
             exec(statement, {}, scope)
 

@@ -21,7 +21,10 @@ only where the gradients are summed over the batch.
 
 Every array is written with ``out=`` into the network's workspace, so a training step allocates
 nothing per batch beyond a few scalars, and every array call goes through the network's backend
-``xp`` (numpy, or a GPU array module), so the same lines run on either device.
+``xp`` (numpy, or a GPU array module), so the same lines run on either device. Where the
+backend does a layer's element-wise work as one kernel (``xp.layer_kernel``: a GPU's bias with
+activation, and derivative with weighting), the lines it stands for are written beside the call
+and run everywhere else.
 """
 
 from __future__ import annotations
@@ -52,8 +55,12 @@ def forward(net, work, X, training: bool = False, rng=None):
         l = layer.index
         u = _layer_input(xp, layer, work)  # uˡ
         z = xp.matmul(u, layer.W.T, out=work.z[l])  # zˡ = uˡ·Wˡᵀ
-        z += layer.b  # + bˡ
-        layer.activation.function(xp, z, work.a[l])  # aˡ = f(zˡ)
+        fused = xp.layer_kernel("forward", layer.activation)
+        if fused is not None:
+            fused(layer.b, z, work.a[l])  # zˡ += bˡ and aˡ = f(zˡ) as one GPU kernel
+        else:
+            z += layer.b  # + bˡ
+            layer.activation.function(xp, z, work.a[l])  # aˡ = f(zˡ)
         work.out[l] = work.a[l]
         if training and layer.dropout:
             work.out[l] = _drop(xp, layer.dropout, work.a[l], work.mask[l], work.dropped[l], rng)
@@ -69,19 +76,18 @@ def backward(net, work, Y, training: bool = False, on_layer_gradient=None) -> No
     them (an all-reduce of that slice of ``net.grads``) while the pass goes on below.
     """
     xp, L = net.xp, net.n_layers
-    output = net.layers[L]
-    _output_delta(xp, net.loss, output.activation, work, Y)  # δᴸ
     received = [False] * (L + 1)  # has ∂E/∂aˡ had its first term yet?
     for layer in reversed(net.layers[1:]):
         l = layer.index
         delta = work.delta[l]
-        if l < L:
+        weighted = work.weighted(delta.shape)  # sₙδₙ
+        if l == L:
+            _output_delta(xp, net.loss, layer.activation, work, Y, weighted)  # δᴸ
+        else:
             error = work.error[l]  # ∂E/∂aˡ = Σ_c δᶜ·Wᶜ[:, cols], summed below
             if training and layer.dropout:
                 error *= work.mask[l]  # dropped units pass no error back
-            activation = layer.activation
-            activation.backward(work.z[l], work.a[l], error, delta, xp)  # δˡ = f'(zˡ) ⊙ ∂E/∂aˡ
-        weighted = xp.multiply(delta, work.weighting, out=work.weighted(delta.shape))  # sₙδₙ
+            _hidden_delta(xp, layer, work, weighted)  # δˡ = f'(zˡ) ⊙ ∂E/∂aˡ
         xp.matmul(weighted.T, work.u[l], out=layer.grad_W)  # ∂E/∂Wˡ = (s ⊙ δˡ)ᵀ·uˡ
         xp.matmul(work.scale, delta, out=layer.grad_b)  # ∂E/∂bˡ = sᵀ·δˡ
         if on_layer_gradient is not None:
@@ -89,17 +95,36 @@ def backward(net, work, Y, training: bool = False, on_layer_gradient=None) -> No
         _send_error_back(xp, layer, delta, work, received)
 
 
-def _output_delta(xp, loss, activation, work, Y) -> None:
-    """δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ, or o − y where the loss is canonical for the output activation."""
+def _output_delta(xp, loss, activation, work, Y, weighted) -> None:
+    """δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ, or o − y where the loss is canonical for the output activation;
+    and sₙδᴸₙ into ``weighted``."""
     L = len(work.a) - 1
     z, a, error, delta = work.z[L], work.a[L], work.error[L], work.delta[L]
     if loss.canonical == activation.name:
         # identity+squared, sigmoid+log_loss, softmax+cross_entropy, exp+poisson: f'(z) and
         # ∂J/∂o cancel to δᴸ = o − y, with o computed stably from z in the forward pass.
+        fused = xp.layer_kernel("output_delta", activation)
+        if fused is not None:
+            fused(a, Y, work.weighting, delta, weighted)  # δᴸ = o − y and sₙδᴸₙ, one GPU kernel
+            return
         xp.subtract(a, Y, out=delta)
     else:
         loss.gradient_function(xp, a, Y, error)  # ∂J/∂aᴸ
         activation.backward(z, a, error, delta, xp)  # δᴸ = f'(zᴸ) ⊙ ∂J/∂aᴸ (J·g for softmax)
+    xp.multiply(delta, work.weighting, out=weighted)  # sₙδᴸₙ
+
+
+def _hidden_delta(xp, layer, work, weighted) -> None:
+    """The delta rule δˡ = f'(zˡ) ⊙ ∂E/∂aˡ, and sₙδˡₙ into ``weighted``."""
+    l, activation = layer.index, layer.activation
+    z, a, error, delta = work.z[l], work.a[l], work.error[l], work.delta[l]
+    fused = xp.layer_kernel("delta", activation)
+    if fused is not None:
+        x = z if activation.derivative_of == "z" else a
+        fused(x, error, work.weighting, delta, weighted)  # δˡ and sₙδˡₙ as one GPU kernel
+        return
+    activation.backward(z, a, error, delta, xp)  # δˡ = f'(zˡ) ⊙ ∂E/∂aˡ
+    xp.multiply(delta, work.weighting, out=weighted)  # sₙδˡₙ
 
 
 def _send_error_back(xp, layer, delta, work, received) -> None:

@@ -8,7 +8,9 @@ returns the backend of GPU ``index``, made once and registered by name (``"cupy"
 ``with tf32():`` opt into TF32 products for float32 networks, ``set_bf16`` and ``with bf16():``
 into bfloat16 products with float32 weights (``precision``);
 ``set_cuda_graphs`` and ``with cuda_graphs(False):`` turn off the replay of the training step
-from a CUDA graph (``graphs``), which is on by default; training data larger than half the
+from a CUDA graph (``graphs``), and ``set_fused_layers`` and ``with fused_layers(False):`` the
+kernels that do a layer's element-wise work in one pass each way (``layer_kernels``), both on
+by default; training data larger than half the
 GPU's free memory (or than ``set_stream_limit`` says) is streamed from host memory
 (``streaming``).
 
@@ -23,6 +25,7 @@ from ..engine.backend import DeviceUnavailable, get_backend, register_backend
 from .backend import CupyBackend
 from .graphs import cuda_graphs, cuda_graphs_enabled, set_cuda_graphs
 from .kernels import KERNELS
+from .layer_kernels import fused_layers, fused_layers_enabled, set_fused_layers
 from .precision import bf16, bf16_enabled, set_bf16, set_tf32, tf32, tf32_enabled
 from .streaming import set_stream_limit, stream_limit, streaming_above
 
@@ -34,8 +37,11 @@ __all__ = [
     "cuda_graphs",
     "cuda_graphs_enabled",
     "device_backend",
+    "fused_layers",
+    "fused_layers_enabled",
     "set_bf16",
     "set_cuda_graphs",
+    "set_fused_layers",
     "set_stream_limit",
     "set_tf32",
     "stream_limit",

@@ -9,6 +9,8 @@ functions mirror numpy's. What differs from the CPU:
   once per epoch (``loss_log_rows = None``), so the host never waits in the middle of an epoch;
 * each optimiser update is one fused ``cupy.ElementwiseKernel`` over the flat buffers
   (``kernels.KERNELS``), compiled on first use and kept per dtype;
+* a layer's element-wise work is one kernel each way (``layer_kernels``): zˡ += bˡ with
+  aˡ = f(zˡ) going forward, δˡ = f'(zˡ) ⊙ ∂E/∂aˡ with sₙδˡₙ coming back;
 * shuffles and dropout masks are drawn on the GPU by cuRAND (Philox), reseeded for every draw
   from the network's numpy generator. The generator itself stays on the host: initial weights
   are drawn there as on the CPU (the same seed gives the same network on either device), and
@@ -41,6 +43,7 @@ from ..engine.backend import Backend, ScratchCache, device_backend
 from . import blas, streaming
 from .graphs import GraphedStep, cuda_graphs_enabled
 from .kernels import KERNELS
+from .layer_kernels import LayerKernels, fused_layers_enabled
 from .precision import float32_products
 from .switches import temporarily
 
@@ -57,6 +60,7 @@ class CupyBackend(Backend):
         self.index = index
         self.device = f"cuda:{index}"
         self._kernels: dict = {}
+        self._layer_kernels = LayerKernels(cupy)
         self._random = None
         self._blas = None  # blas.Cublas, or why cuBLAS cannot be called directly
         # per thread: the optimiser constants' list while recording them (``recorded``), and
@@ -180,10 +184,11 @@ class CupyBackend(Backend):
         self._direct_blas()
         return self._blas if isinstance(self._blas, str) else None
 
-    def graph_key(self) -> str:
-        """The setting a captured graph holds fixed besides the step's own: how float32
-        products run (``precision.float32_products``)."""
-        return float32_products(self.module)
+    def graph_key(self) -> tuple:
+        """The settings a captured graph holds fixed besides the step's own: how float32
+        products run (``precision.float32_products``), and whether layers run their fused
+        kernels."""
+        return float32_products(self.module), fused_layers_enabled()
 
     @contextlib.contextmanager
     def recording_constants(self):
@@ -205,6 +210,15 @@ class CupyBackend(Backend):
             lambda new: setattr(self._mode, mode, new),
             value,
         )
+
+    # -- a layer's element-wise work as one kernel ----------------------------------------------
+    def layer_kernel(self, kind: str, activation):
+        """The layer's fused kernel of ``kind`` (``layer_kernels``), or ``None`` where the
+        activation has no CUDA form or the fusion is off."""
+        kernel = self._layer_kernels.get(kind, activation)
+        if kernel is None or self.index == 0:
+            return kernel
+        return _on_device(self.module, self.index, kernel)
 
     # -- the optimiser updates -----------------------------------------------------------------
     def elementwise(self, name: str, kernel, arrays, constants, cache: ScratchCache) -> None:

@@ -135,6 +135,13 @@ class Backend:
         """out = 1 where a > 0, else 0, for a ≥ 0 (a NaN stays NaN)."""
         self.module.sign(a, out=out)  # for a ≥ 0: 0, 1, or NaN passed on
 
+    def layer_kernel(self, kind: str, activation):
+        """One kernel doing a layer's element-wise work of ``kind``, or ``None`` (here,
+        always): ``"forward"`` (zˡ += bˡ and aˡ = f(zˡ)), ``"delta"`` (δˡ = f'(zˡ) ⊙ ∂E/∂aˡ
+        and sₙδˡₙ) or ``"output_delta"`` (δᴸ = o − y and sₙδᴸₙ). Where it is ``None`` the delta
+        rule runs its plain lines; a GPU backend fuses them (``backprop.gpu.layer_kernels``)."""
+        return None
+
     def gather_rows(self, source, rows, out) -> None:
         """out = source[rows] (a shuffled batch)."""
         self.module.take(source, rows, axis=0, out=out)
