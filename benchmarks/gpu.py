@@ -9,6 +9,8 @@ teacher), already on the GPU, shuffled every epoch, for whole epochs of ``--batc
   kernels, captures the step as a CUDA graph and copies the data, is not timed);
 * ``backprop-eager``: the same with CUDA graphs off (``with backprop.gpu.cuda_graphs(False):``),
   every step launched kernel by kernel;
+* ``backprop-unfused``: graphs on, but each layer's element-wise work run as the plain kernels
+  (``with backprop.gpu.fused_layers(False):``), which tells what fusing them gains;
 * ``torch``: PyTorch eager, ``torch.optim.Adam(fused=True)``;
 * ``torch-graph``: the whole step (gather, forward, backward, Adam with ``capturable=True``)
   captured once in a CUDA graph (``torch.cuda.graphs``) and replayed per batch;
@@ -73,7 +75,8 @@ CONFIGS = {
 PRECISIONS = {"wide-4096-tf32": "tf32", "wide-4096-bf16": "bf16"}
 """The configurations whose float32 products run as TF32 or from bfloat16 inputs, in every
 framework; the others' are float32."""
-FRAMEWORKS = ["backprop", "backprop-eager", "torch", "torch-graph", "jax-step", "jax-scan"]
+FRAMEWORKS = ["backprop", "backprop-eager", "backprop-unfused", "torch", "torch-graph",
+              "jax-step", "jax-scan"]  # fmt: skip
 LR = 1e-3
 
 
@@ -115,13 +118,15 @@ class Timed:
 # -- backprop ------------------------------------------------------------------------------
 
 
-def run_backprop(sizes, batch, X, y, timed: Timed, precision: str, graphs: bool) -> dict:
+def run_backprop(
+    sizes, batch, X, y, timed: Timed, precision: str, graphs: bool, fused: bool = True
+) -> dict:
     import warnings
 
     import cupy
 
     import backprop as bp
-    from backprop.gpu import bf16, cuda_graphs, tf32
+    from backprop.gpu import bf16, cuda_graphs, fused_layers, tf32
     from backprop.gpu import graphs as gpu_graphs
 
     net = bp.Network(sizes, hidden="relu", output="softmax", loss="cross_entropy", seed=0)
@@ -160,6 +165,7 @@ def run_backprop(sizes, batch, X, y, timed: Timed, precision: str, graphs: bool)
             tf32(precision == "tf32"),
             bf16(precision == "bf16"),
             cuda_graphs(graphs),
+            fused_layers(fused),
             warnings.catch_warnings(record=True) as said,
         ):
             warnings.simplefilter("always", RuntimeWarning)
@@ -393,8 +399,9 @@ def measure(framework, sizes, batch, X, y, args, precision: str) -> dict:
     timed = Timed(args.budget, least=2, most=args.repeats)
     try:
         if framework.startswith("backprop"):
-            graphs = framework == "backprop"
-            extra = run_backprop(sizes, batch, X, y, timed, precision, graphs)
+            graphs = framework != "backprop-eager"
+            fused = framework != "backprop-unfused"
+            extra = run_backprop(sizes, batch, X, y, timed, precision, graphs, fused)
         elif framework.startswith("torch"):
             graph = framework == "torch-graph"
             extra = run_torch(sizes, batch, X, y, timed, graph=graph, precision=precision)

@@ -37,7 +37,8 @@ def test_the_gpu_benchmark_runs_over_the_stand_in(tmp_path):
     """``benchmarks/gpu.py``'s backprop columns, table and files, on two small configurations
     (PyTorch and JAX are not run here: without a GPU they say they were skipped or failed)."""
     argv = ["gpu.py", "--configs", "mnist-128,tabular-256", "--batches", "4", "--repeats", "2",
-            "--budget", "0", "--frameworks", "backprop,backprop-eager",
+            "--budget", "0", "--frameworks",
+            "backprop,backprop-eager,backprop-unfused",
             "--out", str(tmp_path)]  # fmt: skip
     script = TESTS.parent / "benchmarks" / "gpu.py"
     code = (
@@ -50,10 +51,11 @@ def test_the_gpu_benchmark_runs_over_the_stand_in(tmp_path):
     for name in ("mnist-128", "tabular-256"):
         entry = results["configs"][name]
         assert entry["gemm_bound"] > 0
-        for framework in ("backprop", "backprop-eager"):
+        for framework in ("backprop", "backprop-eager", "backprop-unfused"):
             got = entry["frameworks"][framework]
             assert got["epochs"] == 2 and got["samples_per_s"] > 0 and "warnings" not in got
-        assert entry["frameworks"]["backprop"]["replay_seconds"] > 0  # the graph's, replayed
+        for framework in ("backprop", "backprop-unfused"):  # the graph's, replayed
+            assert entry["frameworks"][framework]["replay_seconds"] > 0
         assert "replay_seconds" not in entry["frameworks"]["backprop-eager"]
     table = (tmp_path / "gpu.md").read_text()
     assert re.search(r"^\| mnist-128 \| 128 \| [\d,]+ \| [\d,]+ \|", table, re.MULTILINE), table
