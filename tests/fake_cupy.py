@@ -144,7 +144,18 @@ def _set_cursors(position, log_row, cursors):
     cursors[...] = (position, log_row)
 
 
+def _softmax_rows(b, width, z, a, size):
+    """``layer_kernels.SOFTMAX_ROWS`` in numpy: rows of ``width``, ``size`` of them."""
+    assert size * width == z.size == a.size, (size, width, z.shape)
+    rows, out = z.reshape(size, width), a.reshape(size, width)
+    rows += b
+    # m = v > m ? v : m may pass a NaN by, as fmax does: its row comes out all NaN either way
+    np.exp(rows - np.fmax.reduce(rows, axis=1, keepdims=True), out=out)
+    out /= out.sum(axis=1, keepdims=True)
+
+
 INDEXED = {
+    "backprop_forward_softmax": _softmax_rows,
     "backprop_gather_rows": _gather_rows,
     "backprop_gather_rows_logged": _gather_rows,
     "backprop_log_rows": _log_rows,
@@ -201,12 +212,13 @@ class ElementwiseKernel:
             self.statements.append(f"{target} {operator} {_conditional(expression)}")
         ElementwiseKernel.compiled.append(name)
 
-    def __call__(self, *args):
+    def __call__(self, *args, size=None):
         assert len(args) == len(self.inputs) + len(self.outputs), self.name
         if self.name in INDEXED:
             plain = [a.view(np.ndarray) if isinstance(a, np.ndarray) else a for a in args]
-            INDEXED[self.name](*plain)
+            INDEXED[self.name](*plain, **({} if size is None else {"size": size}))
             return
+        assert size is None, f"{self.name}: size= is for kernels of raw arrays only"
         dtype = args[len(self.inputs)].dtype  # the first output, the parameters
         for value, typed_t in zip(args, self.typed_t, strict=True):
             # the scalars must arrive in the arrays' dtype (CuPy's T)

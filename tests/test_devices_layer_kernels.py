@@ -91,6 +91,33 @@ def test_the_forward_kernel_adds_the_bias_and_computes_the_activation(
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("width", [1, 3, 10, lk.SOFTMAX_WIDEST])
+def test_the_softmax_kernel_adds_the_bias_and_normalises_each_row(gpu, width, dtype, tolerance):
+    rng = np.random.default_rng(3)
+    z = rng.normal(scale=5.0, size=(9, width)).astype(dtype)
+    z[1] *= 100  # e^z would overflow without the row's maximum taken off
+    z[2, -1], z[3, -1], z[4, :] = np.nan, np.inf, -np.inf  # rows that come out NaN
+    z[5, 0] = -np.inf if width > 1 else 0.0  # a unit that gets none of the mass
+    b = rng.normal(size=width).astype(dtype)
+    softmax = get_activation("softmax")
+    with np.errstate(all="ignore"):
+        expected_z = z + b
+        expected_a = softmax(expected_z)
+        fused_z, fused_a = gpu.asarray(z), gpu.empty_like(gpu.asarray(z))
+        gpu.layer_kernel("forward", softmax, width)(gpu.asarray(b), fused_z, fused_a)
+    _close(gpu.to_host(fused_z), expected_z, tolerance[dtype])
+    _close(gpu.to_host(fused_a), expected_a, tolerance[dtype])
+    assert np.isnan(expected_a[2:5]).all() and np.isfinite(expected_a[5]).all()
+
+
+def test_a_softmax_wider_than_its_kernel_runs_the_plain_kernels(gpu):
+    softmax = get_activation("softmax")
+    assert gpu.layer_kernel("forward", softmax, lk.SOFTMAX_WIDEST) is not None
+    assert gpu.layer_kernel("forward", softmax, lk.SOFTMAX_WIDEST + 1) is None
+    assert gpu.layer_kernel("delta", softmax, 3) is None  # its Jacobian product stays plain
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("weights", [False, True], ids=["uniform", "weighted"])
 @pytest.mark.parametrize("activation", ELEMENTWISE, ids=repr)
 def test_the_delta_kernel_is_the_delta_rule_and_the_weighting(
@@ -205,9 +232,12 @@ def test_a_fit_gives_the_same_network_with_and_without_fused_layers(cupy, graphs
         plain, plain_history, plain_kernels = _fit(
             sizes, "cross_entropy", False, sample_weight=weights
         )
-    assert {"backprop_forward_tanh", "backprop_delta_relu", "backprop_output_delta"} <= (
-        fused_kernels
-    )
+    assert {
+        "backprop_forward_tanh",
+        "backprop_delta_relu",
+        "backprop_forward_softmax",
+        "backprop_output_delta",
+    } <= (fused_kernels)
     assert not any(
         name.startswith(("backprop_forward", "backprop_delta")) for name in plain_kernels
     )

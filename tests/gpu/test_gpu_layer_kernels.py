@@ -11,6 +11,7 @@ from test_devices_layer_kernels import (  # noqa: F401 (collected here, on the G
     test_the_delta_kernel_passes_on_what_the_plain_kernels_pass_on,
     test_the_forward_kernel_adds_the_bias_and_computes_the_activation,
     test_the_output_delta_kernel_takes_targets_of_any_dtype,
+    test_the_softmax_kernel_adds_the_bias_and_normalises_each_row,
 )
 
 import backprop as bp
@@ -39,5 +40,10 @@ def test_a_fit_gives_the_same_network_with_and_without_fused_layers(gpu, dtype, 
             net.fit(X, y, sample_weight=weights, epochs=3, batch_size=64, warn=False)
         fits.append(net.backend.to_host(net.params))
     compiled = {key[:2] for key in gpu._layer_kernels._compiled}
-    assert {("forward", "tanh"), ("delta", "softplus"), ("output_delta",)} <= compiled
+    assert {
+        ("forward", "tanh"),
+        ("delta", "softplus"),
+        ("forward", "softmax"),
+        ("output_delta",),
+    } <= (compiled)
     np.testing.assert_allclose(fits[0], fits[1], rtol=rtol, atol=rtol * 1e-2)

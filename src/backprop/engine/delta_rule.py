@@ -55,7 +55,7 @@ def forward(net, work, X, training: bool = False, rng=None):
         l = layer.index
         u = _layer_input(xp, layer, work)  # uˡ
         z = xp.matmul(u, layer.W.T, out=work.z[l])  # zˡ = uˡ·Wˡᵀ
-        fused = xp.layer_kernel("forward", layer.activation)
+        fused = xp.layer_kernel("forward", layer.activation, layer.size)
         if fused is not None:
             fused(layer.b, z, work.a[l])  # zˡ += bˡ and aˡ = f(zˡ) as one GPU kernel
         else:

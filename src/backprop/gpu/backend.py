@@ -212,10 +212,10 @@ class CupyBackend(Backend):
         )
 
     # -- a layer's element-wise work as one kernel ----------------------------------------------
-    def layer_kernel(self, kind: str, activation):
+    def layer_kernel(self, kind: str, activation, width: int | None = None):
         """The layer's fused kernel of ``kind`` (``layer_kernels``), or ``None`` where the
         activation has no CUDA form or the fusion is off."""
-        kernel = self._layer_kernels.get(kind, activation)
+        kernel = self._layer_kernels.get(kind, activation, width)
         if kernel is None or self.index == 0:
             return kernel
         return _on_device(self.module, self.index, kernel)

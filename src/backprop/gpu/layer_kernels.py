@@ -16,9 +16,11 @@ memory. ``LayerKernels`` compiles each group into one ``cupy.ElementwiseKernel``
 Each built-in element-wise activation's CUDA form (``ACTIVATIONS``) is the twin of its numpy
 form in ``backprop.engine.activations``: the same function, written with the same operations
 where CUDA has them, so the fused and the plain kernels agree to rounding (the tests compare
-every twin). Softmax (a Jacobian, with row sums) and activations a user registers have no CUDA
-form: their layers run the plain kernels, as every layer does with ``set_fused_layers(False)``
-or inside ``with fused_layers(False):`` (on by default).
+every twin). Softmax couples a row's units: its forward pass is one kernel with a thread per
+row (``SOFTMAX_ROWS``) for layers of at most ``SOFTMAX_WIDEST`` units, and its backward pass
+(the Jacobian product, unless the output delta cancels to o − y) runs the plain kernels, as
+do activations a user registers, and every layer with ``set_fused_layers(False)`` or inside
+``with fused_layers(False):`` (the fusion is on by default).
 
 >>> ACTIVATIONS["sigmoid"].function
 '1 / (1 + exp(-z))'
@@ -30,6 +32,8 @@ or inside ``with fused_layers(False):`` (on by default).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..engine.activations import ACTIVATIONS as ENGINE_ACTIVATIONS
 from ..engine.activations import Activation
@@ -102,6 +106,29 @@ class KernelSource:
     name: str
 
 
+SOFTMAX_ROWS = KernelSource(
+    "raw T b, int32 width",
+    "raw T z, raw T a",
+    # one thread per row: zₖ += bₖ and m = maxₖ zₖ (a NaN left to spoil the sum), then
+    # eₖ = e^(zₖ − m) and aₖ = eₖ / Σⱼ eⱼ, as the engine's softmax does in five kernels
+    "ptrdiff_t row = i * width; T m = z[row] + b[0];"
+    " for (int k = 0; k < width; ++k) {"
+    " T v = z[row + k] + b[k]; z[row + k] = v; m = v > m ? v : m; }"
+    " T total = 0;"
+    " for (int k = 0; k < width; ++k) {"
+    " T e = exp(z[row + k] - m); a[row + k] = e; total += e; }"
+    " for (int k = 0; k < width; ++k) { a[row + k] /= total; }",
+    "backprop_forward_softmax",
+)
+"""The forward kernel of a softmax layer, zˡ += bˡ and aˡ = softmax(zˡ), called
+``kernel(b, width, z, a, size=rows)``: one thread per row, which beats the plain kernels'
+row reductions only while rows are narrow (``SOFTMAX_WIDEST``)."""
+
+SOFTMAX_WIDEST = 32
+"""The widest softmax layer whose forward pass runs as ``SOFTMAX_ROWS``; wider ones run the
+plain kernels (a thread walking a row three times is slow for wide rows)."""
+
+
 def is_builtin(activation: Activation) -> bool:
     """Whether ``activation`` is one of the engine's built-ins with a CUDA form (a leaky ReLU
     of any slope included), not another function under a built-in's name."""
@@ -159,11 +186,14 @@ class LayerKernels:
         self.cupy = cupy
         self._compiled: dict = {}
 
-    def get(self, kind: str, activation: Activation):
-        """The compiled kernel of ``kind`` for ``activation``, or ``None`` where the layer runs
-        the plain kernels (no CUDA form, or the fusion switched off)."""
+    def get(self, kind: str, activation: Activation, width: int | None = None):
+        """The compiled kernel of ``kind`` for a layer of ``activation`` and ``width`` units
+        (needed for softmax), or ``None`` where the layer runs the plain kernels (no CUDA
+        form, too wide a softmax, or the fusion switched off)."""
         if not _SETTING["enabled"]:
             return None
+        if kind == "forward" and activation is ENGINE_ACTIVATIONS["softmax"]:
+            return self._softmax(width)
         if kind == "output_delta":
             key = (kind,)
         elif is_builtin(activation):
@@ -175,4 +205,24 @@ class LayerKernels:
             self._compiled[key] = self.cupy.ElementwiseKernel(
                 kernel.in_params, kernel.out_params, kernel.operation, kernel.name
             )
+        return self._compiled[key]
+
+    def _softmax(self, width: int | None):
+        """``SOFTMAX_ROWS`` as ``kernel(b, z, a)``, for rows of at most ``SOFTMAX_WIDEST``."""
+        if width is None or width > SOFTMAX_WIDEST:
+            return None
+        key = ("forward", "softmax", width)
+        if key not in self._compiled:
+            rows = self.cupy.ElementwiseKernel(
+                SOFTMAX_ROWS.in_params,
+                SOFTMAX_ROWS.out_params,
+                SOFTMAX_ROWS.operation,
+                SOFTMAX_ROWS.name,
+            )
+            columns = np.int32(width)
+
+            def softmax(b, z, a):
+                rows(b, columns, z, a, size=z.shape[0])
+
+            self._compiled[key] = softmax
         return self._compiled[key]

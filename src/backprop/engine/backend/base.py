@@ -135,11 +135,12 @@ class Backend:
         """out = 1 where a > 0, else 0, for a ≥ 0 (a NaN stays NaN)."""
         self.module.sign(a, out=out)  # for a ≥ 0: 0, 1, or NaN passed on
 
-    def layer_kernel(self, kind: str, activation):
-        """One kernel doing a layer's element-wise work of ``kind``, or ``None`` (here,
-        always): ``"forward"`` (zˡ += bˡ and aˡ = f(zˡ)), ``"delta"`` (δˡ = f'(zˡ) ⊙ ∂E/∂aˡ
-        and sₙδˡₙ) or ``"output_delta"`` (δᴸ = o − y and sₙδᴸₙ). Where it is ``None`` the delta
-        rule runs its plain lines; a GPU backend fuses them (``backprop.gpu.layer_kernels``)."""
+    def layer_kernel(self, kind: str, activation, width: int | None = None):
+        """One kernel doing the element-wise work of ``kind`` for a layer of ``activation``
+        and ``width`` units, or ``None`` (here, always): ``"forward"`` (zˡ += bˡ and
+        aˡ = f(zˡ)), ``"delta"`` (δˡ = f'(zˡ) ⊙ ∂E/∂aˡ and sₙδˡₙ) or ``"output_delta"``
+        (δᴸ = o − y and sₙδᴸₙ). Where it is ``None`` the delta rule runs its plain lines; a GPU
+        backend fuses them (``backprop.gpu.layer_kernels``)."""
         return None
 
     def gather_rows(self, source, rows, out) -> None:
